@@ -1,0 +1,1 @@
+"""calarb.book"""

@@ -1,0 +1,54 @@
+"""The `calarb` command.
+
+A thin dispatcher: each package that offers commands has a `commands` module with a
+`register(subparsers)` function that adds its subcommands, each setting `handler` to a
+function taking the parsed arguments and returning an exit code. Modules are imported only
+when present, so the command grows with the package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMAND_MODULES = (
+    "calarb.itch.commands",  # calarb itch generate|stats|convert
+    "calarb.book.commands",  # calarb book bbo|lobster
+    "calarb.fix.commands",
+    "calarb.venue.commands",
+    "calarb.model.commands",  # calarb scan
+    "calarb.trading.commands",
+    "calarb.backtest.commands",
+    "calarb.ops.commands",
+    "calarb.bench_commands",  # calarb bench ...
+    "calarb.demo",  # calarb demo
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="calarb", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue  # that part of calarb is not built yet
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    return int(handler(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
