@@ -1,0 +1,30 @@
+"""`calarb bench ...`: benchmarks that print JSON and compare against peers in the same run.
+
+Each area's benchmark module offers `register_bench(subparsers)` adding its subcommand
+(`calarb bench itch`, `calarb bench fix`, `calarb bench scan`, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+BENCH_MODULES = (
+    "calarb.book.benchmark",  # calarb bench itch
+    "calarb.fix.benchmark",  # calarb bench fix
+    "calarb.model.benchmark",  # calarb bench scan | model
+    "calarb.backtest.benchmark",  # calarb bench backtest
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench", help="benchmarks against peers, printed as JSON")
+    bench_subparsers = parser.add_subparsers(dest="bench", metavar="BENCHMARK")
+    for module_name in BENCH_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        module.register_bench(bench_subparsers)
