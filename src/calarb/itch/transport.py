@@ -1,0 +1,401 @@
+"""Asyncio adapters for MoldUDP64 on loopback: multicast publisher and subscriber, and the
+unicast re-request (retransmission) server. The protocol logic is in `calarb.itch.moldudp64`;
+these classes only move bytes between sockets and those cores, and read the clock.
+
+Multicast stays on 127.0.0.1: the publisher sets IP_MULTICAST_IF to 127.0.0.1 with TTL 1 and
+loopback on; the subscriber joins the group on interface 127.0.0.1 and binds the group address
+(so it receives that group only). Requests go out of a second socket bound to 127.0.0.1 and
+connected to the server, which answers unicast to it. `LossyLink` injects seeded, repeatable
+drops, reordering and duplicates on the publisher side for tests and the demo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import socket
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from calarb.core.clock import Clock, LiveClock
+from calarb.itch.moldudp64 import MoldReceiver, MoldSender, RetransmissionServer
+
+LOOPBACK = "127.0.0.1"
+DEFAULT_RECEIVE_BUFFER = 4 * 1024 * 1024
+
+log = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+
+
+def multicast_publisher_socket(interface: str = LOOPBACK, ttl: int = 1) -> socket.socket:
+    """A UDP socket that sends multicast out of `interface`, looped back, TTL <= 1."""
+    if not 0 <= ttl <= 1:
+        raise ValueError(f"multicast TTL {ttl} would leave the host; use 0 or 1")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+    try:
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(interface))
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
+        sock.bind((interface, 0))
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def multicast_subscriber_socket(
+    group: str, port: int, interface: str = LOOPBACK, receive_buffer: int = DEFAULT_RECEIVE_BUFFER
+) -> socket.socket:
+    """A UDP socket bound to `group:port` (SO_REUSEADDR/PORT) that joined `group` on
+    `interface`. The receive buffer is raised as far as the system allows."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if hasattr(socket, "SO_REUSEPORT"):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.bind((group, port))
+        membership = socket.inet_aton(group) + socket.inet_aton(interface)
+        try:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
+        except OSError as error:
+            raise OSError(
+                error.errno,
+                f"cannot join multicast group {group} on interface {interface}: {error}",
+            ) from error
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+@dataclass(slots=True)
+class LinkStats:
+    packets_in: int = 0
+    packets_out: int = 0
+    dropped: int = 0
+    duplicated: int = 0
+    reordered: int = 0
+
+
+class LossyLink:
+    """Seeded fault injector between a sender and its socket: each packet is dropped with
+    probability `drop`, else possibly held back and released after the next `reorder_depth`
+    packets (probability `reorder`), and possibly sent twice (probability `duplicate`).
+    Same seed and same packets give the same output."""
+
+    def __init__(
+        self,
+        seed: int,
+        *,
+        drop: float = 0.0,
+        reorder: float = 0.0,
+        duplicate: float = 0.0,
+        reorder_depth: int = 3,
+    ) -> None:
+        for name, value in (("drop", drop), ("reorder", reorder), ("duplicate", duplicate)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} probability {value} is outside [0, 1]")
+        self._random = random.Random(seed)
+        self.drop = drop
+        self.reorder = reorder
+        self.duplicate = duplicate
+        self.reorder_depth = max(1, reorder_depth)
+        self._held: list[list] = []  # [packets still to pass, packet]
+        self.stats = LinkStats()
+
+    def process(self, packet: bytes) -> list[bytes]:
+        """The packets to put on the wire now, given `packet` from the sender."""
+        stats = self.stats
+        stats.packets_in += 1
+        out = self._release_due()
+        draw = self._random.random
+        if draw() < self.drop:
+            stats.dropped += 1
+        elif draw() < self.reorder:
+            stats.reordered += 1
+            self._held.append([self.reorder_depth, packet])
+        else:
+            out.append(packet)
+        if out and draw() < self.duplicate:
+            stats.duplicated += 1
+            out.append(out[self._random.randrange(len(out))])
+        stats.packets_out += len(out)
+        return out
+
+    def flush(self) -> list[bytes]:
+        """Release every held-back packet."""
+        out = [packet for _, packet in self._held]
+        self._held.clear()
+        self.stats.packets_out += len(out)
+        return out
+
+    def _release_due(self) -> list[bytes]:
+        due = []
+        for held in self._held:
+            held[0] -= 1
+            if held[0] <= 0:
+                due.append(held[1])
+        if due:
+            self._held = [held for held in self._held if held[0] > 0]
+        return due
+
+
+class _DatagramSink(asyncio.DatagramProtocol):
+    """Passes each datagram to a function; errors from the socket are logged, not fatal."""
+
+    def __init__(self, on_datagram: Callable[[bytes, Address], None], name: str) -> None:
+        self._on_datagram = on_datagram
+        self._name = name
+
+    def datagram_received(self, data: bytes, addr: Address) -> None:
+        self._on_datagram(data, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.warning("%s: socket error %s", self._name, exc)
+
+
+class MoldPublisher:
+    """Sends a MoldSender's packets to a multicast group on loopback, optionally through a
+    LossyLink, and flushes / heartbeats on a timer once `start_heartbeats` is called."""
+
+    def __init__(
+        self,
+        sender: MoldSender,
+        transport: asyncio.DatagramTransport,
+        group: str,
+        port: int,
+        link: LossyLink | None,
+    ) -> None:
+        self.sender = sender
+        self.destination: Address = (group, port)
+        self.link = link
+        self.packets_sent = 0
+        self.bytes_sent = 0
+        self._transport = transport
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._sent_since_tick = False
+
+    @classmethod
+    async def create(
+        cls,
+        sender: MoldSender,
+        group: str,
+        port: int,
+        *,
+        interface: str = LOOPBACK,
+        ttl: int = 1,
+        link: LossyLink | None = None,
+    ) -> MoldPublisher:
+        loop = asyncio.get_running_loop()
+        sock = multicast_publisher_socket(interface, ttl)
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _DatagramSink(lambda data, addr: None, "mold publisher"), sock=sock
+        )
+        return cls(sender, transport, group, port, link)
+
+    def send_packets(self, packets: Iterable[bytes]) -> None:
+        """Put packets on the wire (through the link, if any)."""
+        for packet in packets:
+            self._send_raw(self.link.process(packet) if self.link is not None else (packet,))
+            self._sent_since_tick = True
+
+    def publish(self, message: bytes) -> None:
+        """Add one message; a packet goes out when one fills."""
+        self.send_packets(self.sender.add(message))
+
+    async def publish_all(self, messages: Iterable[bytes], *, yield_every: int = 1) -> None:
+        """Publish messages, yielding to the event loop every `yield_every` packets so that
+        receivers in the same process keep up (and socket buffers do not overflow)."""
+        since_yield = 0
+        add = self.sender.add
+        for message in messages:
+            packets = add(message)
+            if packets:
+                self.send_packets(packets)
+                since_yield += 1
+                if since_yield >= yield_every:
+                    since_yield = 0
+                    await asyncio.sleep(0)
+        self.flush()
+
+    def flush(self) -> None:
+        self.send_packets(self.sender.flush())
+
+    def heartbeat(self) -> None:
+        """Flush pending messages and send a heartbeat (end of session once ended)."""
+        self.send_packets(self.sender.heartbeat())
+
+    def start_heartbeats(self, interval_s: float = 1.0) -> None:
+        """Every `interval_s`: flush pending messages; if nothing went out, a heartbeat."""
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(interval_s)
+                if self.sender.pending_messages:
+                    self.flush()
+                elif not self._sent_since_tick:
+                    self.heartbeat()
+                self._sent_since_tick = False
+
+        if self._heartbeat_task is None:
+            self._heartbeat_task = asyncio.get_running_loop().create_task(beat())
+
+    async def end_session(self, *, repeat: int = 3, interval_s: float = 0.01) -> None:
+        """Flush and send the end of session `repeat` times (a lost one must not hide it)."""
+        self.send_packets(self.sender.end_of_session())
+        for _ in range(repeat - 1):
+            await asyncio.sleep(interval_s)
+            self.heartbeat()
+        if self.link is not None:
+            self._send_raw(self.link.flush())
+
+    def _send_raw(self, datagrams: Iterable[bytes]) -> None:
+        for datagram in datagrams:
+            self._transport.sendto(datagram, self.destination)
+            self.packets_sent += 1
+            self.bytes_sent += len(datagram)
+
+    def close(self) -> None:
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
+            self._heartbeat_task = None
+        self._transport.close()
+
+
+class RetransmissionEndpoint:
+    """A UDP socket on loopback answering MoldUDP64 requests through a RetransmissionServer,
+    unicast to the requester's address."""
+
+    def __init__(self, server: RetransmissionServer) -> None:
+        self.server = server
+        self._transport: asyncio.DatagramTransport | None = None
+
+    @classmethod
+    async def create(
+        cls, server: RetransmissionServer, host: str = LOOPBACK, port: int = 0
+    ) -> RetransmissionEndpoint:
+        endpoint = cls(server)
+        endpoint._transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+            lambda: _DatagramSink(endpoint._answer, "mold retransmission server"),
+            local_addr=(host, port),
+        )
+        return endpoint
+
+    @property
+    def address(self) -> Address:
+        assert self._transport is not None, "endpoint not opened"
+        return self._transport.get_extra_info("sockname")[:2]
+
+    def _answer(self, data: bytes, addr: Address) -> None:
+        if self._transport is None:
+            return
+        for packet in self.server.on_request(data):
+            self._transport.sendto(packet, addr)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+
+class MoldSubscriber:
+    """Feeds a MoldReceiver from a loopback multicast group and the re-request server's
+    answers, calls `on_message(payload)` per delivered message, and sends the receiver's
+    requests after each datagram and every `poll_interval_s`."""
+
+    def __init__(
+        self,
+        receiver: MoldReceiver,
+        on_message: Callable[[bytes], object],
+        clock: Clock,
+    ) -> None:
+        self.receiver = receiver
+        self.on_message = on_message
+        self.clock = clock
+        self.callback_errors = 0
+        self._multicast: asyncio.DatagramTransport | None = None
+        self._requests: asyncio.DatagramTransport | None = None
+        self._poll_task: asyncio.Task[None] | None = None
+        self._progress = asyncio.Event()
+
+    @classmethod
+    async def create(
+        cls,
+        receiver: MoldReceiver,
+        group: str,
+        port: int,
+        request_address: Address,
+        on_message: Callable[[bytes], object],
+        *,
+        interface: str = LOOPBACK,
+        clock: Clock | None = None,
+        poll_interval_s: float = 0.005,
+        receive_buffer: int = DEFAULT_RECEIVE_BUFFER,
+    ) -> MoldSubscriber:
+        loop = asyncio.get_running_loop()
+        subscriber = cls(receiver, on_message, clock or LiveClock())
+        sock = multicast_subscriber_socket(group, port, interface, receive_buffer)
+        subscriber._multicast, _ = await loop.create_datagram_endpoint(
+            lambda: _DatagramSink(subscriber._on_datagram, "mold subscriber"), sock=sock
+        )
+        subscriber._requests, _ = await loop.create_datagram_endpoint(
+            lambda: _DatagramSink(subscriber._on_datagram, "mold subscriber requests"),
+            local_addr=(interface, 0),
+            remote_addr=request_address,
+        )
+        subscriber._poll_task = loop.create_task(subscriber._poll_every(poll_interval_s))
+        return subscriber
+
+    def _on_datagram(self, data: bytes, addr: Address) -> None:
+        receiver = self.receiver
+        now_ns = self.clock.monotonic_ns()
+        for message in receiver.on_packet(data, now_ns):
+            try:
+                self.on_message(message)
+            except Exception:  # a consumer bug must not stop the feed
+                self.callback_errors += 1
+                log.exception("mold subscriber: on_message failed")
+        if receiver.has_missing:
+            self._send(receiver.poll(now_ns))
+        self._progress.set()
+
+    def _send(self, requests: list[bytes]) -> None:
+        if self._requests is None:
+            return
+        for request in requests:
+            self._requests.sendto(request)
+
+    async def _poll_every(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            self._send(self.receiver.poll(self.clock.monotonic_ns()))
+
+    async def wait_until(self, condition: Callable[[MoldReceiver], bool], timeout_s: float) -> bool:
+        """Wait until `condition(receiver)` holds (checked after every datagram); False on
+        timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not condition(self.receiver):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            self._progress.clear()
+            try:
+                await asyncio.wait_for(self._progress.wait(), remaining)
+            except TimeoutError:
+                return condition(self.receiver)
+        return True
+
+    def close(self) -> None:
+        if self._poll_task is not None:
+            self._poll_task.cancel()
+            self._poll_task = None
+        for transport in (self._multicast, self._requests):
+            if transport is not None:
+                transport.close()
+        self._multicast = self._requests = None
