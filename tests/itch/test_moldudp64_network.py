@@ -4,7 +4,6 @@ server, with seeded drops, reordering and duplicates injected on the publisher s
 from __future__ import annotations
 
 import asyncio
-import random
 import socket
 import time
 
@@ -18,6 +17,7 @@ from calarb.itch.transport import (
     MoldPublisher,
     MoldSubscriber,
     RetransmissionEndpoint,
+    fresh_multicast_address,
     multicast_publisher_socket,
     multicast_subscriber_socket,
 )
@@ -38,17 +38,6 @@ def add_order(reference: int) -> bytes:
             price=1_000_000 + 100 * (reference % 500),
         )
     )
-
-
-def fresh_group() -> tuple[str, int]:
-    """A random administratively scoped group and a UDP port free on 127.0.0.1, so parallel
-    runs on the same machine do not hear each other."""
-    rng = random.Random()
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return f"239.255.{rng.randrange(1, 255)}.{rng.randrange(1, 255)}", port
 
 
 # --- LossyLink (pure, no sockets) ------------------------------------------------------------
@@ -93,7 +82,7 @@ def test_sockets_stay_on_loopback():
         sender.close()
     with pytest.raises(ValueError, match="TTL 2 would leave the host"):
         multicast_publisher_socket(ttl=2)
-    group, port = fresh_group()
+    group, port = fresh_multicast_address()
     listener = multicast_subscriber_socket(group, port)
     try:
         assert listener.getsockname() == (group, port)
@@ -108,7 +97,7 @@ async def run_feed(
     subscribers: int = 1,
     request_timeout_ns: int = 20 * MS,
 ) -> dict:
-    group, port = fresh_group()
+    group, port = fresh_multicast_address()
     sender = MoldSender("NETTEST1")
     server = RetransmissionServer.for_sender(sender)
     endpoint = await RetransmissionEndpoint.create(server)
@@ -215,7 +204,7 @@ def test_heartbeat_timer_flushes_and_a_failing_callback_does_not_stop_the_feed()
     messages = [add_order(n) for n in range(10)]  # fewer than one packet: only a flush sends them
 
     async def scenario() -> tuple[list[bytes], MoldSubscriber, bool]:
-        group, port = fresh_group()
+        group, port = fresh_multicast_address()
         sender = MoldSender("NETTEST3")
         endpoint = await RetransmissionEndpoint.create(RetransmissionServer.for_sender(sender))
         publisher = await MoldPublisher.create(sender, group, port)

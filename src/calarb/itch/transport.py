@@ -26,6 +26,9 @@ DEFAULT_RECEIVE_BUFFER = 4 * 1024 * 1024
 
 log = logging.getLogger(__name__)
 
+DEMO_GROUP_PREFIX = "239.255"
+"""Administratively scoped (site-local) multicast: never routed beyond the host here."""
+
 Address = tuple[str, int]
 
 
@@ -399,3 +402,16 @@ class MoldSubscriber:
             if transport is not None:
                 transport.close()
         self._multicast = self._requests = None
+
+
+def fresh_multicast_address(rng: random.Random | None = None) -> Address:
+    """A random administratively scoped group and a UDP port free on 127.0.0.1, so runs
+    that share the machine (tests, demos) do not hear each other."""
+    rng = rng or random.Random()
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.bind((LOOPBACK, 0))
+        port = probe.getsockname()[1]
+    finally:
+        probe.close()
+    return f"{DEMO_GROUP_PREFIX}.{rng.randrange(1, 255)}.{rng.randrange(1, 255)}", port
