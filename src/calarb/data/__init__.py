@@ -1,1 +1,2 @@
-"""calarb.data"""
+"""Market data stores and importers: ITCH to Parquet (`itch_parquet`), LOBSTER files
+(`lobster`)."""
