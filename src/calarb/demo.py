@@ -124,7 +124,7 @@ async def _replay_over_multicast(payloads: list[bytes], seed: int, loss: float) 
 
 
 def _top_row(book: OrderBook) -> dict[str, Any]:
-    bid, ask = book.best_bid(), book.best_ask()
+    bid, ask = book.best_bid, book.best_ask
     return {
         "orders": len(book),
         "bid": f"{bid.shares} @ {format_price(bid.price)}" if bid else "-",

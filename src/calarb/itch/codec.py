@@ -74,7 +74,10 @@ def _compile(spec: MessageSpec) -> tuple[Decoder, Encoder]:
 
 
 def _alpha(value: str, size: int, name: str) -> bytes:
-    raw = value.encode("ascii")
+    try:
+        raw = value.encode("ascii")
+    except UnicodeEncodeError:
+        raise ItchEncodeError(f"field {name} {value!r} is not ASCII") from None
     if len(raw) > size:
         raise ItchEncodeError(f"field {name} {value!r} is longer than its {size} bytes")
     return raw.ljust(size, b" ")

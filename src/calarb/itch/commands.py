@@ -1,0 +1,106 @@
+"""`calarb itch ...`: generate, inspect and convert ITCH 5.0 files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+
+from calarb.itch.errors import ItchDecodeError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `itch` command group to the `calarb` command."""
+    itch = subparsers.add_parser("itch", help="ITCH 5.0 files: generate, stats, convert")
+    commands = itch.add_subparsers(dest="itch_command", metavar="SUBCOMMAND", required=True)
+
+    generate = commands.add_parser(
+        "generate", help="write a deterministic synthetic ITCH 5.0 file (.gz to compress)"
+    )
+    generate.add_argument("out", metavar="OUT", help="file to write")
+    generate.add_argument("--messages", type=_positive_int, default=1_000_000)
+    generate.add_argument("--symbols", type=_positive_int, default=10)
+    generate.add_argument("--seed", type=int, default=1)
+    generate.add_argument("--json", action="store_true", help="print the summary as JSON")
+    generate.set_defaults(handler=_generate)
+
+    stats = commands.add_parser("stats", help="count the messages of an ITCH file")
+    stats.add_argument("file", metavar="FILE")
+    stats.add_argument("--json", action="store_true", help="print one JSON object")
+    stats.add_argument(
+        "--lenient", action="store_true", help="stop at a truncated final message, with a warning"
+    )
+    stats.set_defaults(handler=_stats)
+
+    convert = commands.add_parser("convert", help="write one Parquet file per message type")
+    convert.add_argument("file", metavar="FILE")
+    convert.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    convert.set_defaults(handler=_convert)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from calarb.itch.generate import generate_itch_file
+
+    started = time.perf_counter()  # for the report only; the file does not depend on it
+    try:
+        summary = generate_itch_file(args.out, args.messages, args.symbols, args.seed)
+    except ValueError as exc:
+        print(f"calarb itch generate: {exc}", file=sys.stderr)
+        return 2
+    seconds = time.perf_counter() - started
+    if args.json:
+        print(json.dumps({**summary, "seconds": round(seconds, 3)}))
+    else:
+        counts = " ".join(f"{code}={n}" for code, n in summary["by_type"].items())
+        print(
+            f"wrote {summary['path']}: {summary['messages']:,} messages, "
+            f"{summary['bytes']:,} bytes, {summary['symbols']} symbols, seed {summary['seed']} "
+            f"in {seconds:.2f} s\n{counts}"
+        )
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from calarb.itch.files import file_stats
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            stats = file_stats(args.file, lenient=args.lenient)
+    except (ItchDecodeError, OSError) as exc:
+        print(f"calarb itch stats: {args.file}: {exc}", file=sys.stderr)
+        return 1
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(stats))
+    else:
+        for key, value in stats.items():
+            print(f"{key:20} {value}")
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    try:
+        from calarb.data.itch_parquet import convert_itch_to_parquet
+    except ModuleNotFoundError as exc:
+        if exc.name != "calarb.data.itch_parquet":
+            raise
+        print("calarb itch convert: the Parquet writer is not installed", file=sys.stderr)
+        return 1
+    try:
+        rows = convert_itch_to_parquet(args.file, args.out)
+    except (ItchDecodeError, OSError) as exc:
+        print(f"calarb itch convert: {args.file}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(rows))
+    return 0
