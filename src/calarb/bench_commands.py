@@ -14,6 +14,7 @@ BENCH_MODULES = (
     "calarb.fix.benchmark",  # calarb bench fix
     "calarb.model.benchmark",  # calarb bench scan | model
     "calarb.backtest.benchmark",  # calarb bench backtest
+    "calarb.venue.benchmark",  # calarb bench matching
 )
 
 

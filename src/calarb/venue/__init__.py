@@ -1,1 +1,52 @@
-"""calarb.venue"""
+"""calarb.venue: the exchange simulator.
+
+`matching` is the matching engine (sans-I/O, clock-free), `orders` the records it emits,
+`synthetic` the seeded background market (imported on its own: it needs NumPy), `benchmark`
+the `calarb bench matching` command.
+"""
+
+from calarb.venue.matching import MatchingEngine
+from calarb.venue.orders import (
+    BookEvent,
+    CancelReason,
+    CancelReject,
+    CancelRejectResponseTo,
+    ExecType,
+    Execution,
+    ExecutionReport,
+    OrderAdded,
+    OrderCancelled,
+    OrderDeleted,
+    OrderEvent,
+    OrderReplaced,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    RejectReason,
+    SelfMatchPolicy,
+    TimeInForce,
+    TradingStatus,
+)
+
+__all__ = [
+    "BookEvent",
+    "CancelReason",
+    "CancelReject",
+    "CancelRejectResponseTo",
+    "ExecType",
+    "Execution",
+    "ExecutionReport",
+    "MatchingEngine",
+    "OrderAdded",
+    "OrderCancelled",
+    "OrderDeleted",
+    "OrderEvent",
+    "OrderReplaced",
+    "OrderState",
+    "OrderStatus",
+    "OrderType",
+    "RejectReason",
+    "SelfMatchPolicy",
+    "TimeInForce",
+    "TradingStatus",
+]

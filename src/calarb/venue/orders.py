@@ -1,0 +1,338 @@
+"""Order types and the events the matching engine emits.
+
+Two event streams leave the engine, each built so that an adapter maps one record to one
+wire message:
+
+* **Order outcomes** (`ExecutionReport`, `CancelReject`) go to the participant who owns the
+  order; a FIX gateway turns each into one ExecutionReport (35=8) or OrderCancelReject (35=9).
+  The enum values of `ExecType`, `OrderStatus`, `OrderType`, `TimeInForce` and
+  `CancelRejectResponseTo` are the FIX 4.4 codes of tags 150, 39, 40, 59 and 434.
+* **Book changes** (`OrderAdded`, `Execution`, `OrderCancelled`, `OrderDeleted`,
+  `OrderReplaced`, `TradingStatus`) go to market data; an ITCH 5.0 publisher turns each into
+  one message: A (or F), E (or P for a non-displayed resting order), X, D, U, H.
+
+Prices are integers in 1/10,000 units, quantities are int shares, times are int nanoseconds
+passed in by the caller.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import NamedTuple
+
+from calarb.core.types import Side
+
+
+class OrderType(enum.StrEnum):
+    """FIX OrdType (40)."""
+
+    MARKET = "1"
+    LIMIT = "2"
+
+
+class TimeInForce(enum.StrEnum):
+    """FIX TimeInForce (59). DAY orders rest until filled or cancelled (the venue has no
+    session end of its own)."""
+
+    DAY = "0"
+    IOC = "3"
+    FOK = "4"
+
+
+class ExecType(enum.StrEnum):
+    """FIX ExecType (150)."""
+
+    NEW = "0"
+    CANCELED = "4"
+    REPLACED = "5"
+    REJECTED = "8"
+    TRADE = "F"
+
+
+class OrderStatus(enum.StrEnum):
+    """FIX OrdStatus (39)."""
+
+    NEW = "0"
+    PARTIALLY_FILLED = "1"
+    FILLED = "2"
+    CANCELED = "4"
+    REJECTED = "8"
+
+
+class CancelRejectResponseTo(enum.StrEnum):
+    """FIX CxlRejResponseTo (434)."""
+
+    CANCEL = "1"
+    REPLACE = "2"
+
+
+class SelfMatchPolicy(enum.Enum):
+    """What happens when an incoming order would trade with a resting order of the same
+    participant. The incoming order's participant policy applies.
+
+    CANCEL_RESTING: the resting order is cancelled (reason SELF_MATCH) and matching goes on.
+    CANCEL_INCOMING: matching stops; the incoming order's remainder is cancelled, even a DAY
+        limit order (resting it would lock or cross the book against the participant itself).
+    CANCEL_BOTH: the resting order is cancelled and the incoming remainder too.
+    """
+
+    CANCEL_RESTING = "cancel_resting"
+    CANCEL_INCOMING = "cancel_incoming"
+    CANCEL_BOTH = "cancel_both"
+
+
+class RejectReason(enum.Enum):
+    """Why a request was refused (new order reject or cancel/replace reject)."""
+
+    UNKNOWN_SYMBOL = "unknown symbol"
+    BAD_PRICE = "bad price"
+    BAD_QUANTITY = "bad quantity"
+    HALTED = "symbol halted"
+    BAD_ORDER = "unsupported side, order type or time in force"
+    UNKNOWN_ORDER = "unknown order"
+    TOO_LATE = "too late"  # replace to a quantity not above what is already filled
+
+
+class CancelReason(enum.Enum):
+    """Why an accepted order (or its remainder) ended cancelled."""
+
+    REQUESTED = "cancelled on request"
+    IMMEDIATE_OR_CANCEL = "IOC remainder"
+    FILL_OR_KILL = "FOK not fillable in full"
+    NO_LIQUIDITY = "market order remainder"
+    SELF_MATCH = "self-match prevention"
+
+
+class Order:
+    """A live order inside the engine. One object per book reference number: a replace that
+    loses priority creates a new Order under a new `order_id`, carrying `cum_qty` over.
+
+    Read-only outside the engine; `leaves == 0` marks an object that is no longer on the book.
+    """
+
+    __slots__ = (
+        "order_id",
+        "participant",
+        "client_order_id",
+        "symbol",
+        "side",
+        "order_type",
+        "time_in_force",
+        "price",
+        "quantity",
+        "leaves",
+        "cum_qty",
+        "cum_notional",
+        "displayed",
+    )
+
+    def __init__(
+        self,
+        order_id: int,
+        participant: str,
+        client_order_id: str,
+        symbol: str,
+        side: Side,
+        order_type: OrderType,
+        time_in_force: TimeInForce,
+        price: int,
+        quantity: int,
+        leaves: int,
+        cum_qty: int,
+        cum_notional: int,
+        displayed: bool,
+    ) -> None:
+        self.order_id = order_id
+        self.participant = participant
+        self.client_order_id = client_order_id
+        self.symbol = symbol
+        self.side = side
+        self.order_type = order_type
+        self.time_in_force = time_in_force
+        self.price = price
+        self.quantity = quantity
+        self.leaves = leaves
+        self.cum_qty = cum_qty
+        self.cum_notional = cum_notional
+        self.displayed = displayed
+
+    def state(self) -> OrderState:
+        return OrderState(
+            self.order_id,
+            self.participant,
+            self.client_order_id,
+            self.symbol,
+            self.side,
+            self.order_type,
+            self.time_in_force,
+            self.price,
+            self.quantity,
+            self.leaves,
+            self.cum_qty,
+            self.cum_notional,
+            self.displayed,
+        )
+
+    def __repr__(self) -> str:
+        return f"Order({self.state()!r})"
+
+
+class OrderState(NamedTuple):
+    """A snapshot of a live order (for OrderStatusRequest and book comparisons)."""
+
+    order_id: int
+    participant: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    time_in_force: TimeInForce
+    price: int
+    quantity: int
+    leaves: int
+    cum_qty: int
+    cum_notional: int
+    displayed: bool
+
+    @property
+    def status(self) -> OrderStatus:
+        return OrderStatus.PARTIALLY_FILLED if self.cum_qty else OrderStatus.NEW
+
+
+# --- order outcomes (one FIX message each) ---------------------------------------------------
+
+
+class ExecutionReport(NamedTuple):
+    """One order outcome for its owner: FIX ExecutionReport (35=8).
+
+    `quantity` is the order's total quantity (FIX OrderQty, after any replace), `price` its
+    limit (0 for a market order). `cum_notional` is the sum of fill price x shares, so
+    AvgPx = cum_notional / cum_qty without float drift. `last_qty`, `last_price` and
+    `match_number` are set on TRADE reports only. `order_id` is 0 on a reject. On CANCELED and
+    REPLACED reports caused by a request, `client_order_id` is the request's and
+    `orig_client_order_id` the order's previous one.
+    """
+
+    exec_type: ExecType
+    order_status: OrderStatus
+    timestamp_ns: int
+    participant: str
+    client_order_id: str
+    orig_client_order_id: str
+    order_id: int
+    symbol: str
+    side: Side
+    order_type: OrderType
+    time_in_force: TimeInForce
+    price: int
+    quantity: int
+    cum_qty: int
+    leaves_qty: int
+    cum_notional: int
+    last_qty: int
+    last_price: int
+    match_number: int
+    reason: RejectReason | CancelReason | None
+    text: str
+
+    @property
+    def average_price(self) -> float:
+        """AvgPx in integer price units (0.0 before any fill); reports and FIX text only."""
+        return self.cum_notional / self.cum_qty if self.cum_qty else 0.0
+
+
+class CancelReject(NamedTuple):
+    """A cancel or replace that could not be done: FIX OrderCancelReject (35=9).
+
+    `order_status` is the order's current status when it is live, REJECTED otherwise (FIX
+    requires OrdStatus on this message).
+    """
+
+    timestamp_ns: int
+    participant: str
+    client_order_id: str
+    orig_client_order_id: str
+    order_id: int
+    response_to: CancelRejectResponseTo
+    order_status: OrderStatus
+    reason: RejectReason
+    text: str
+
+
+# --- book changes (one ITCH message each) ----------------------------------------------------
+
+
+class OrderAdded(NamedTuple):
+    """A displayed order rests on the book: ITCH A (or F with the participant's attribution)."""
+
+    timestamp_ns: int
+    symbol: str
+    order_id: int
+    side: Side
+    shares: int
+    price: int
+    participant: str
+
+
+class Execution(NamedTuple):
+    """A trade: an incoming order matched a resting one at the resting order's price.
+
+    ITCH E on `resting_order_id` when `resting_displayed`, else ITCH P (a non-displayed
+    order; its side is `aggressor_side.opposite`). ITCH C is never needed: every execution is
+    at the resting order's own price. This is also the venue's trade report (aggressor side,
+    both orders, both participants).
+    """
+
+    timestamp_ns: int
+    symbol: str
+    match_number: int
+    price: int
+    shares: int
+    aggressor_side: Side
+    resting_order_id: int
+    aggressor_order_id: int
+    resting_participant: str
+    aggressor_participant: str
+    resting_displayed: bool
+
+
+class OrderCancelled(NamedTuple):
+    """Part of a displayed resting order was cancelled and the rest keeps its place: ITCH X."""
+
+    timestamp_ns: int
+    symbol: str
+    order_id: int
+    cancelled_shares: int
+
+
+class OrderDeleted(NamedTuple):
+    """A displayed resting order left the book other than by a fill: ITCH D."""
+
+    timestamp_ns: int
+    symbol: str
+    order_id: int
+
+
+class OrderReplaced(NamedTuple):
+    """A displayed resting order moved to a new reference number, price and size, losing time
+    priority, without trading: ITCH U."""
+
+    timestamp_ns: int
+    symbol: str
+    original_order_id: int
+    new_order_id: int
+    shares: int
+    price: int
+
+
+class TradingStatus(NamedTuple):
+    """A symbol was halted or resumed: ITCH H (trading state 'H' or 'T')."""
+
+    timestamp_ns: int
+    symbol: str
+    halted: bool
+    reason: str
+
+
+BookEvent = OrderAdded | Execution | OrderCancelled | OrderDeleted | OrderReplaced | TradingStatus
+OrderEvent = ExecutionReport | CancelReject
