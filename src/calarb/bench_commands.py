@@ -7,7 +7,8 @@ Each area's benchmark module offers `register_bench(subparsers)` adding its subc
 from __future__ import annotations
 
 import argparse
-import importlib
+
+from calarb.command_modules import present_modules
 
 BENCH_MODULES = (
     "calarb.book.benchmark",  # calarb bench itch
@@ -21,11 +22,5 @@ BENCH_MODULES = (
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bench", help="benchmarks against peers, printed as JSON")
     bench_subparsers = parser.add_subparsers(dest="bench", metavar="BENCHMARK")
-    for module_name in BENCH_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
+    for module in present_modules(BENCH_MODULES):
         module.register_bench(bench_subparsers)

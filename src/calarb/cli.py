@@ -9,8 +9,9 @@ when present, so the command grows with the package.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
+
+from calarb.command_modules import present_modules
 
 COMMAND_MODULES = (
     "calarb.itch.commands",  # calarb itch generate|stats|convert
@@ -29,13 +30,7 @@ COMMAND_MODULES = (
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="calarb", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue  # that part of calarb is not built yet
-            raise
+    for module in present_modules(COMMAND_MODULES):
         module.register(subparsers)
     return parser
 
