@@ -1,1 +1,67 @@
-"""calarb.trading"""
+"""The trading core: risk gate, router, OMS, portfolio, journal and VaR (sans-I/O).
+
+Nothing here opens a socket or reads a clock: times come in as int nanoseconds, and the
+engine wires the pieces with direct method calls (see docs/trading.md).
+"""
+
+from calarb.trading.journal import FsyncPolicy, Journal, JournalCorruptError, read_journal
+from calarb.trading.oms import OrderManager, reconcile
+from calarb.trading.orders import (
+    CancelReject,
+    CancelRequest,
+    ExecReport,
+    ExecType,
+    Liquidity,
+    OrderIntent,
+    OrderRecord,
+    OrdStatus,
+    OrdType,
+    ReplaceRequest,
+    StatusRequest,
+    TimeInForce,
+    VenueFees,
+    VenueOrder,
+)
+from calarb.trading.portfolio import Portfolio
+from calarb.trading.risk import (
+    RiskGate,
+    RiskLimits,
+    RiskReason,
+    deleveraging_intents,
+    engage_kill_switch,
+)
+from calarb.trading.router import RouteDecision, Router
+from calarb.trading.var import VarReport, portfolio_var
+
+__all__ = [
+    "CancelReject",
+    "CancelRequest",
+    "ExecReport",
+    "ExecType",
+    "FsyncPolicy",
+    "Journal",
+    "JournalCorruptError",
+    "Liquidity",
+    "OrdStatus",
+    "OrdType",
+    "OrderIntent",
+    "OrderManager",
+    "OrderRecord",
+    "Portfolio",
+    "ReplaceRequest",
+    "RiskGate",
+    "RiskLimits",
+    "RiskReason",
+    "RouteDecision",
+    "Router",
+    "StatusRequest",
+    "TimeInForce",
+    "VarReport",
+    "VenueFees",
+    "VenueOrder",
+    "deleveraging_intents",
+    "engage_kill_switch",
+    "portfolio_var",
+    "read_journal",
+    "reconcile",
+]

@@ -1,0 +1,229 @@
+"""Smart order router: which venue(s) get a parent order, and why.
+
+For each venue the router knows (fed by the engine with direct calls):
+
+* the displayed liquidity per symbol: the top of book (`on_top_of_book`) or several levels
+  per side (`on_levels`), prices in 1/10,000 units, sizes in shares;
+* the latency, an EWMA of FIX round trips in ns (`on_round_trip`, fed by the gateway from
+  NewOrderSingle -> ExecutionReport times);
+* the fees, per share in 1/10,000 currency units (`VenueFees`: positive charge, negative
+  rebate);
+* the connection state (`set_connected`).
+
+`route(intent)` takes what is displayed at or better than the limit price, best price first,
+and among venues at the same price the lowest all-in cost per share: taker fee plus a latency
+penalty (`latency_cost_per_ms` price units per share per millisecond of EWMA round trip;
+the slower venue is likelier to have lost the quote by the time the order lands), then the
+largest displayed size. Quantity beyond what is displayed (or all of it for an order that does
+not cross) rests at the venue with the lowest maker cost (rebate first, then latency). A
+disconnected venue is skipped. Each child order carries a `RouteLeg` saying why it went
+there, and skipped venues are listed in the decision.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+from calarb.core.events import BookLevel, TopOfBook
+from calarb.core.types import Side
+from calarb.trading.orders import OrderIntent, TimeInForce, VenueFees, VenueOrder
+
+
+class LegReason(enum.StrEnum):
+    TAKE_DISPLAYED = "take displayed"  # crosses shown liquidity at the venue
+    REST_REMAINDER = "rest remainder"  # more than is displayed anywhere: rests here
+    PASSIVE = "passive"  # does not cross any venue: rests at the cheapest maker venue
+
+
+class SkipReason(enum.StrEnum):
+    DISCONNECTED = "disconnected"
+    NO_LIQUIDITY_AT_PRICE = "no liquidity at price"
+    MAX_CHILDREN = "maximum child orders reached"
+
+
+class RouteLeg(NamedTuple):
+    venue: str
+    quantity: int
+    reason: LegReason
+    displayed: int  # shares shown at or better than the limit when routed
+    best_price: int  # venue's best opposite price (0 if none)
+    fee_per_share: int
+    latency_ns: int
+
+
+class RouteDecision(NamedTuple):
+    intent: OrderIntent
+    orders: tuple[VenueOrder, ...]
+    legs: tuple[RouteLeg, ...]
+    skipped: tuple[tuple[str, SkipReason], ...]
+    unrouted: int  # shares no venue could take (no connected venue)
+
+
+class VenueState:
+    __slots__ = ("name", "fees", "connected", "latency_ns", "books")
+
+    def __init__(self, name: str, fees: VenueFees, latency_ns: int) -> None:
+        self.name = name
+        self.fees = fees
+        self.connected = True
+        self.latency_ns = latency_ns
+        # symbol -> (bid levels best first, ask levels best first), each a tuple of BookLevel
+        self.books: dict[str, tuple[Sequence[BookLevel], Sequence[BookLevel]]] = {}
+
+
+class Router:
+    def __init__(
+        self,
+        venues: Iterable[tuple[str, VenueFees]],
+        initial_latency_ns: int = 200_000,
+        latency_alpha: float = 0.2,
+        latency_cost_per_ms: int = 10,
+        max_children: int = 4,
+    ) -> None:
+        self.venues: dict[str, VenueState] = {
+            name: VenueState(name, fees, initial_latency_ns) for name, fees in venues
+        }
+        if not self.venues:
+            raise ValueError("a router needs at least one venue")
+        self.latency_alpha = latency_alpha
+        self.latency_cost_per_ms = latency_cost_per_ms
+        self.max_children = max_children
+        self.decisions = 0
+        self.splits = 0
+
+    # ------------------------------------------------------------------ feeds
+    def _venue(self, venue: str) -> VenueState:
+        state = self.venues.get(venue)
+        if state is None:
+            raise KeyError(f"unknown venue {venue!r} (known: {', '.join(self.venues)})")
+        return state
+
+    def on_top_of_book(self, venue: str, top: TopOfBook) -> None:
+        bids = (BookLevel(top.bid_price, top.bid_shares, 0),) if top.bid_shares > 0 else ()
+        asks = (BookLevel(top.ask_price, top.ask_shares, 0),) if top.ask_shares > 0 else ()
+        self._venue(venue).books[top.symbol] = (bids, asks)
+
+    def on_levels(
+        self, venue: str, symbol: str, bids: Sequence[BookLevel], asks: Sequence[BookLevel]
+    ) -> None:
+        """Several levels per side, best first (e.g. OrderBook.levels(side, n))."""
+        self._venue(venue).books[symbol] = (tuple(bids), tuple(asks))
+
+    def on_round_trip(self, venue: str, round_trip_ns: int) -> None:
+        state = self._venue(venue)
+        state.latency_ns = round(
+            state.latency_ns + self.latency_alpha * (round_trip_ns - state.latency_ns)
+        )
+
+    def set_connected(self, venue: str, connected: bool) -> None:
+        state = self._venue(venue)
+        state.connected = connected
+        if not connected:
+            state.books.clear()  # its quotes are stale until the feed says otherwise
+
+    # ------------------------------------------------------------------ decision
+    def _latency_cost(self, state: VenueState) -> int:
+        return state.latency_ns * self.latency_cost_per_ms // 1_000_000
+
+    def route(self, intent: OrderIntent) -> RouteDecision:
+        """Child orders for `intent` (ClOrdIDs `<parent>.<k>`), with the reasons."""
+        self.decisions += 1
+        buy = intent.side is Side.BUY
+        limit = intent.price
+        skipped: list[tuple[str, SkipReason]] = []
+        takers = []  # (best price key, all-in cost, -displayed, name, displayed, best price)
+        connected = []
+        for state in self.venues.values():
+            if not state.connected:
+                skipped.append((state.name, SkipReason.DISCONNECTED))
+                continue
+            connected.append(state)
+            book = state.books.get(intent.symbol)
+            levels = (book[1] if buy else book[0]) if book else ()
+            displayed = 0
+            for level in levels:
+                if (level.price <= limit if buy else level.price >= limit) or limit == 0:
+                    displayed += level.shares
+                else:
+                    break
+            if displayed <= 0:
+                skipped.append((state.name, SkipReason.NO_LIQUIDITY_AT_PRICE))
+                continue
+            best = levels[0].price
+            cost = state.fees.taker + self._latency_cost(state)
+            takers.append((best if buy else -best, cost, -displayed, state.name, displayed, best))
+        if not connected:
+            return RouteDecision(intent, (), (), tuple(skipped), intent.quantity)
+        takers.sort()
+        legs: list[RouteLeg] = []
+        left = intent.quantity
+        for _key, _cost, _size, name, displayed, best in takers:
+            if left <= 0:
+                break
+            if len(legs) >= self.max_children - 1 and left > displayed:
+                skipped.append((name, SkipReason.MAX_CHILDREN))
+                break
+            take = min(left, displayed)
+            state = self.venues[name]
+            legs.append(
+                RouteLeg(
+                    name,
+                    take,
+                    LegReason.TAKE_DISPLAYED,
+                    displayed,
+                    best,
+                    state.fees.taker,
+                    state.latency_ns,
+                )
+            )
+            left -= take
+        if left > 0:
+            if intent.time_in_force is not TimeInForce.DAY and legs:
+                # IOC/FOK: no point resting; give the remainder to the best taking venue.
+                first = legs[0]
+                legs[0] = first._replace(quantity=first.quantity + left)
+            else:
+                rest = min(
+                    connected,
+                    key=lambda v: (v.fees.maker + self._latency_cost(v), v.latency_ns, v.name),
+                )
+                reason = LegReason.REST_REMAINDER if legs else LegReason.PASSIVE
+                merged = False
+                for index, leg in enumerate(legs):
+                    if leg.venue == rest.name:
+                        legs[index] = leg._replace(quantity=leg.quantity + left)
+                        merged = True
+                if not merged:
+                    book = rest.books.get(intent.symbol)
+                    levels = (book[1] if buy else book[0]) if book else ()
+                    legs.append(
+                        RouteLeg(
+                            rest.name,
+                            left,
+                            reason,
+                            0,
+                            levels[0].price if levels else 0,
+                            rest.fees.maker,
+                            rest.latency_ns,
+                        )
+                    )
+        if len(legs) > 1:
+            self.splits += 1
+        orders = tuple(
+            VenueOrder(
+                f"{intent.cl_ord_id}.{k}",
+                intent.cl_ord_id,
+                leg.venue,
+                intent.symbol,
+                intent.side,
+                leg.quantity,
+                intent.price,
+                intent.ord_type,
+                intent.time_in_force,
+                intent.tag,
+            )
+            for k, leg in enumerate(legs, 1)
+        )
+        return RouteDecision(intent, orders, tuple(legs), tuple(skipped), 0)
