@@ -22,7 +22,7 @@ from calarb.trading.risk import RiskGate, RiskLimits, RiskReason, engage_kill_sw
 from calarb.trading.router import Router
 from calarb.venue import MatchingEngine
 from calarb.venue.orders import CancelReject as VenueCancelReject
-from calarb.venue.orders import OrderType, TimeInForce
+from calarb.venue.orders import OrdType, TimeInForce
 
 ME = "calarb"
 
@@ -119,7 +119,7 @@ def test_closed_loop_against_two_matching_engines():
             child.side,
             child.quantity,
             child.price,
-            OrderType.LIMIT,
+            OrdType.LIMIT,
             TimeInForce.DAY,
         )
     pump(engines, oms, 13)
@@ -154,7 +154,7 @@ def test_closed_loop_against_two_matching_engines():
             child.side,
             child.quantity,
             child.price,
-            OrderType.LIMIT,
+            OrdType.LIMIT,
             TimeInForce.IOC,
         )
     pump(engines, oms, 26)

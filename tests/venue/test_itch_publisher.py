@@ -42,7 +42,7 @@ from calarb.venue.orders import (
     OrderCancelled,
     OrderDeleted,
     OrderReplaced,
-    OrderType,
+    OrdType,
     TimeInForce,
     TradingStatus,
 )
@@ -195,7 +195,7 @@ def test_every_book_event_maps_to_its_exact_message() -> None:
     # a non-displayed resting order trades: P with reference 0 and the resting side
     hidden = engine.submit(T0 + 7, "MM1", "c7", "AAA", Side.SELL, 400, PX, displayed=False)
     assert hidden and not engine.take_book_events()  # hidden orders are not published
-    engine.submit(T0 + 8, "NT2", "c8", "AAA", Side.BUY, 150, 0, OrderType.MARKET, TimeInForce.IOC)
+    engine.submit(T0 + 8, "NT2", "c8", "AAA", Side.BUY, 150, 0, OrdType.MARKET, TimeInForce.IOC)
     event = only_event(engine, Execution)
     assert not event.resting_displayed
     check(event, Trade(a, next(tracking), T0 + 8, 0, "S", 150, "AAA", PX, event.match_number))
@@ -265,12 +265,12 @@ submit_op = st.tuples(
     st.integers(-4, 4),  # ticks from 100.00
     st.sampled_from(
         (
-            (OrderType.LIMIT, TimeInForce.DAY),
-            (OrderType.LIMIT, TimeInForce.DAY),
-            (OrderType.LIMIT, TimeInForce.DAY),
-            (OrderType.LIMIT, TimeInForce.IOC),
-            (OrderType.LIMIT, TimeInForce.FOK),
-            (OrderType.MARKET, TimeInForce.IOC),
+            (OrdType.LIMIT, TimeInForce.DAY),
+            (OrdType.LIMIT, TimeInForce.DAY),
+            (OrdType.LIMIT, TimeInForce.DAY),
+            (OrdType.LIMIT, TimeInForce.IOC),
+            (OrdType.LIMIT, TimeInForce.FOK),
+            (OrdType.MARKET, TimeInForce.IOC),
         )
     ),
     st.sampled_from((True, True, True, False)),  # displayed 3 times in 4

@@ -19,8 +19,8 @@ from calarb.venue.orders import (
     OrderCancelled,
     OrderDeleted,
     OrderReplaced,
-    OrderStatus,
-    OrderType,
+    OrdStatus,
+    OrdType,
     RejectReason,
     SelfMatchPolicy,
     TimeInForce,
@@ -47,8 +47,8 @@ def test_limit_order_rests_with_new_report_and_add_event(engine: MatchingEngine)
     assert order_id == 1
     assert reports == [
         ExecutionReport(
-            ExecType.NEW, OrderStatus.NEW, 5, "alice", "c1", "", 1, "AAA", BUY,
-            OrderType.LIMIT, TimeInForce.DAY, P100, 300, 0, 300, 0, 0, 0, 0, None, "",
+            ExecType.NEW, OrdStatus.NEW, 5, "alice", "c1", "", 1, "AAA", BUY,
+            OrdType.LIMIT, TimeInForce.DAY, P100, 300, 0, 300, 0, 0, 0, 0, None, "",
         )
     ]  # fmt: skip
     assert events == [OrderAdded(5, "AAA", 1, BUY, 300, P100, "alice")]
@@ -81,11 +81,11 @@ def test_crossing_limit_trades_at_resting_price_and_rests_remainder(engine) -> N
         ("bob", 100, P100 + TICK, 2),
     ]
     last_bob = trades[-1]
-    assert last_bob.order_status is OrderStatus.PARTIALLY_FILLED
+    assert last_bob.order_status is OrdStatus.PARTIALLY_FILLED
     assert (last_bob.cum_qty, last_bob.leaves_qty) == (200, 50)
     assert last_bob.cum_notional == 100 * P100 + 100 * (P100 + TICK)
     assert last_bob.average_price == P100 + TICK / 2
-    assert trades[0].order_status is OrderStatus.FILLED
+    assert trades[0].order_status is OrdStatus.FILLED
     executions = [e for e in events if isinstance(e, Execution)]
     assert [(e.resting_order_id, e.aggressor_order_id, e.aggressor_side) for e in executions] == [
         (1, buy_id, BUY),
@@ -114,7 +114,7 @@ def test_market_order_sweeps_and_cancels_remainder(engine: MatchingEngine) -> No
     engine.submit(1, "a", "1", "AAA", SELL, 100, P100)
     engine.submit(2, "a", "2", "AAA", SELL, 100, P100 + 5 * TICK)
     drain(engine)
-    order_id = engine.submit(3, "b", "m", "AAA", BUY, 300, 0, OrderType.MARKET)
+    order_id = engine.submit(3, "b", "m", "AAA", BUY, 300, 0, OrdType.MARKET)
     reports, _ = drain(engine)
     assert [r.exec_type for r in reports] == [
         ExecType.NEW, ExecType.TRADE, ExecType.TRADE, ExecType.TRADE, ExecType.TRADE,
@@ -129,7 +129,7 @@ def test_market_order_sweeps_and_cancels_remainder(engine: MatchingEngine) -> No
 
 
 def test_market_order_on_empty_book_is_cancelled(engine: MatchingEngine) -> None:
-    engine.submit(1, "b", "m", "AAA", SELL, 10, 0, OrderType.MARKET)
+    engine.submit(1, "b", "m", "AAA", SELL, 10, 0, OrdType.MARKET)
     reports, events = drain(engine)
     assert [r.exec_type for r in reports] == [ExecType.NEW, ExecType.CANCELED]
     assert events == []
@@ -169,7 +169,7 @@ def test_fok_fills_in_full_across_levels(engine: MatchingEngine) -> None:
     engine.submit(2, "b", "f", "AAA", BUY, 200, P100 + TICK, time_in_force=TimeInForce.FOK)
     reports, _ = drain(engine)
     assert reports[-1].exec_type is ExecType.TRADE
-    assert reports[-1].order_status is OrderStatus.FILLED
+    assert reports[-1].order_status is OrdStatus.FILLED
     assert reports[-1].cum_qty == 200
     assert engine.depth("AAA", SELL) == []
 
@@ -181,7 +181,7 @@ def test_cancel_reports_and_deletes(engine: MatchingEngine) -> None:
     reports, events = drain(engine)
     assert events == [OrderDeleted(2, "AAA", order_id)]
     (report,) = reports
-    assert report.exec_type is ExecType.CANCELED and report.order_status is OrderStatus.CANCELED
+    assert report.exec_type is ExecType.CANCELED and report.order_status is OrdStatus.CANCELED
     assert (report.client_order_id, report.orig_client_order_id) == ("c2", "c1")
     assert report.reason is CancelReason.REQUESTED
     assert engine.best_bid("AAA") is None
@@ -203,7 +203,7 @@ def test_cancel_of_unknown_filled_or_foreign_order_is_rejected(engine: MatchingE
         assert isinstance(reject, CancelReject)
         assert reject.reason is RejectReason.UNKNOWN_ORDER
         assert reject.response_to is CancelRejectResponseTo.CANCEL
-        assert reject.order_status is OrderStatus.REJECTED
+        assert reject.order_status is OrdStatus.REJECTED
         assert reject.client_order_id == client_order_id
     assert foreign.orig_client_order_id == ""  # another participant's ids are not leaked
     assert engine.take_book_events() == []
@@ -248,7 +248,7 @@ def test_replace_price_change_loses_priority_and_keeps_fills(engine: MatchingEng
     reports, events = drain(engine)
     assert events == [OrderReplaced(3, "AAA", order_id, moved, 200, P100 - TICK)]
     (report,) = reports
-    assert report.order_status is OrderStatus.PARTIALLY_FILLED
+    assert report.order_status is OrdStatus.PARTIALLY_FILLED
     assert (report.cum_qty, report.leaves_qty, report.cum_notional) == (100, 200, 100 * P100)
     assert engine.order(moved).price == P100 - TICK
 
@@ -284,7 +284,7 @@ def test_replace_rejects(engine: MatchingEngine) -> None:
         RejectReason.UNKNOWN_ORDER,
     ]
     assert all(r.response_to is CancelRejectResponseTo.REPLACE for r in reports)
-    assert reports[0].order_status is OrderStatus.PARTIALLY_FILLED
+    assert reports[0].order_status is OrdStatus.PARTIALLY_FILLED
     assert reports[0].orig_client_order_id == "a1"
     assert engine.live_quantity(order_id) == 200  # untouched
 
@@ -356,7 +356,7 @@ def test_new_order_rejects(engine, symbol, quantity, price, reason) -> None:
     assert engine.submit(7, "a", "c", symbol, BUY, quantity, price) == 0
     reports, events = drain(engine)
     (report,) = reports
-    assert report.exec_type is ExecType.REJECTED and report.order_status is OrderStatus.REJECTED
+    assert report.exec_type is ExecType.REJECTED and report.order_status is OrdStatus.REJECTED
     assert report.reason is reason
     assert report.order_id == 0 and report.client_order_id == "c" and report.timestamp_ns == 7
     assert symbol in report.text
@@ -367,9 +367,9 @@ def test_new_order_rejects(engine, symbol, quantity, price, reason) -> None:
 @pytest.mark.parametrize(
     ("side", "order_type", "time_in_force"),
     [
-        (1, OrderType.LIMIT, TimeInForce.DAY),  # a bare int, not a Side
-        (BUY, "2", TimeInForce.DAY),  # a FIX code not parsed into OrderType
-        (BUY, OrderType.LIMIT, "GTC"),
+        (1, OrdType.LIMIT, TimeInForce.DAY),  # a bare int, not a Side
+        (BUY, "2", TimeInForce.DAY),  # a FIX code not parsed into OrdType
+        (BUY, OrdType.LIMIT, "GTC"),
     ],
 )
 def test_unsupported_side_type_or_time_in_force_is_rejected(

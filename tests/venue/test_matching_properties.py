@@ -23,8 +23,8 @@ from calarb.venue.orders import (
     OrderCancelled,
     OrderDeleted,
     OrderReplaced,
-    OrderStatus,
-    OrderType,
+    OrdStatus,
+    OrdType,
     SelfMatchPolicy,
     TimeInForce,
     TradingStatus,
@@ -41,12 +41,12 @@ POLICIES = {
     "p2": SelfMatchPolicy.CANCEL_BOTH,
 }
 STYLES = (
-    *[(OrderType.LIMIT, TimeInForce.DAY)] * 8,
-    (OrderType.LIMIT, TimeInForce.IOC),
-    (OrderType.LIMIT, TimeInForce.FOK),
-    (OrderType.MARKET, TimeInForce.DAY),
-    (OrderType.MARKET, TimeInForce.IOC),
-    (OrderType.MARKET, TimeInForce.FOK),
+    *[(OrdType.LIMIT, TimeInForce.DAY)] * 8,
+    (OrdType.LIMIT, TimeInForce.IOC),
+    (OrdType.LIMIT, TimeInForce.FOK),
+    (OrdType.MARKET, TimeInForce.DAY),
+    (OrdType.MARKET, TimeInForce.IOC),
+    (OrdType.MARKET, TimeInForce.FOK),
 )
 
 
@@ -83,12 +83,12 @@ class ReferenceBook:
     def submit(self, participant, side, quantity, price, order_type, time_in_force) -> int:
         if self.halted or quantity <= 0 or quantity % LOT:
             return 0
-        if order_type is OrderType.LIMIT and (price <= 0 or price % TICK):
+        if order_type is OrdType.LIMIT and (price <= 0 or price % TICK):
             return 0
         order_id = self.next_id
         self.next_id += 1
-        limit = None if order_type is OrderType.MARKET else price
-        rests = order_type is OrderType.LIMIT and time_in_force is TimeInForce.DAY
+        limit = None if order_type is OrdType.MARKET else price
+        rests = order_type is OrdType.LIMIT and time_in_force is TimeInForce.DAY
         fok = time_in_force is TimeInForce.FOK
         self._incoming(order_id, participant, side, quantity, 0, limit, fok, rests)
         return order_id
@@ -286,7 +286,7 @@ def test_engine_matches_reference_model_and_keeps_invariants(stream) -> None:
     ledger = ReportLedger()
     known: list[tuple[int, str]] = []  # (order id, owner) of every id handed out
     chain_of: dict[int, int] = {}  # order id -> id of the first order of its replace chain
-    styles: dict[int, tuple[OrderType, TimeInForce]] = {}
+    styles: dict[int, tuple[OrdType, TimeInForce]] = {}
     for timestamp, operation in enumerate(stream, start=1):
         kind = operation[0]
         if kind == "submit":
@@ -380,9 +380,9 @@ class ReportLedger:
             assert report.cum_qty + report.leaves_qty <= report.quantity
             if report.exec_type is ExecType.TRADE:
                 assert report.last_qty > 0 and report.match_number > 0
-            if report.order_status is OrderStatus.FILLED:
+            if report.order_status is OrdStatus.FILLED:
                 assert report.cum_qty == report.quantity and report.leaves_qty == 0
-            elif report.order_status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED):
+            elif report.order_status in (OrdStatus.NEW, OrdStatus.PARTIALLY_FILLED):
                 assert report.cum_qty + report.leaves_qty == report.quantity
             chain = chain_of[report.order_id]
             self.last[chain] = report
@@ -402,9 +402,9 @@ class ReportLedger:
             filled = self.filled[chain]
             assert last.cum_qty == filled  # the reports add up to their own fills
             cancelled = 0
-            if last.order_status in (OrderStatus.FILLED, OrderStatus.CANCELED):
+            if last.order_status in (OrdStatus.FILLED, OrdStatus.CANCELED):
                 assert order is None  # terminal orders are off the book
-                if last.order_status is OrderStatus.CANCELED:
+                if last.order_status is OrdStatus.CANCELED:
                     cancelled = last.quantity - filled
             else:
                 assert order is not None and leaves == last.leaves_qty > 0  # resting
@@ -412,8 +412,8 @@ class ReportLedger:
             order_type, tif = styles[chain]
             if tif is TimeInForce.FOK:
                 assert filled in (0, last.quantity)
-            if tif is not TimeInForce.DAY or order_type is OrderType.MARKET:
-                assert order is None and last.order_status is not OrderStatus.NEW
+            if tif is not TimeInForce.DAY or order_type is OrdType.MARKET:
+                assert order is None and last.order_status is not OrdStatus.NEW
             totals["requested"] += last.quantity
             totals["filled"] += filled
             totals["resting"] += leaves

@@ -13,77 +13,17 @@ the trading day); the risk gate checks it; the router splits it into one or more
 
 from __future__ import annotations
 
-import enum
 from typing import Any, NamedTuple
 
-from calarb.core.types import Side
-
-
-class OrdType(enum.StrEnum):
-    """FIX OrdType (40)."""
-
-    MARKET = "1"
-    LIMIT = "2"
-
-
-class TimeInForce(enum.StrEnum):
-    """FIX TimeInForce (59)."""
-
-    DAY = "0"
-    IOC = "3"
-    FOK = "4"
-
-
-class ExecType(enum.StrEnum):
-    """FIX ExecType (150), FIX 4.4 codes."""
-
-    NEW = "0"
-    DONE_FOR_DAY = "3"
-    CANCELED = "4"
-    REPLACED = "5"
-    PENDING_CANCEL = "6"
-    REJECTED = "8"
-    PENDING_NEW = "A"
-    EXPIRED = "C"
-    PENDING_REPLACE = "E"
-    TRADE = "F"
-    ORDER_STATUS = "I"
-
-
-class OrdStatus(enum.StrEnum):
-    """FIX OrdStatus (39)."""
-
-    NEW = "0"
-    PARTIALLY_FILLED = "1"
-    FILLED = "2"
-    DONE_FOR_DAY = "3"
-    CANCELED = "4"
-    REPLACED = "5"  # FIX 4.2 only; treated like the order's live status
-    PENDING_CANCEL = "6"
-    REJECTED = "8"
-    PENDING_NEW = "A"
-    EXPIRED = "C"
-    PENDING_REPLACE = "E"
-
-
-TERMINAL_STATUSES = frozenset(
-    {
-        OrdStatus.FILLED,
-        OrdStatus.DONE_FOR_DAY,
-        OrdStatus.CANCELED,
-        OrdStatus.REJECTED,
-        OrdStatus.EXPIRED,
-    }
+from calarb.core.orders import (
+    TERMINAL_STATUSES,
+    ExecType,
+    Liquidity,
+    OrdStatus,
+    OrdType,
+    TimeInForce,
 )
-"""Statuses after which an order can no longer trade."""
-
-
-class Liquidity(enum.StrEnum):
-    """FIX LastLiquidityInd (851): whether a fill added or removed liquidity."""
-
-    UNKNOWN = ""
-    ADDED = "1"
-    REMOVED = "2"
+from calarb.core.types import Side
 
 
 class OrderIntent(NamedTuple):

@@ -22,7 +22,7 @@ from typing import Any
 
 from calarb.core.types import Instrument, Side
 from calarb.venue.matching import MatchingEngine
-from calarb.venue.orders import OrderType, TimeInForce
+from calarb.venue.orders import OrdType, TimeInForce
 
 SUBMIT, CANCEL, REPLACE = 0, 1, 2
 Request = tuple[int, tuple[Any, ...]]
@@ -128,14 +128,14 @@ def record_order_flow(
             through = rng.randrange(0, 3) * tick
             price = reference + through if side is buy else reference - through
             style = rng.random()
-            order_type, time_in_force = OrderType.LIMIT, TimeInForce.DAY
+            order_type, time_in_force = OrdType.LIMIT, TimeInForce.DAY
             if style < 0.5:
                 mix["marketable_limit"] += 1
             elif style < 0.75:
                 time_in_force = TimeInForce.IOC
                 mix["marketable_ioc"] += 1
             elif style < 0.9:
-                order_type, price = OrderType.MARKET, 0
+                order_type, price = OrdType.MARKET, 0
                 mix["market"] += 1
             else:
                 time_in_force = TimeInForce.FOK

@@ -39,8 +39,8 @@ from calarb.venue.orders import (
     OrderEvent,
     OrderReplaced,
     OrderState,
-    OrderStatus,
-    OrderType,
+    OrdStatus,
+    OrdType,
     RejectReason,
     SelfMatchPolicy,
     TimeInForce,
@@ -49,8 +49,8 @@ from calarb.venue.orders import (
 
 _BUY = Side.BUY
 _SELL = Side.SELL
-_MARKET = OrderType.MARKET
-_LIMIT = OrderType.LIMIT
+_MARKET = OrdType.MARKET
+_LIMIT = OrdType.LIMIT
 _DAY = TimeInForce.DAY
 _IOC = TimeInForce.IOC
 _FOK = TimeInForce.FOK
@@ -59,11 +59,11 @@ _TRADE = ExecType.TRADE
 _CANCELED = ExecType.CANCELED
 _REPLACED = ExecType.REPLACED
 _REJECTED = ExecType.REJECTED
-_ST_NEW = OrderStatus.NEW
-_ST_PARTIAL = OrderStatus.PARTIALLY_FILLED
-_ST_FILLED = OrderStatus.FILLED
-_ST_CANCELED = OrderStatus.CANCELED
-_ST_REJECTED = OrderStatus.REJECTED
+_ST_NEW = OrdStatus.NEW
+_ST_PARTIAL = OrdStatus.PARTIALLY_FILLED
+_ST_FILLED = OrdStatus.FILLED
+_ST_CANCELED = OrdStatus.CANCELED
+_ST_REJECTED = OrdStatus.REJECTED
 _CANCEL_RESTING = SelfMatchPolicy.CANCEL_RESTING
 _CANCEL_INCOMING = SelfMatchPolicy.CANCEL_INCOMING
 _CANCEL_TEXT = {reason: reason.value for reason in CancelReason}  # Enum.value is slow to read
@@ -105,7 +105,7 @@ class _Book:
         self.asks = _BookSide(Side.SELL)
 
 
-def _live_status(order: Order) -> OrderStatus:
+def _live_status(order: Order) -> OrdStatus:
     return _ST_PARTIAL if order.cum_qty else _ST_NEW
 
 
@@ -201,7 +201,7 @@ class MatchingEngine:
         side: Side,
         quantity: int,
         price: int = 0,
-        order_type: OrderType = _LIMIT,
+        order_type: OrdType = _LIMIT,
         time_in_force: TimeInForce = _DAY,
         displayed: bool = True,
     ) -> int:
@@ -236,7 +236,7 @@ class MatchingEngine:
             reason = RejectReason.BAD_ORDER
             text = (
                 f"unsupported side {side!r}, order type {order_type!r} or time in force "
-                f"{time_in_force!r} (use Side, OrderType and TimeInForce members)"
+                f"{time_in_force!r} (use Side, OrdType and TimeInForce members)"
             )
         elif type(quantity) is not int or quantity <= 0 or quantity % instrument.lot_size:
             reason = RejectReason.BAD_QUANTITY
@@ -704,7 +704,7 @@ class MatchingEngine:
         client_order_id: str,
         symbol: str,
         side: Side,
-        order_type: OrderType,
+        order_type: OrdType,
         time_in_force: TimeInForce,
         price: int,
         quantity: int,
@@ -729,7 +729,7 @@ class MatchingEngine:
         response_to: CancelRejectResponseTo,
         reason: RejectReason,
         text: str,
-        order_status: OrderStatus = _ST_REJECTED,
+        order_status: OrdStatus = _ST_REJECTED,
     ) -> None:
         orig_client_order_id = ""
         order = self._orders.get(order_id)

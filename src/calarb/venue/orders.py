@@ -5,8 +5,8 @@ wire message:
 
 * **Order outcomes** (`ExecutionReport`, `CancelReject`) go to the participant who owns the
   order; a FIX gateway turns each into one ExecutionReport (35=8) or OrderCancelReject (35=9).
-  The enum values of `ExecType`, `OrderStatus`, `OrderType`, `TimeInForce` and
-  `CancelRejectResponseTo` are the FIX 4.4 codes of tags 150, 39, 40, 59 and 434.
+  The enums `ExecType`, `OrdStatus`, `OrdType`, `TimeInForce` and `CancelRejectResponseTo`
+  (from calarb.core.orders) are the FIX 4.4 codes of tags 150, 39, 40, 59 and 434.
 * **Book changes** (`OrderAdded`, `Execution`, `OrderCancelled`, `OrderDeleted`,
   `OrderReplaced`, `TradingStatus`) go to market data; an ITCH 5.0 publisher turns each into
   one message: A (or F), E (or P for a non-displayed resting order), X, D, U, H.
@@ -20,50 +20,8 @@ from __future__ import annotations
 import enum
 from typing import NamedTuple
 
+from calarb.core.orders import CancelRejectResponseTo, ExecType, OrdStatus, OrdType, TimeInForce
 from calarb.core.types import Side
-
-
-class OrderType(enum.StrEnum):
-    """FIX OrdType (40)."""
-
-    MARKET = "1"
-    LIMIT = "2"
-
-
-class TimeInForce(enum.StrEnum):
-    """FIX TimeInForce (59). DAY orders rest until filled or cancelled (the venue has no
-    session end of its own)."""
-
-    DAY = "0"
-    IOC = "3"
-    FOK = "4"
-
-
-class ExecType(enum.StrEnum):
-    """FIX ExecType (150)."""
-
-    NEW = "0"
-    CANCELED = "4"
-    REPLACED = "5"
-    REJECTED = "8"
-    TRADE = "F"
-
-
-class OrderStatus(enum.StrEnum):
-    """FIX OrdStatus (39)."""
-
-    NEW = "0"
-    PARTIALLY_FILLED = "1"
-    FILLED = "2"
-    CANCELED = "4"
-    REJECTED = "8"
-
-
-class CancelRejectResponseTo(enum.StrEnum):
-    """FIX CxlRejResponseTo (434)."""
-
-    CANCEL = "1"
-    REPLACE = "2"
 
 
 class SelfMatchPolicy(enum.Enum):
@@ -133,7 +91,7 @@ class Order:
         client_order_id: str,
         symbol: str,
         side: Side,
-        order_type: OrderType,
+        order_type: OrdType,
         time_in_force: TimeInForce,
         price: int,
         quantity: int,
@@ -185,7 +143,7 @@ class OrderState(NamedTuple):
     client_order_id: str
     symbol: str
     side: Side
-    order_type: OrderType
+    order_type: OrdType
     time_in_force: TimeInForce
     price: int
     quantity: int
@@ -195,8 +153,8 @@ class OrderState(NamedTuple):
     displayed: bool
 
     @property
-    def status(self) -> OrderStatus:
-        return OrderStatus.PARTIALLY_FILLED if self.cum_qty else OrderStatus.NEW
+    def status(self) -> OrdStatus:
+        return OrdStatus.PARTIALLY_FILLED if self.cum_qty else OrdStatus.NEW
 
 
 # --- order outcomes (one FIX message each) ---------------------------------------------------
@@ -214,7 +172,7 @@ class ExecutionReport(NamedTuple):
     """
 
     exec_type: ExecType
-    order_status: OrderStatus
+    order_status: OrdStatus
     timestamp_ns: int
     participant: str
     client_order_id: str
@@ -222,7 +180,7 @@ class ExecutionReport(NamedTuple):
     order_id: int
     symbol: str
     side: Side
-    order_type: OrderType
+    order_type: OrdType
     time_in_force: TimeInForce
     price: int
     quantity: int
@@ -254,7 +212,7 @@ class CancelReject(NamedTuple):
     orig_client_order_id: str
     order_id: int
     response_to: CancelRejectResponseTo
-    order_status: OrderStatus
+    order_status: OrdStatus
     reason: RejectReason
     text: str
 

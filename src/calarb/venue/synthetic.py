@@ -31,7 +31,7 @@ import numpy as np
 
 from calarb.core.types import PRICE_SCALE, Instrument, Side
 from calarb.venue.matching import MatchingEngine
-from calarb.venue.orders import OrderType, TimeInForce
+from calarb.venue.orders import OrdType, TimeInForce
 
 SECONDS_PER_TRADING_DAY = 23_400.0  # 6.5 hours: volatilities are quoted per such a day
 
@@ -406,7 +406,7 @@ class _NoiseTraders:
                 if rng.random() < config.market_order_share:
                     self.engine.submit(
                         timestamp_ns, participant, client_order_id, symbol, side, size, 0,
-                        OrderType.MARKET, TimeInForce.IOC,
+                        OrdType.MARKET, TimeInForce.IOC,
                     )  # fmt: skip
                     continue
                 best = (
@@ -424,7 +424,7 @@ class _NoiseTraders:
                 )
                 self.engine.submit(
                     timestamp_ns, participant, client_order_id, symbol, side, size, price,
-                    OrderType.LIMIT, TimeInForce.IOC,
+                    OrdType.LIMIT, TimeInForce.IOC,
                 )  # fmt: skip
 
 
