@@ -1,1 +1,1 @@
-"""calarb.ops"""
+"""calarb.ops: operating the engine: latency recorder (metrics, dashboard and alerts later)."""

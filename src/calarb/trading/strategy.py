@@ -1,0 +1,549 @@
+"""Pairs statistical arbitrage: z-score rules to two-leg orders, with legging control.
+
+One `PairsStrategy` runs several pairs. Each pair has a live `PairModel` (hedge ratio and
+z-score), a `SpreadSignal` (entry / exit / stop / maximum holding, docs/model.md) and two
+legs, each with a target position, its own filled position and at most one working parent
+order. The strategy is pure: no sockets, no clock; every call carries the time, and it
+returns what to do (`OrderIntent`s and `CancelOrder`s) for the engine to send through the
+risk gate and the router. It is an OMS listener: `on_fill` / `on_release` track its own
+orders by parent ClOrdID, and each own fill goes to the pair's `PairModel.on_fill` (the
+recalibration loop).
+
+Sizing (whole shares, `lot_size` multiples):
+
+* leg A: `sizing="shares"`: `size` shares; `sizing="notional"`: `size` (money, 1/10,000
+  currency units) divided by A's mid, rounded down.
+* leg B from the hedge ratio beta: price form `qB = |beta| qA`; log form (beta is an
+  elasticity) `qB = |beta| qA pA / pB`, the dollar-neutral ratio of the log model at the
+  current mids; rounded to the nearest lot. A long spread buys A and sells B (buys B if
+  beta < 0); a short spread is the mirror image. A size that rounds to 0 skips the entry.
+
+Prices: `price_reference="far"` starts from the opposite touch (a buy at the ask: crossing),
+`"near"` from the own side (a buy at the bid: joining); `limit_offset_ticks` moves it that
+many ticks more aggressive (buy higher, sell lower). `order_style="limit"` sends DAY limit
+orders, `"ioc"` immediate-or-cancel ones. Aggressive (hedge/unwind) orders are IOC at the far
+touch plus `hedge_offset_ticks`.
+
+Transitions. A signal (from a settled pair: every leg at its target, nothing working) moves
+the targets and sends both legs; the signal is not consulted again until the pair settles.
+After an exit or stop no entry is taken for `cooldown_ns`. Maximum holding time is the
+`SignalRules.max_holding_ns` stop. If a transition is not complete `leg_timeout_ns` after
+its last action:
+
+* entry, nothing filled on either leg: abandoned (working orders cancelled, targets back);
+* entry, one leg (partly) filled and not the other: a **legging event** (counted once per
+  transition), handled by `legging_action`: `reprice` cancels the lagging leg's order and
+  sends it again from the current touch (at most `max_reprices` times, then `hedge`);
+  `hedge` completes the lagging leg with an aggressive IOC; `unwind` gives up the trade:
+  targets go back and the filled leg is closed with an aggressive IOC;
+* exit and unwind: the missing quantity is sent again aggressively (an exit is never
+  unwound: that would re-open the risk). A legged exit counts as a legging event too.
+
+Orders of the kill switch or deleveraging are not the strategy's; after those the engine
+halts the strategy (`halt`).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from calarb.core.events import TopOfBook
+from calarb.core.types import Side
+from calarb.model.live import PairModel
+from calarb.model.signal import SignalAction, SignalRules, SpreadPosition, SpreadSignal
+from calarb.model.spread import SpreadForm
+from calarb.trading.orders import Liquidity, OrderIntent, OrderRecord, OrdType, TimeInForce
+
+
+class Sizing(enum.StrEnum):
+    SHARES = "shares"
+    NOTIONAL = "notional"
+
+
+class OrderStyle(enum.StrEnum):
+    LIMIT = "limit"
+    IOC = "ioc"
+
+
+class PriceReference(enum.StrEnum):
+    FAR = "far"
+    NEAR = "near"
+
+
+class LeggingAction(enum.StrEnum):
+    REPRICE = "reprice"
+    HEDGE = "hedge"
+    UNWIND = "unwind"
+
+
+class Transition(enum.StrEnum):
+    ENTRY = "entry"
+    EXIT = "exit"
+    UNWIND = "unwind"
+
+
+@dataclass(frozen=True)
+class PairStrategyConfig:
+    """Trading parameters of one pair (times in ns, prices in 1/10,000 units)."""
+
+    leg_a: str
+    leg_b: str
+    rules: SignalRules = field(default_factory=SignalRules)
+    sizing: Sizing = Sizing.SHARES
+    size: int = 100
+    order_style: OrderStyle = OrderStyle.IOC
+    price_reference: PriceReference = PriceReference.FAR
+    limit_offset_ticks: int = 0
+    hedge_offset_ticks: int = 2
+    tick_size: int = 100
+    lot_size: int = 1
+    cooldown_ns: int = 0
+    leg_timeout_ns: int = 1_000_000_000
+    legging_action: LeggingAction = LeggingAction.HEDGE
+    max_reprices: int = 2
+    min_observations: int = 0
+
+    def __post_init__(self) -> None:
+        where = f"pair {self.leg_a}/{self.leg_b}"
+        if self.leg_a == self.leg_b:
+            raise ValueError(f"{where}: the legs must differ")
+        if self.size <= 0 or self.tick_size <= 0 or self.lot_size <= 0:
+            raise ValueError(f"{where}: size, tick_size and lot_size must be positive")
+        if self.cooldown_ns < 0 or self.leg_timeout_ns <= 0 or self.max_reprices < 0:
+            raise ValueError(f"{where}: cooldown >= 0, leg_timeout > 0, max_reprices >= 0")
+        for name, kind in (
+            ("sizing", Sizing),
+            ("order_style", OrderStyle),
+            ("price_reference", PriceReference),
+            ("legging_action", LeggingAction),
+        ):
+            value = getattr(self, name)
+            try:
+                object.__setattr__(self, name, kind(value))
+            except ValueError:
+                choices = [member.value for member in kind]
+                raise ValueError(f"{where}: {name} {value!r} is not one of {choices}") from None
+
+    @property
+    def name(self) -> str:
+        return f"{self.leg_a}/{self.leg_b}"
+
+
+class CancelOrder(NamedTuple):
+    """Cancel every open child of a parent order."""
+
+    parent_id: str
+    reason: str
+
+
+StrategyAction = OrderIntent | CancelOrder
+
+
+class _Leg:
+    __slots__ = (
+        "symbol",
+        "label",
+        "position",
+        "target",
+        "start",
+        "working",
+        "working_side",
+        "remaining",
+        "cancel_sent",
+        "armed",
+        "aggressive",
+    )
+
+    def __init__(self, symbol: str, label: str) -> None:
+        self.symbol = symbol
+        self.label = label
+        self.position = 0
+        self.target = 0
+        self.start = 0
+        self.working: str | None = None  # parent ClOrdID of the working order
+        self.working_side = Side.BUY
+        self.remaining = 0  # shares of the working parent still open
+        self.cancel_sent = False
+        self.armed = False
+        self.aggressive = False
+
+    @property
+    def gap(self) -> int:
+        return self.target - self.position
+
+    @property
+    def done(self) -> bool:
+        return self.working is None and self.position == self.target
+
+
+class PairCounters:
+    __slots__ = (
+        "signals",
+        "entries",
+        "exits",
+        "stops",
+        "entries_abandoned",
+        "entries_skipped",
+        "legging_events",
+        "reprices",
+        "hedges",
+        "unwinds",
+        "retries",
+        "orders",
+        "fills",
+    )
+
+    def __init__(self) -> None:
+        for name in self.__slots__:
+            setattr(self, name, 0)
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+class PairState:
+    """One pair's model, signal, legs and transition."""
+
+    def __init__(self, config: PairStrategyConfig, model: PairModel) -> None:
+        if (model.leg_a, model.leg_b) != (config.leg_a, config.leg_b):
+            raise ValueError(f"model {model.pair} does not match strategy pair {config.name}")
+        self.config = config
+        self.model = model
+        self.name = config.name
+        self.signal = SpreadSignal(config.rules)
+        self.leg_a = _Leg(config.leg_a, "A")
+        self.leg_b = _Leg(config.leg_b, "B")
+        self.legs = (self.leg_a, self.leg_b)
+        self.transition: Transition | None = None
+        self.action_ns = 0
+        self.legged = False
+        self.reprices_done = 0
+        self.cooldown_until_ns = -1
+        self.counters = PairCounters()
+
+    @property
+    def settled(self) -> bool:
+        return self.leg_a.done and self.leg_b.done
+
+    def snapshot(self) -> dict[str, object]:
+        return {
+            "pair": self.name,
+            "signal": self.signal.position.name,
+            "transition": self.transition.value if self.transition else None,
+            "positions": {leg.symbol: leg.position for leg in self.legs},
+            "targets": {leg.symbol: leg.target for leg in self.legs},
+            "working": {leg.symbol: leg.working for leg in self.legs if leg.working},
+            **self.counters.as_dict(),
+        }
+
+
+_NOTHING: list[StrategyAction] = []
+
+
+class PairsStrategy:
+    """Several pairs; ClOrdIDs are `{id_prefix}{n}`, unique within the strategy."""
+
+    def __init__(
+        self,
+        pairs: Iterable[tuple[PairStrategyConfig, PairModel]] = (),
+        id_prefix: str = "S",
+    ) -> None:
+        self.id_prefix = id_prefix
+        self.pairs: dict[str, PairState] = {}
+        self.pairs_by_symbol: dict[str, list[PairState]] = {}
+        self.tops: dict[str, TopOfBook] = {}
+        self.halted = False
+        self._next_id = 1
+        self._parents: dict[str, tuple[PairState, _Leg]] = {}
+        for config, model in pairs:
+            self.add_pair(config, model)
+
+    def add_pair(self, config: PairStrategyConfig, model: PairModel) -> PairState:
+        if config.name in self.pairs:
+            raise ValueError(f"pair {config.name} is configured twice")
+        state = PairState(config, model)
+        self.pairs[config.name] = state
+        for symbol in (config.leg_a, config.leg_b):
+            self.pairs_by_symbol.setdefault(symbol, []).append(state)
+        return state
+
+    @property
+    def symbols(self) -> list[str]:
+        return list(self.pairs_by_symbol)
+
+    # -- inputs --------------------------------------------------------------------------
+
+    def on_top_of_book(self, top: TopOfBook) -> None:
+        """The consolidated top of book of a symbol (prices orders and sizes legs)."""
+        self.tops[top.symbol] = top
+
+    def on_model_update(self, pair: str, now_ns: int) -> list[StrategyAction]:
+        """After the pair's model took an observation: apply the rules to its z-score."""
+        state = self.pairs[pair]
+        model = state.model
+        if not model.ready or model.observations < state.config.min_observations:
+            return self._drive(state, now_ns, None) if state.transition else _NOTHING
+        return self._drive(state, now_ns, (model.z, model.beta))
+
+    def on_z(self, pair: str, z: float, beta: float, now_ns: int) -> list[StrategyAction]:
+        """Apply the rules to a given z-score and hedge ratio (what `on_model_update` does
+        with the model's values)."""
+        return self._drive(self.pairs[pair], now_ns, (z, beta))
+
+    def on_timer(self, now_ns: int) -> list[StrategyAction]:
+        """Time passing (and fills having arrived): legging timeouts, pending sends."""
+        actions: list[StrategyAction] = []
+        for state in self.pairs.values():
+            if state.transition is not None:
+                actions.extend(self._drive(state, now_ns, None))
+        return actions
+
+    def on_fill(self, order: OrderRecord, quantity: int, price: int, liquidity: Liquidity) -> None:
+        """OMS listener: a fill of one of our orders (others are ignored)."""
+        found = self._parents.get(order.parent_id)
+        if found is None:
+            return
+        state, leg = found
+        leg.position += quantity if order.side is Side.BUY else -quantity
+        state.counters.fills += 1
+        self._reduce_working(leg, order.parent_id, quantity)
+        state.model.on_fill(order.symbol, order.side, price, quantity, order.updated_ns)
+
+    def on_release(self, order: OrderRecord, quantity: int) -> None:
+        """OMS listener: part of one of our orders will never fill."""
+        found = self._parents.get(order.parent_id)
+        if found is not None:
+            self._reduce_working(found[1], order.parent_id, quantity)
+
+    def on_intent_refused(self, intent: OrderIntent, quantity: int | None = None) -> None:
+        """The engine did not send (all or `quantity` of) an intent: risk rejection, no
+        venue."""
+        found = self._parents.get(intent.cl_ord_id)
+        if found is not None:
+            self._reduce_working(
+                found[1], intent.cl_ord_id, intent.quantity if quantity is None else quantity
+            )
+
+    def halt(self) -> None:
+        """Stop sending anything (kill switch)."""
+        self.halted = True
+
+    def resume(self) -> None:
+        self.halted = False
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def pair_of_parent(self, parent_id: str) -> str | None:
+        found = self._parents.get(parent_id)
+        return found[0].name if found else None
+
+    def totals(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for state in self.pairs.values():
+            for name, value in state.counters.as_dict().items():
+                totals[name] = totals.get(name, 0) + value
+        return totals
+
+    def state(self) -> dict[str, dict[str, object]]:
+        return {name: state.snapshot() for name, state in self.pairs.items()}
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _reduce_working(self, leg: _Leg, parent_id: str, quantity: int) -> None:
+        if leg.working != parent_id:
+            return
+        leg.remaining -= quantity
+        if leg.remaining <= 0:
+            leg.working = None
+            leg.remaining = 0
+            leg.cancel_sent = False
+
+    def _drive(
+        self, state: PairState, now_ns: int, signal: tuple[float, float] | None
+    ) -> list[StrategyAction]:
+        if self.halted:
+            return _NOTHING
+        actions: list[StrategyAction] = []
+        if state.transition is not None:
+            if state.settled:
+                state.transition = None
+            elif now_ns - state.action_ns >= state.config.leg_timeout_ns:
+                self._on_timeout(state, now_ns, actions)
+        if state.transition is None:
+            if signal is None or now_ns < state.cooldown_until_ns:
+                return actions
+            z, beta = signal
+            if z != z or beta != beta:
+                return actions
+            self._apply_signal(state, z, beta, now_ns, actions)
+        if state.transition is not None:
+            for leg in state.legs:
+                if leg.armed and leg.working is None:
+                    self._send_leg(state, leg, actions)
+        return actions
+
+    def _apply_signal(
+        self, state: PairState, z: float, beta: float, now_ns: int, actions: list
+    ) -> None:
+        action = state.signal.on_z(z, now_ns)
+        if action is SignalAction.HOLD:
+            return
+        counters = state.counters
+        counters.signals += 1
+        if action is SignalAction.ENTER_LONG or action is SignalAction.ENTER_SHORT:
+            sizes = self._entry_sizes(state, beta)
+            if sizes is None:
+                state.signal.position = SpreadPosition.FLAT
+                counters.entries_skipped += 1
+                return
+            direction = 1 if action is SignalAction.ENTER_LONG else -1
+            shares_a, shares_b = sizes
+            state.leg_a.target = state.leg_a.position + direction * shares_a
+            state.leg_b.target = state.leg_b.position + direction * shares_b
+            counters.entries += 1
+            self._start(state, Transition.ENTRY, now_ns)
+            return
+        if action is SignalAction.STOP:
+            counters.stops += 1
+        else:
+            counters.exits += 1
+        for leg in state.legs:
+            leg.target = 0
+        state.cooldown_until_ns = now_ns + state.config.cooldown_ns
+        self._start(state, Transition.EXIT, now_ns)
+
+    def _start(self, state: PairState, transition: Transition, now_ns: int) -> None:
+        state.transition = transition
+        state.action_ns = now_ns
+        state.legged = False
+        state.reprices_done = 0
+        for leg in state.legs:
+            leg.start = leg.position
+            leg.armed = leg.gap != 0
+            leg.aggressive = False
+
+    def _entry_sizes(self, state: PairState, beta: float) -> tuple[int, int] | None:
+        config = state.config
+        top_a = self.tops.get(config.leg_a)
+        top_b = self.tops.get(config.leg_b)
+        mid_a = top_a.mid_price() if top_a is not None else None
+        mid_b = top_b.mid_price() if top_b is not None else None
+        if not mid_a or not mid_b or not math.isfinite(beta) or beta == 0.0:
+            return None
+        lot = config.lot_size
+        if config.sizing is Sizing.SHARES:
+            shares_a = config.size // lot * lot
+        else:
+            shares_a = int(config.size // mid_a) // lot * lot
+        ratio = abs(beta)
+        if state.model.form is SpreadForm.LOG:
+            ratio *= mid_a / mid_b
+        shares_b = int(round(shares_a * ratio / lot)) * lot
+        if shares_a <= 0 or shares_b <= 0:
+            return None
+        return shares_a, -shares_b if beta > 0 else shares_b
+
+    def _on_timeout(self, state: PairState, now_ns: int, actions: list) -> None:
+        config = state.config
+        counters = state.counters
+        moved = any(leg.position != leg.start for leg in state.legs)
+        if state.transition is Transition.ENTRY and not moved:
+            counters.entries_abandoned += 1
+            for leg in state.legs:
+                leg.target = leg.start
+            state.signal.position = SpreadPosition.FLAT
+            state.transition = Transition.UNWIND  # closes out once the cancels are answered
+            self._cancel_and_arm(state, now_ns, actions, aggressive=True)
+            return
+        if moved and not state.legged:
+            state.legged = True
+            counters.legging_events += 1
+        if state.transition is Transition.ENTRY:
+            action = config.legging_action
+            if action is LeggingAction.REPRICE and state.reprices_done >= config.max_reprices:
+                action = LeggingAction.HEDGE
+            if action is LeggingAction.UNWIND:
+                counters.unwinds += 1
+                for leg in state.legs:
+                    leg.target = leg.start
+                state.signal.position = SpreadPosition.FLAT
+                state.transition = Transition.UNWIND
+                self._cancel_and_arm(state, now_ns, actions, aggressive=True)
+            elif action is LeggingAction.REPRICE:
+                counters.reprices += 1
+                state.reprices_done += 1
+                self._cancel_and_arm(state, now_ns, actions, aggressive=False)
+            else:
+                counters.hedges += 1
+                self._cancel_and_arm(state, now_ns, actions, aggressive=True)
+            return
+        counters.retries += 1
+        self._cancel_and_arm(state, now_ns, actions, aggressive=True)
+
+    def _cancel_and_arm(self, state: PairState, now_ns: int, actions: list, aggressive: bool):
+        state.action_ns = now_ns
+        for leg in state.legs:
+            if leg.working is not None and not leg.cancel_sent:
+                leg.cancel_sent = True
+                actions.append(CancelOrder(leg.working, f"{state.transition} timeout"))
+            leg.armed = leg.gap != 0
+            leg.aggressive = aggressive
+
+    def _send_leg(self, state: PairState, leg: _Leg, actions: list) -> None:
+        gap = leg.gap
+        if gap == 0:
+            leg.armed = False
+            return
+        config = state.config
+        side = Side.BUY if gap > 0 else Side.SELL
+        top = self.tops.get(leg.symbol)
+        if top is None:
+            return
+        tick = config.tick_size
+        if leg.aggressive:
+            reference = top.ask_price if side is Side.BUY else top.bid_price
+            present = top.ask_shares if side is Side.BUY else top.bid_shares
+            offset = config.hedge_offset_ticks
+            time_in_force = TimeInForce.IOC
+        else:
+            far = config.price_reference is PriceReference.FAR
+            if (side is Side.BUY) == far:
+                reference, present = top.ask_price, top.ask_shares
+            else:
+                reference, present = top.bid_price, top.bid_shares
+            offset = config.limit_offset_ticks
+            time_in_force = (
+                TimeInForce.IOC if config.order_style is OrderStyle.IOC else TimeInForce.DAY
+            )
+        if present <= 0:
+            return  # no price to work from: stay armed for the next quote
+        price = reference + offset * tick if side is Side.BUY else reference - offset * tick
+        price = price // tick * tick if side is Side.BUY else -(-price // tick) * tick
+        if price <= 0:
+            return
+        cl_ord_id = f"{self.id_prefix}{self._next_id}"
+        self._next_id += 1
+        quantity = abs(gap)
+        leg.working = cl_ord_id
+        leg.working_side = side
+        leg.remaining = quantity
+        leg.cancel_sent = False
+        leg.armed = False
+        self._parents[cl_ord_id] = (state, leg)
+        state.counters.orders += 1
+        actions.append(
+            OrderIntent(
+                cl_ord_id,
+                leg.symbol,
+                side,
+                quantity,
+                price,
+                OrdType.LIMIT,
+                time_in_force,
+                f"{state.name}:{leg.label}",
+            )
+        )
