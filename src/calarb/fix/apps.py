@@ -1,0 +1,107 @@
+"""Applications that sit on a session: the echo application used by conformance runs.
+
+`EchoApplication` answers every order-entry request (NewOrderSingle D, OrderCancelRequest F,
+OrderCancelReplaceRequest G, OrderStatusRequest H) and SecurityDefinition (d) by sending the
+same message back; any other application message gets BusinessMessageReject 380=3
+(Unsupported Message Type). A NewOrderSingle with PossResend(97)=Y whose ClOrdID was already
+seen on the session is not echoed again. The echoed body lists fields in tag order with each
+repeating group kept whole at its NumInGroup field (the order QuickFIX writes).
+"""
+
+from __future__ import annotations
+
+from calarb.core.types import Side
+from calarb.fix.codec import FixMessage
+from calarb.fix.dictionary import Section
+from calarb.fix.errors import UnsupportedMessageType
+from calarb.fix.messages import ExecutionReport, encode_execution_report, parse_price
+from calarb.fix.session import HEADER_TAGS, FixSession, reverse_route
+from calarb.fix.timefmt import TimestampFormatter
+
+ECHOED_TYPES = frozenset({b"D", b"F", b"G", b"H", b"d"})
+_SESSION_HEADER = frozenset({8, 9, 35, 34, 49, 52, 56, 43, 122, 10, 115, 128, 116, 129, 144, 145})
+
+
+def _flatten(section: Section) -> list[tuple[int, bytes]]:
+    groups: dict[int, list[list[Section]]] = {}
+    for count_tag, entries in section.groups:
+        groups.setdefault(count_tag, []).append(entries)
+    out: list[tuple[int, bytes]] = []
+    for tag, value in sorted(section.fields, key=lambda item: item[0]):
+        out.append((tag, value))
+        pending = groups.get(tag)
+        if pending:
+            for entry in pending.pop(0):
+                out += _flatten_entry(entry)
+    return out
+
+
+def _flatten_entry(entry: Section) -> list[tuple[int, bytes]]:
+    groups: dict[int, list[list[Section]]] = {}
+    for count_tag, entries in entry.groups:
+        groups.setdefault(count_tag, []).append(entries)
+    out: list[tuple[int, bytes]] = []
+    for tag, value in entry.fields:  # group members keep their wire order
+        out.append((tag, value))
+        pending = groups.get(tag)
+        if pending:
+            for sub in pending.pop(0):
+                out += _flatten_entry(sub)
+    return out
+
+
+def canonical_body(session: FixSession, message: FixMessage) -> list[tuple[int, bytes]]:
+    """Body fields of `message` in tag order, groups kept whole."""
+    if session.dictionary is not None:
+        return _flatten(session.dictionary.parse_structure(message).body)
+    body = [(t, v) for t, v in message.fields if t not in HEADER_TAGS and t != 10]
+    return sorted(body, key=lambda item: item[0])
+
+
+class EchoApplication:
+    def __init__(self) -> None:
+        self._seen_orders: set[bytes] = set()
+
+    def on_message(self, session: FixSession, message: FixMessage) -> None:
+        msg_type = message.msg_type
+        if msg_type not in ECHOED_TYPES:
+            raise UnsupportedMessageType(msg_type)
+        if msg_type == b"D":
+            cl_ord_id = message.get(11, b"")
+            if message.get(97) == b"Y" and cl_ord_id in self._seen_orders:
+                return
+            self._seen_orders.add(cl_ord_id)
+        header = [
+            (t, v) for t, v in message.fields if t in HEADER_TAGS and t not in _SESSION_HEADER
+        ]
+        header += reverse_route(message)
+        session.send(msg_type, canonical_body(session, message), header)
+
+
+class FillApplication:
+    """A venue that fills every NewOrderSingle at once at its limit price (or 0 for market),
+    answering with one ExecutionReport (ExecType F, OrdStatus 2). Used by benchmarks and
+    interoperability tests; other application messages get BusinessMessageReject."""
+
+    def __init__(self) -> None:
+        self.orders = 0
+        self._timestamp = TimestampFormatter()
+
+    def on_message(self, session: FixSession, message: FixMessage) -> None:
+        if message.msg_type != b"D":
+            if message.msg_type == b"8":
+                return  # reports from a peer venue are accepted silently
+            raise UnsupportedMessageType(message.msg_type)
+        self.orders += 1
+        quantity = int(float(message[38]))
+        price = parse_price(message[44]) if 44 in message else 0
+        report = ExecutionReport(
+            f"O{self.orders}", f"E{self.orders}", "F", "2", message[55].decode(),
+            Side.from_code(message[54]), 0, quantity, price, message[11].decode(), quantity,
+            price, quantity, price,
+        )  # fmt: skip
+        now = self._timestamp(session.clock.wall_ns())
+        body = encode_execution_report(report, now)
+        if session.settings.begin_string == "FIX.4.2":
+            body += b"20=0\x01"  # ExecTransType, required in 4.2
+        session.send_body(b"8", body)

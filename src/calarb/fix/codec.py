@@ -1,0 +1,375 @@
+"""FIX tag=value codec: framing a byte stream, decoding and encoding single messages.
+
+A message on the wire is ``8=BeginString|9=BodyLength|35=MsgType|...|10=CheckSum|`` with SOH
+(0x01) as the field separator. BodyLength counts the bytes after the ``9=`` field up to and
+including the SOH before ``10=``; CheckSum is the sum of every byte before ``10=`` modulo 256,
+written as three digits.
+
+Values stay ``bytes`` here: conversion to ints, prices and times happens in the typed message
+layer (`calarb.fix.messages`) so that a message can be echoed or resent byte-for-byte.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Iterable, Iterator
+
+SOH = b"\x01"
+
+BEGIN_STRING = 8
+BODY_LENGTH = 9
+MSG_TYPE = 35
+CHECK_SUM = 10
+
+# Length field -> the raw data field whose value may contain SOH (FIX 4.2/4.4 "data" pairs).
+DATA_FIELDS: dict[int, int] = {
+    90: 91,  # SecureDataLen -> SecureData
+    93: 89,  # SignatureLength -> Signature
+    95: 96,  # RawDataLength -> RawData
+    212: 213,  # XmlDataLen -> XmlData
+    348: 349,  # EncodedIssuerLen -> EncodedIssuer
+    350: 351,  # EncodedSecurityDescLen
+    352: 353,  # EncodedListExecInstLen
+    354: 355,  # EncodedTextLen -> EncodedText
+    356: 357,  # EncodedSubjectLen
+    358: 359,  # EncodedHeadlineLen
+    360: 361,  # EncodedAllocTextLen
+    362: 363,  # EncodedUnderlyingIssuerLen
+    364: 365,  # EncodedUnderlyingSecurityDescLen
+    445: 446,  # EncodedListStatusTextLen
+}
+_DATA_MARKER = re.compile(b"(?:^|\x01)(?:%s)=" % b"|".join(b"%d" % t for t in DATA_FIELDS))
+_DATA_LENGTH_TAGS = frozenset(DATA_FIELDS)
+_TAG_TEXT: list[bytes] = [b"%d" % tag for tag in range(10000)]
+# Tag texts the fast decode path accepts: canonical numbers 1..9999 that are not data lengths.
+_ORDINARY_TAG_TEXTS = frozenset(_TAG_TEXT[1:]) - {b"%d" % tag for tag in DATA_FIELDS}
+_SPLIT_AT_EQUALS = operator.methodcaller("split", b"=", 1)
+_TAG_KEYS: dict[bytes, int] = {b"%d=" % tag: tag for tag in range(1, 10000)}
+
+DEFAULT_MAX_MESSAGE_SIZE = 1 << 20
+
+
+class GarbledMessage(ValueError):
+    """A frame that is not a well-formed FIX message; the session ignores it.
+
+    `offset` is the byte offset in the frame (or stream buffer) where the problem was found.
+    """
+
+    def __init__(self, reason: str, offset: int = 0) -> None:
+        super().__init__(f"garbled message at byte {offset}: {reason}")
+        self.reason = reason
+        self.offset = offset
+
+
+def checksum(data: bytes | bytearray | memoryview) -> int:
+    """FIX CheckSum(10): the byte sum modulo 256."""
+    return sum(data) & 0xFF
+
+
+def parse_tag(text: bytes) -> int:
+    """A tag number: optional '-' then ASCII digits (negative tags are kept to be rejected)."""
+    if text.isdigit() or (text[:1] == b"-" and text[1:].isdigit()):
+        return int(text)
+    raise ValueError(f"tag {text!r} is not a number")
+
+
+class FixMessage:
+    """A decoded message: its fields in wire order, with first-occurrence lookup by tag.
+
+    `fields` holds every field, including 8, 9, 35 and 10 when the message came off the
+    wire. Repeated tags (groups, or a faulty peer) are all kept in order.
+    """
+
+    __slots__ = ("_fields", "raw", "by_text")
+
+    def __init__(
+        self,
+        fields: list[tuple[int, bytes]] | None,
+        raw: bytes = b"",
+        by_text: dict[bytes, bytes] | None = None,
+    ) -> None:
+        """`fields`, or `by_text` (tag text -> value, no repeated tags) and `raw` to split on
+        demand. `by_text` maps the tag as written (b"35") to its first value."""
+        self._fields = fields
+        self.raw = raw
+        if by_text is None:
+            assert fields is not None
+            by_text = {}
+            for tag, value in reversed(fields):
+                by_text[b"%d" % tag] = value
+        self.by_text = by_text
+
+    @property
+    def fields(self) -> list[tuple[int, bytes]]:
+        """Every field in wire order (split from `raw` the first time it is asked for)."""
+        if self._fields is None:
+            self._fields = _split_fields(self.raw)
+        return self._fields
+
+    def get(self, tag: int, default: bytes | None = None) -> bytes | None:
+        text = _TAG_TEXT[tag] if 0 < tag < 10000 else b"%d" % tag
+        return self.by_text.get(text, default)
+
+    def __getitem__(self, tag: int) -> bytes:
+        text = _TAG_TEXT[tag] if 0 < tag < 10000 else b"%d" % tag
+        try:
+            return self.by_text[text]
+        except KeyError:
+            raise KeyError(f"tag {tag} is not in the message") from None
+
+    def __contains__(self, tag: int) -> bool:
+        return (_TAG_TEXT[tag] if 0 < tag < 10000 else b"%d" % tag) in self.by_text
+
+    def get_int(self, tag: int, default: int | None = None) -> int | None:
+        value = self.get(tag)
+        if value is None:
+            return default
+        return int(value)
+
+    @property
+    def msg_type(self) -> bytes:
+        return self.by_text.get(b"35", b"")
+
+    @property
+    def begin_string(self) -> bytes:
+        return self.by_text.get(b"8", b"")
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        return iter(self.fields)
+
+    def __repr__(self) -> str:
+        text = "|".join(f"{tag}={value.decode('latin-1')}" for tag, value in self.fields)
+        return f"FixMessage({text})"
+
+
+def _split_fields(raw: bytes) -> list[tuple[int, bytes]]:
+    """Split a whole frame into (tag, value) pairs, honouring length-prefixed data fields."""
+    if _DATA_MARKER.search(raw) is not None:
+        return _split_fields_with_data(raw)
+    parts = raw.split(SOH)
+    if parts.pop():
+        raise GarbledMessage("message does not end with SOH", len(raw))
+    try:
+        keys = _TAG_KEYS
+        return [(keys[tag + sep], value) for tag, sep, value in [p.partition(b"=") for p in parts]]
+    except KeyError:
+        pass  # an unusual tag (0, negative, > 9999, not a number) or no '=': name it
+    fields = []
+    offset = 0
+    for part in parts:
+        tag_text, sep, value = part.partition(b"=")
+        if not sep:
+            raise GarbledMessage(f"field {part[:20]!r} has no '='", offset)
+        try:
+            fields.append((parse_tag(tag_text), value))
+        except ValueError as exc:
+            raise GarbledMessage(str(exc), offset) from None
+        offset += len(part) + 1
+    return fields
+
+
+def _split_fields_with_data(raw: bytes) -> list[tuple[int, bytes]]:
+    fields: list[tuple[int, bytes]] = []
+    pos = 0
+    end = len(raw)
+    data_length: dict[int, int] = {}
+    while pos < end:
+        eq = raw.find(b"=", pos)
+        if eq < 0:
+            raise GarbledMessage("field has no '='", pos)
+        try:
+            tag = parse_tag(raw[pos:eq])
+        except ValueError as exc:
+            raise GarbledMessage(str(exc), pos) from None
+        if tag in data_length:
+            stop = eq + 1 + data_length.pop(tag)
+            if raw[stop : stop + 1] != SOH:
+                raise GarbledMessage(f"data field {tag} is not followed by SOH at its length", eq)
+        else:
+            stop = raw.find(SOH, eq + 1)
+            if stop < 0:
+                raise GarbledMessage("message does not end with SOH", end)
+        value = raw[eq + 1 : stop]
+        fields.append((tag, value))
+        if tag in DATA_FIELDS:
+            if not value.isdigit():
+                raise GarbledMessage(f"data length field {tag} is not a number", eq + 1)
+            data_length[DATA_FIELDS[tag]] = int(value)
+        pos = stop + 1
+    return fields
+
+
+def decode(raw: bytes, *, verify: bool = True) -> FixMessage:
+    """Decode one whole frame. Raises GarbledMessage naming the reason and byte offset.
+
+    Checks (when `verify`): the first three fields are 8, 9, 35; BodyLength matches; the last
+    field is a three-digit CheckSum equal to the byte sum.
+    """
+    raw = bytes(raw)
+    parts = raw.split(SOH)
+    if len(parts) > 4 and not parts.pop():
+        # fast path: every tag an ordinary number, no repeated tag, no raw data field
+        try:
+            by_text = dict(map(_SPLIT_AT_EQUALS, parts))
+        except ValueError:  # a field without '='
+            by_text = None
+        if (
+            by_text is not None
+            and len(by_text) == len(parts)
+            and _ORDINARY_TAG_TEXTS.issuperset(by_text)
+        ):
+            if verify:
+                tags = (
+                    BEGIN_STRING if parts[0][:2] == b"8=" else -1,
+                    BODY_LENGTH if parts[1][:2] == b"9=" else -1,
+                    MSG_TYPE if parts[2][:3] == b"35=" else -1,
+                    CHECK_SUM if parts[-1][:3] == b"10=" else -1,
+                )
+                get = by_text.get
+                _check_frame(raw, tags, get(b"8", b""), get(b"9", b""), get(b"10", b""))
+            return FixMessage(None, raw, by_text)
+    fields = _split_fields(raw)
+    if verify:
+        if len(fields) < 4:
+            raise GarbledMessage("fewer than four fields", 0)
+        tags = (fields[0][0], fields[1][0], fields[2][0], fields[-1][0])
+        _check_frame(raw, tags, fields[0][1], fields[1][1], fields[-1][1])
+    return FixMessage(fields, raw)
+
+
+def _check_frame(
+    raw: bytes, tags: tuple[int, int, int, int], begin: bytes, length_text: bytes, sum_text: bytes
+) -> None:
+    """First fields 8, 9, 35; last field 10; BodyLength and CheckSum right."""
+    if tags[0] != BEGIN_STRING or tags[1] != BODY_LENGTH:
+        raise GarbledMessage("message does not start with 8= and 9=", 0)
+    if tags[2] != MSG_TYPE:
+        raise GarbledMessage("MsgType(35) is not the third field", 0)
+    if tags[3] != CHECK_SUM:
+        raise GarbledMessage("CheckSum(10) is not the last field", len(raw))
+    body_start = len(begin) + len(length_text) + 6
+    trailer_start = len(raw) - len(sum_text) - 4
+    if not length_text.isdigit() or int(length_text) != trailer_start - body_start:
+        raise GarbledMessage(
+            f"BodyLength(9)={length_text!r} but the body has {trailer_start - body_start} bytes",
+            body_start,
+        )
+    if len(sum_text) != 3 or not sum_text.isdigit():
+        raise GarbledMessage(f"CheckSum(10)={sum_text!r} is not three digits", trailer_start)
+    expected = sum(raw[:trailer_start]) & 0xFF
+    if int(sum_text) != expected:
+        raise GarbledMessage(
+            f"CheckSum(10)={sum_text.decode()} but the bytes sum to {expected:03d}", trailer_start
+        )
+
+
+def encode_fields(fields: Iterable[tuple[int, bytes]]) -> bytes:
+    """Fields as tag=value SOH bytes, no framing."""
+    return b"".join(b"%d=%s\x01" % (tag, value) for tag, value in fields)
+
+
+def frame(begin_string: bytes, body: bytes) -> bytes:
+    """Wrap `body` (everything from 35= on) with BeginString, BodyLength and CheckSum."""
+    head = b"8=%s\x019=%d\x01" % (begin_string, len(body))
+    total = (sum(head) + sum(body)) & 0xFF
+    return b"%s%s10=%03d\x01" % (head, body, total)
+
+
+def encode(begin_string: bytes, fields: Iterable[tuple[int, bytes]]) -> bytes:
+    """Encode a message whose `fields` start with 35 (MsgType) and exclude 8, 9 and 10."""
+    return frame(begin_string, encode_fields(fields))
+
+
+class FixFramer:
+    """Cut a TCP byte stream into candidate frames.
+
+    Framing follows BodyLength, then looks for the ``SOH 10=`` trailer from there on, so that
+    a frame with a wrong BodyLength is still cut at its trailer and later rejected as garbled
+    by `decode` instead of desynchronising the stream. Bytes that cannot start a message are
+    skipped. `next_frame` returns bytes, a GarbledMessage describing skipped input, or None
+    when more bytes are needed.
+    """
+
+    __slots__ = ("_buffer", "max_message_size")
+
+    def __init__(self, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+        self._buffer = bytearray()
+        self.max_message_size = max_message_size
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+
+    def take_rest(self) -> bytes:
+        """Remove and return the bytes not yet framed."""
+        rest = bytes(self._buffer)
+        self._buffer.clear()
+        return rest
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def _skip_to_next_start(self, origin: int, reason: str) -> GarbledMessage:
+        buffer = self._buffer
+        nxt = buffer.find(b"8=", origin + 1)
+        if nxt < 0:
+            keep = 1 if buffer[-1:] == b"8" else 0
+            del buffer[: len(buffer) - keep]
+        else:
+            del buffer[:nxt]
+        return GarbledMessage(reason, 0)
+
+    def next_frame(self) -> bytes | GarbledMessage | None:
+        buffer = self._buffer
+        if not buffer:
+            return None
+        if not buffer.startswith(b"8="):
+            start = buffer.find(b"8=")
+            if start < 0:
+                keep = 1 if buffer[-1:] == b"8" else 0
+                skipped = len(buffer) - keep
+                if not skipped:
+                    return None
+                del buffer[:skipped]
+                return GarbledMessage(f"{skipped} bytes before any BeginString(8) skipped")
+            del buffer[:start]
+            return GarbledMessage(f"{start} bytes before BeginString(8) skipped")
+        first = buffer.find(SOH)
+        if first < 0:
+            if len(buffer) > 32:
+                return self._skip_to_next_start(0, "BeginString(8) is not terminated")
+            return None
+        if len(buffer) < first + 3:
+            return None
+        if buffer[first + 1 : first + 3] != b"9=":
+            return self._skip_to_next_start(0, "BodyLength(9) is not the second field")
+        second = buffer.find(SOH, first + 3)
+        if second < 0:
+            if len(buffer) - first > 16:
+                return self._skip_to_next_start(0, "BodyLength(9) is not terminated")
+            return None
+        length_text = bytes(buffer[first + 3 : second])
+        if not length_text.isdigit():
+            return self._skip_to_next_start(0, f"BodyLength(9)={length_text!r} is not a number")
+        length = int(length_text)
+        if length > self.max_message_size:
+            return self._skip_to_next_start(
+                0, f"BodyLength(9)={length} exceeds the limit of {self.max_message_size} bytes"
+            )
+        body_end = second + 1 + length
+        if len(buffer) < body_end:
+            return None
+        trailer = buffer.find(b"\x0110=", body_end - 1)
+        if trailer < 0:
+            if len(buffer) > body_end + self.max_message_size:
+                return self._skip_to_next_start(0, "no CheckSum(10) trailer found")
+            return None
+        stop = buffer.find(SOH, trailer + 4)
+        if stop < 0:
+            if len(buffer) - trailer > 16:
+                return self._skip_to_next_start(0, "CheckSum(10) is not terminated")
+            return None
+        data = bytes(buffer[: stop + 1])
+        del buffer[: stop + 1]
+        return data

@@ -1,0 +1,90 @@
+"""`calarb fix serve --config FILE` and `calarb fix acceptance DIR --json`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("fix", help="FIX 4.2/4.4 engine: acceptor, conformance runs")
+    fix_subparsers = parser.add_subparsers(dest="fix_command", metavar="COMMAND")
+
+    serve = fix_subparsers.add_parser("serve", help="run an acceptor from a settings file")
+    serve.add_argument("--config", required=True, type=Path, help="TOML or QuickFIX .cfg settings")
+    serve.add_argument("--port", type=int, default=None, help="override SocketAcceptPort ($PORT)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument(
+        "--app", choices=["echo", "fill"], default="echo",
+        help="echo: send each order-entry message back; fill: answer orders with fills",
+    )  # fmt: skip
+    serve.add_argument("-v", "--verbose", action="store_true")
+    serve.set_defaults(handler=_serve)
+
+    acceptance = fix_subparsers.add_parser(
+        "acceptance", help="play QuickFIX acceptance scripts (.def) against calarb's acceptor"
+    )
+    acceptance.add_argument("directory", type=Path)
+    acceptance.add_argument("--json", action="store_true", help="print the result as JSON")
+    acceptance.add_argument("--jobs", type=int, default=8, help="acceptors run in parallel")
+    acceptance.add_argument(
+        "--connect", default=None, help="HOST:PORT of an already running acceptor"
+    )
+    acceptance.add_argument("--timeout", type=float, default=20.0, help="seconds per expectation")
+    acceptance.add_argument("--script", action="append", help="run only these script names")
+    acceptance.set_defaults(handler=_acceptance)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from calarb.fix.apps import EchoApplication, FillApplication
+    from calarb.fix.config import load_settings
+    from calarb.fix.transport import FixAcceptor, install_uvloop
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    variables = {"PORT": str(args.port)} if args.port is not None else None
+    settings = load_settings(args.config, variables)
+    install_uvloop()
+
+    async def main() -> None:
+        application = EchoApplication if args.app == "echo" else FillApplication
+        acceptor = FixAcceptor(settings, lambda _s: application())
+        for key, reason in acceptor.skipped.items():
+            print(f"skipping session {'/'.join(key)}: {reason}", file=sys.stderr)
+        port = await acceptor.start(args.host, args.port)
+        print(json.dumps({"listening": f"{args.host}:{port}", "sessions": len(acceptor.sessions)}))
+        sys.stdout.flush()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        await acceptor.stop()
+
+    asyncio.run(main())
+    return 0
+
+
+def _acceptance(args: argparse.Namespace) -> int:
+    from calarb.fix.acceptance import run_directory
+
+    connect = None
+    if args.connect:
+        host, _, port = args.connect.rpartition(":")
+        connect = (host, int(port))
+    result = asyncio.run(
+        run_directory(args.directory, args.jobs, connect, args.timeout, args.script)
+    )
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{result['passed']}/{result['total']} passed")
+        for name, failure in result["failures"].items():
+            print(f"FAILED {name}: {failure}")
+        for name, reason in result["skipped"].items():
+            print(f"SKIPPED {name}: {reason}")
+    return 0 if not result["failed"] else 1

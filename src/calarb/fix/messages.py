@@ -1,0 +1,486 @@
+"""Typed FIX messages (admin and application), written from the FIX 4.2/4.4 specification.
+
+Each message is a NamedTuple with a class attribute `msg_type` and a field table
+`FIELDS` of (attribute, tag, kind). `to_body(message)` encodes the body; `from_message`
+builds the typed message from a decoded `FixMessage`, raising `MessageRejected` naming the
+tag for a missing required field or a malformed value.
+
+Prices are integers in 1/10,000 units (calarb.core.types) in the application; they become
+decimal text only here, at the FIX edge. Quantities are integer shares. Times are epoch
+nanoseconds (UTC). The hot messages (NewOrderSingle, ExecutionReport) have hand-written
+encoders that format the whole body with one ``%`` operation.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from calarb.core.types import Side, price_from_str
+from calarb.fix.codec import FixMessage
+from calarb.fix.errors import MessageRejected
+from calarb.fix.errors import SessionRejectReason as R
+from calarb.fix.timefmt import TimestampFormatter, parse_utc_timestamp
+
+_timestamp = TimestampFormatter()
+
+
+def format_price(price: int) -> bytes:
+    """Integer 1/10,000 units to FIX decimal text: 1234500 -> b'123.45'."""
+    sign = b"-" if price < 0 else b""
+    whole, fraction = divmod(abs(price), 10_000)
+    if not fraction:
+        return b"%s%d" % (sign, whole)
+    return (b"%s%d.%04d" % (sign, whole, fraction)).rstrip(b"0")
+
+
+def parse_price(text: bytes) -> int:
+    """FIX decimal text to integer 1/10,000 units, exactly; ValueError naming the text."""
+    whole, _, fraction = text.partition(b".")
+    negative = whole[:1] == b"-"
+    digits = whole[1:] if negative else whole
+    if digits.isdigit() and len(fraction) <= 4 and (not fraction or fraction.isdigit()):
+        value = int(digits) * 10_000 + (int(fraction.ljust(4, b"0")) if fraction else 0)
+        return -value if negative else value
+    return price_from_str(text.decode("ascii"))
+
+
+def _side_to_fix(side: Side) -> bytes:
+    return b"1" if side is Side.BUY else b"2"
+
+
+_SIDE_CODES = {b"1": Side.BUY, b"2": Side.SELL}
+
+
+def _side_from_fix(text: bytes) -> Side:
+    side = _SIDE_CODES.get(text)
+    return side if side is not None else Side.from_code(text)
+
+
+_ENCODERS = {
+    "str": lambda v: v.encode() if isinstance(v, str) else v,
+    "char": lambda v: v.encode() if isinstance(v, str) else v,
+    "int": lambda v: b"%d" % v,
+    "qty": lambda v: b"%d" % v,
+    "price": format_price,
+    "side": _side_to_fix,
+    "bool": lambda v: b"Y" if v else b"N",
+    "time": lambda v: _timestamp(v),
+}
+
+
+def _decode_qty(text: bytes) -> int:
+    if text.isdigit():
+        return int(text)
+    value = price_from_str(text.decode("ascii"))
+    if value % 10_000:
+        raise ValueError(f"quantity {text!r} is not a whole number")
+    return value // 10_000
+
+
+_DECODERS = {
+    "str": lambda v: v.decode("latin-1"),
+    "char": lambda v: v.decode("latin-1"),
+    "int": int,
+    "qty": _decode_qty,
+    "price": parse_price,
+    "side": _side_from_fix,
+    "bool": lambda v: v == b"Y",
+    "time": parse_utc_timestamp,
+}
+
+
+def to_body(message: NamedTuple) -> bytes:
+    """The body (fields after the standard header) of a typed message."""
+    parts = []
+    for attribute, tag, kind, _required in type(message).FIELDS:
+        value = getattr(message, attribute)
+        if value is None:
+            continue
+        parts.append(b"%d=%s\x01" % (tag, _ENCODERS[kind](value)))
+    return b"".join(parts)
+
+
+def from_message(cls: type, message: FixMessage):
+    """Build a typed message from a decoded one; MessageRejected names a bad or missing tag."""
+    values = {}
+    for attribute, tag, kind, required in cls.FIELDS:
+        text = message.get(tag)
+        if text is None:
+            if required:
+                raise MessageRejected(R.REQUIRED_TAG_MISSING, tag)
+            values[attribute] = None
+            continue
+        try:
+            values[attribute] = _DECODERS[kind](text)
+        except ValueError as exc:
+            raise MessageRejected(R.INCORRECT_DATA_FORMAT, tag, str(exc)) from None
+    return cls(**values)
+
+
+# --- admin ---------------------------------------------------------------------------------
+
+
+class Logon(NamedTuple):
+    heartbeat_interval_s: int
+    encrypt_method: int = 0
+    reset_seq_num: bool | None = None
+    username: str | None = None
+    password: str | None = None
+    msg_type = b"A"
+    FIELDS = (
+        ("encrypt_method", 98, "int", True),
+        ("heartbeat_interval_s", 108, "int", True),
+        ("reset_seq_num", 141, "bool", False),
+        ("username", 553, "str", False),
+        ("password", 554, "str", False),
+    )
+
+
+class Heartbeat(NamedTuple):
+    test_req_id: str | None = None
+    msg_type = b"0"
+    FIELDS = (("test_req_id", 112, "str", False),)
+
+
+class TestRequest(NamedTuple):
+    test_req_id: str
+    msg_type = b"1"
+    FIELDS = (("test_req_id", 112, "str", True),)
+
+
+class ResendRequest(NamedTuple):
+    begin_seq_no: int
+    end_seq_no: int
+    msg_type = b"2"
+    FIELDS = (("begin_seq_no", 7, "int", True), ("end_seq_no", 16, "int", True))
+
+
+class Reject(NamedTuple):
+    ref_seq_num: int
+    text: str | None = None
+    ref_tag_id: int | None = None
+    ref_msg_type: str | None = None
+    session_reject_reason: int | None = None
+    msg_type = b"3"
+    FIELDS = (
+        ("ref_seq_num", 45, "int", True),
+        ("text", 58, "str", False),
+        ("ref_tag_id", 371, "int", False),
+        ("ref_msg_type", 372, "str", False),
+        ("session_reject_reason", 373, "int", False),
+    )
+
+
+class SequenceReset(NamedTuple):
+    new_seq_no: int
+    gap_fill: bool | None = None
+    msg_type = b"4"
+    FIELDS = (("new_seq_no", 36, "int", True), ("gap_fill", 123, "bool", False))
+
+
+class Logout(NamedTuple):
+    text: str | None = None
+    msg_type = b"5"
+    FIELDS = (("text", 58, "str", False),)
+
+
+# --- application ---------------------------------------------------------------------------
+
+
+class NewOrderSingle(NamedTuple):
+    cl_ord_id: str
+    symbol: str
+    side: Side
+    order_qty: int
+    ord_type: str  # '1' market, '2' limit
+    transact_time_ns: int
+    price: int | None = None
+    time_in_force: str | None = None  # '0' day, '3' IOC, '4' FOK
+    account: str | None = None
+    handl_inst: str | None = "1"
+    msg_type = b"D"
+    FIELDS = (
+        ("account", 1, "str", False),
+        ("cl_ord_id", 11, "str", True),
+        ("handl_inst", 21, "char", False),
+        ("order_qty", 38, "qty", True),
+        ("ord_type", 40, "char", True),
+        ("price", 44, "price", False),
+        ("side", 54, "side", True),
+        ("symbol", 55, "str", True),
+        ("time_in_force", 59, "char", False),
+        ("transact_time_ns", 60, "time", True),
+    )
+
+
+class OrderCancelRequest(NamedTuple):
+    orig_cl_ord_id: str
+    cl_ord_id: str
+    symbol: str
+    side: Side
+    transact_time_ns: int
+    order_qty: int | None = None
+    order_id: str | None = None
+    msg_type = b"F"
+    FIELDS = (
+        ("cl_ord_id", 11, "str", True),
+        ("order_id", 37, "str", False),
+        ("order_qty", 38, "qty", False),
+        ("orig_cl_ord_id", 41, "str", True),
+        ("side", 54, "side", True),
+        ("symbol", 55, "str", True),
+        ("transact_time_ns", 60, "time", True),
+    )
+
+
+class OrderCancelReplaceRequest(NamedTuple):
+    orig_cl_ord_id: str
+    cl_ord_id: str
+    symbol: str
+    side: Side
+    order_qty: int
+    ord_type: str
+    transact_time_ns: int
+    price: int | None = None
+    order_id: str | None = None
+    handl_inst: str | None = "1"
+    msg_type = b"G"
+    FIELDS = (
+        ("cl_ord_id", 11, "str", True),
+        ("handl_inst", 21, "char", False),
+        ("order_id", 37, "str", False),
+        ("order_qty", 38, "qty", True),
+        ("ord_type", 40, "char", True),
+        ("orig_cl_ord_id", 41, "str", True),
+        ("price", 44, "price", False),
+        ("side", 54, "side", True),
+        ("symbol", 55, "str", True),
+        ("transact_time_ns", 60, "time", True),
+    )
+
+
+class OrderStatusRequest(NamedTuple):
+    cl_ord_id: str
+    symbol: str
+    side: Side
+    order_id: str | None = None
+    msg_type = b"H"
+    FIELDS = (
+        ("cl_ord_id", 11, "str", True),
+        ("order_id", 37, "str", False),
+        ("side", 54, "side", True),
+        ("symbol", 55, "str", True),
+    )
+
+
+class ExecutionReport(NamedTuple):
+    order_id: str
+    exec_id: str
+    exec_type: str  # 150: '0' new, 'F' trade, '4' canceled, '8' rejected, ...
+    ord_status: str  # 39
+    symbol: str
+    side: Side
+    leaves_qty: int
+    cum_qty: int
+    avg_px: int
+    cl_ord_id: str | None = None
+    order_qty: int | None = None
+    price: int | None = None
+    last_qty: int | None = None
+    last_px: int | None = None
+    transact_time_ns: int | None = None
+    text: str | None = None
+    msg_type = b"8"
+    FIELDS = (
+        ("avg_px", 6, "price", True),
+        ("cl_ord_id", 11, "str", False),
+        ("cum_qty", 14, "qty", True),
+        ("exec_id", 17, "str", True),
+        ("last_px", 31, "price", False),
+        ("last_qty", 32, "qty", False),
+        ("order_id", 37, "str", True),
+        ("order_qty", 38, "qty", False),
+        ("ord_status", 39, "char", True),
+        ("price", 44, "price", False),
+        ("side", 54, "side", True),
+        ("symbol", 55, "str", True),
+        ("text", 58, "str", False),
+        ("transact_time_ns", 60, "time", False),
+        ("exec_type", 150, "char", True),
+        ("leaves_qty", 151, "qty", True),
+    )
+
+
+class OrderCancelReject(NamedTuple):
+    order_id: str
+    cl_ord_id: str
+    orig_cl_ord_id: str
+    ord_status: str
+    cxl_rej_response_to: str  # '1' cancel, '2' cancel/replace
+    cxl_rej_reason: int | None = None
+    text: str | None = None
+    msg_type = b"9"
+    FIELDS = (
+        ("cl_ord_id", 11, "str", True),
+        ("order_id", 37, "str", True),
+        ("ord_status", 39, "char", True),
+        ("orig_cl_ord_id", 41, "str", True),
+        ("text", 58, "str", False),
+        ("cxl_rej_reason", 102, "int", False),
+        ("cxl_rej_response_to", 434, "char", True),
+    )
+
+
+class BusinessMessageReject(NamedTuple):
+    ref_msg_type: str
+    business_reject_reason: int
+    ref_seq_num: int | None = None
+    text: str | None = None
+    msg_type = b"j"
+    FIELDS = (
+        ("ref_seq_num", 45, "int", False),
+        ("text", 58, "str", False),
+        ("ref_msg_type", 372, "str", True),
+        ("business_reject_reason", 380, "int", True),
+    )
+
+
+MESSAGE_TYPES: dict[bytes, type] = {
+    cls.msg_type: cls
+    for cls in (
+        Logon, Heartbeat, TestRequest, ResendRequest, Reject, SequenceReset, Logout,
+        NewOrderSingle, OrderCancelRequest, OrderCancelReplaceRequest, OrderStatusRequest,
+        ExecutionReport, OrderCancelReject, BusinessMessageReject,
+    )
+}  # fmt: skip
+
+
+def parse(message: FixMessage):
+    """The typed message for a decoded one; MessageRejected if its type is not one of ours."""
+    cls = MESSAGE_TYPES.get(message.msg_type)
+    if cls is None:
+        raise MessageRejected(R.INVALID_MSGTYPE, 35, f"no typed message for {message.msg_type!r}")
+    return from_message(cls, message)
+
+
+# --- hot-path encoders ---------------------------------------------------------------------
+
+_NOS_LIMIT = b"11=%s\x0121=1\x0138=%d\x0140=2\x0144=%s\x0154=%s\x0155=%s\x0159=%s\x0160=%s\x01"
+_NOS_MARKET = b"11=%s\x0121=1\x0138=%d\x0140=1\x0154=%s\x0155=%s\x0159=%s\x0160=%s\x01"
+_SIDE = {Side.BUY: b"1", Side.SELL: b"2"}
+
+
+def encode_new_order_single(
+    cl_ord_id: bytes, symbol: bytes, side: Side, quantity: int, price: int | None,
+    transact_time: bytes, time_in_force: bytes = b"0",
+) -> bytes:  # fmt: skip
+    """NewOrderSingle body in one formatting step (limit when `price` is given, else market)."""
+    if price is None:
+        return _NOS_MARKET % (
+            cl_ord_id,
+            quantity,
+            _SIDE[side],
+            symbol,
+            time_in_force,
+            transact_time,
+        )
+    return _NOS_LIMIT % (
+        cl_ord_id, quantity, format_price(price), _SIDE[side], symbol, time_in_force, transact_time
+    )  # fmt: skip
+
+
+_EXEC = (
+    b"6=%s\x0111=%s\x0114=%d\x0117=%s\x0131=%s\x0132=%d\x0137=%s\x0138=%d\x0139=%s\x01"
+    b"44=%s\x0154=%s\x0155=%s\x0160=%s\x01150=%s\x01151=%d\x01"
+)
+
+
+def encode_execution_report(report: ExecutionReport, transact_time: bytes) -> bytes:
+    """ExecutionReport body in one formatting step (all of the fields above, in tag order)."""
+    return _EXEC % (
+        format_price(report.avg_px), (report.cl_ord_id or "").encode(), report.cum_qty,
+        report.exec_id.encode(), format_price(report.last_px or 0), report.last_qty or 0,
+        report.order_id.encode(), report.order_qty or 0, report.ord_status.encode(),
+        format_price(report.price or 0), _SIDE[report.side], report.symbol.encode(),
+        transact_time, report.exec_type.encode(), report.leaves_qty,
+    )  # fmt: skip
+
+
+def decode_execution_report(message: FixMessage) -> ExecutionReport:
+    """Typed ExecutionReport from a decoded message (the generic `from_message`, specialised)."""
+    fields = message.by_text
+    get = fields.get
+    try:
+        transact = get(b"60")
+        last_px = get(b"31")
+        last_qty = get(b"32")
+        order_qty = get(b"38")
+        price = get(b"44")
+        cl_ord_id = get(b"11")
+        text = get(b"58")
+        return ExecutionReport(
+            fields[b"37"].decode(), fields[b"17"].decode(), fields[b"150"].decode(),
+            fields[b"39"].decode(), fields[b"55"].decode(), _side_from_fix(fields[b"54"]),
+            _decode_qty(fields[b"151"]), _decode_qty(fields[b"14"]), parse_price(fields[b"6"]),
+            cl_ord_id.decode() if cl_ord_id is not None else None,
+            _decode_qty(order_qty) if order_qty is not None else None,
+            parse_price(price) if price is not None else None,
+            _decode_qty(last_qty) if last_qty is not None else None,
+            parse_price(last_px) if last_px is not None else None,
+            parse_utc_timestamp(transact) if transact is not None else None,
+            text.decode("latin-1") if text is not None else None,
+        )  # fmt: skip
+    except (KeyError, ValueError):
+        return from_message(ExecutionReport, message)  # raises, naming the tag
+
+
+# --- built-in data dictionary ----------------------------------------------------------------
+
+_FIX_TYPES = {
+    "str": "STRING", "char": "CHAR", "int": "INT", "qty": "QTY", "price": "PRICE",
+    "side": "CHAR", "bool": "BOOLEAN", "time": "UTCTIMESTAMP",
+}  # fmt: skip
+_HEADER = (
+    (8, "BeginString", "STRING", True), (9, "BodyLength", "LENGTH", True),
+    (35, "MsgType", "STRING", True), (49, "SenderCompID", "STRING", True),
+    (56, "TargetCompID", "STRING", True), (115, "OnBehalfOfCompID", "STRING", False),
+    (128, "DeliverToCompID", "STRING", False), (34, "MsgSeqNum", "SEQNUM", True),
+    (50, "SenderSubID", "STRING", False), (57, "TargetSubID", "STRING", False),
+    (116, "OnBehalfOfSubID", "STRING", False), (129, "DeliverToSubID", "STRING", False),
+    (144, "OnBehalfOfLocationID", "STRING", False), (145, "DeliverToLocationID", "STRING", False),
+    (43, "PossDupFlag", "BOOLEAN", False), (97, "PossResend", "BOOLEAN", False),
+    (52, "SendingTime", "UTCTIMESTAMP", True), (122, "OrigSendingTime", "UTCTIMESTAMP", False),
+)  # fmt: skip
+_ENUMS = {54: frozenset({b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9"})}
+
+
+def builtin_dictionary(begin_string: str = "FIX.4.4"):
+    """A DataDictionary covering the typed messages above (header, trailer, their fields and
+    required flags), for validation without a QuickFIX XML file."""
+    from calarb.fix.dictionary import DataDictionary, FieldDef, MessageDef
+
+    fields = {tag: FieldDef(tag, name, kind) for tag, name, kind, _ in _HEADER}
+    fields[10] = FieldDef(10, "CheckSum", "STRING")
+    messages = {}
+    for msg_type, cls in MESSAGE_TYPES.items():
+        order = []
+        required = []
+        for attribute, tag, kind, is_required in cls.FIELDS:
+            fields.setdefault(tag, FieldDef(tag, attribute, _FIX_TYPES[kind], _ENUMS.get(tag)))
+            order.append(tag)
+            if is_required:
+                required.append(tag)
+        messages[msg_type] = MessageDef(
+            msg_type,
+            cls.__name__,
+            msg_type in b"0123A45",
+            tuple(order),
+            tuple(sorted(required)),
+            {},
+        )
+    header = MessageDef(
+        b"_header_", "Header", True, tuple(t for t, *_ in _HEADER),
+        tuple(sorted(t for t, _, _, r in _HEADER if r)), {},
+    )  # fmt: skip
+    trailer = MessageDef(b"_trailer_", "Trailer", True, (10,), (10,), {})
+    return DataDictionary(begin_string, fields, header, trailer, messages)

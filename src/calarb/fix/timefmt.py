@@ -1,0 +1,59 @@
+"""FIX UTCTimestamp text <-> epoch nanoseconds (no clock is read here)."""
+
+from __future__ import annotations
+
+import calendar
+import re
+import time
+
+_TIMESTAMP = re.compile(rb"(\d{4})(\d{2})(\d{2})-(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?")
+
+
+class TimestampFormatter:
+    """Formats epoch nanoseconds as ``YYYYMMDD-HH:MM:SS.sss``; the date-time part is cached per
+    second, so a burst of messages pays for formatting only the milliseconds."""
+
+    __slots__ = ("_second", "_prefix", "millis")
+
+    def __init__(self, millis: bool = True) -> None:
+        self._second = -1
+        self._prefix = b""
+        self.millis = millis
+
+    def __call__(self, wall_ns: int) -> bytes:
+        second, rest = divmod(wall_ns, 1_000_000_000)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(second)).encode()
+        if not self.millis:
+            return self._prefix
+        return b"%s.%03d" % (self._prefix, rest // 1_000_000)
+
+
+_SECONDS_CACHE: dict[bytes, int] = {}
+
+
+def parse_utc_timestamp(text: bytes) -> int:
+    """``YYYYMMDD-HH:MM:SS[.fff...]`` to epoch nanoseconds; ValueError naming the text."""
+    seconds = _SECONDS_CACHE.get(text[:17])
+    if seconds is not None:
+        fraction = text[18:]
+        if len(text) == 17:
+            return seconds * 1_000_000_000
+        if text[17:18] == b"." and fraction.isdigit() and len(fraction) <= 9:
+            return seconds * 1_000_000_000 + int(fraction.ljust(9, b"0"))
+    match = _TIMESTAMP.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a UTCTimestamp (YYYYMMDD-HH:MM:SS[.sss])")
+    year, month, day, hour, minute, second, fraction = match.groups()
+    try:
+        seconds = calendar.timegm(
+            (int(year), int(month), int(day), int(hour), int(minute), int(second), 0, 0, 0)
+        )
+    except (ValueError, OverflowError):
+        raise ValueError(f"{text!r} is not a valid date and time") from None
+    nanos = int((fraction or b"0").ljust(9, b"0")) if fraction else 0
+    if len(_SECONDS_CACHE) > 4096:
+        _SECONDS_CACHE.clear()
+    _SECONDS_CACHE[text[:17]] = seconds
+    return seconds * 1_000_000_000 + nanos

@@ -1,0 +1,412 @@
+"""asyncio TCP transports around `FixSession`: an acceptor routing many sessions by CompIDs,
+and an initiator that logs on when connected and reconnects with exponential backoff.
+
+The transports only move bytes and run timers; every protocol decision is the session's.
+TLS uses the standard `ssl` module (settings SocketCertificateFile / SocketPrivateKeyFile /
+SocketCAFile). `install_uvloop()` switches the event loop policy when uvloop is installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import ssl
+from collections.abc import Callable
+from pathlib import Path
+
+from calarb.core.clock import Clock, LiveClock
+from calarb.fix.codec import FixFramer, GarbledMessage, decode
+from calarb.fix.config import SUPPORTED_BEGIN_STRINGS, SessionSettings
+from calarb.fix.dictionary import DataDictionary
+from calarb.fix.session import (
+    Application,
+    Authenticator,
+    Disconnected,
+    FixSession,
+    LoggedOn,
+    SessionEvent,
+)
+from calarb.fix.store import FileStore, MemoryStore
+
+log = logging.getLogger("calarb.fix")
+
+
+def install_uvloop() -> bool:
+    """Use uvloop's event loop when it is installed; returns whether it is."""
+    try:
+        import uvloop
+    except ImportError:
+        return False
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return True
+
+
+def open_store(settings: SessionSettings) -> MemoryStore:
+    """A FileStore under FileStorePath (one journal per session), else a MemoryStore."""
+    if not settings.file_store_path:
+        return MemoryStore()
+    name = "-".join(settings.session_key).replace("/", "_") + ".journal"
+    return FileStore(Path(settings.file_store_path) / name, fsync=settings.fsync)
+
+
+_DICTIONARY_CACHE: dict[str, DataDictionary] = {}
+
+
+def load_dictionary(path: str | None) -> DataDictionary | None:
+    """Load (once per process) a QuickFIX XML data dictionary; a copy per session."""
+    if not path:
+        return None
+    resolved = Path(path)
+    if not resolved.exists():
+        raise FileNotFoundError(f"data dictionary {path} not found")
+    key = str(resolved.resolve())
+    if key not in _DICTIONARY_CACHE:
+        _DICTIONARY_CACHE[key] = DataDictionary.from_xml(resolved)
+    base = _DICTIONARY_CACHE[key]
+    copy = DataDictionary(
+        base.begin_string, base.field_defs, base.header, base.trailer, base.messages
+    )
+    return copy
+
+
+def server_ssl_context(settings: SessionSettings) -> ssl.SSLContext | None:
+    if not settings.tls_certificate:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls_certificate, settings.tls_private_key)
+    return context
+
+
+def client_ssl_context(settings: SessionSettings) -> ssl.SSLContext | None:
+    if not settings.tls_ca_file:
+        return None
+    return ssl.create_default_context(cafile=settings.tls_ca_file)
+
+
+class SessionConnection(asyncio.Protocol):
+    """One TCP connection carrying one session (bound at once, or on the first message)."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        session: FixSession | None = None,
+        router: Callable[[bytes], FixSession | None] | None = None,
+        on_event: Callable[[FixSession, SessionEvent], None] | None = None,
+        max_message_size: int = 1 << 20,
+    ) -> None:
+        self.clock = clock
+        self.session = session
+        self._router = router
+        self._on_event = on_event
+        self._pending = FixFramer(max_message_size)
+        self.transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self.closed = asyncio.get_running_loop().create_future()
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.session is not None:
+            self._bind(self.session)
+        else:  # acceptor: a peer that never sends a Logon is dropped
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(10.0, self._close)
+
+    def data_received(self, data: bytes) -> None:
+        session = self.session
+        if session is None:
+            session = self._route(data)
+            if session is None:
+                return
+            data = self._first_bytes
+        self._handle(session.on_bytes(data, self.clock.monotonic_ns()))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        session = self.session
+        if session is not None and getattr(session, "connection", None) is self:
+            events = session.connection_lost(self.clock.monotonic_ns())
+            session.connection = None
+            for event in events:
+                if self._on_event:
+                    self._on_event(session, event)
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    # routing (acceptor)
+    def _route(self, data: bytes) -> FixSession | None:
+        self._pending.feed(data)
+        frame = self._pending.next_frame()
+        if frame is None:
+            return None
+        if isinstance(frame, GarbledMessage):
+            log.info("closing connection: %s", frame)
+            self._close()
+            return None
+        try:
+            message = decode(frame)
+        except GarbledMessage as exc:
+            log.info("closing connection: first message %s", exc)
+            self._close()
+            return None
+        session = self._router(message) if self._router else None
+        if session is None or message.msg_type != b"A":
+            log.info("closing connection: no session for %r", message)
+            self._close()
+            return None
+        if getattr(session, "connection", None) is not None:
+            log.info(
+                "closing connection: session %s is already connected", session.settings.session_key
+            )
+            self._close()
+            return None
+        self._first_bytes = frame + self._pending.take_rest()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._bind(session)
+        return session
+
+    def _bind(self, session: FixSession) -> None:
+        self.session = session
+        session.connection = self
+        self._handle(session.connection_made(self.clock.monotonic_ns()))
+
+    # output and timers
+    def flush(self) -> None:
+        session = self.session
+        if session is None or self.transport is None:
+            return
+        data = session.data_to_send()
+        if data and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def _handle(self, events: list[SessionEvent]) -> None:
+        session = self.session
+        assert session is not None
+        self.flush()
+        close = False
+        for event in events:
+            if isinstance(event, Disconnected):
+                close = True
+            if self._on_event is not None:
+                self._on_event(session, event)
+        self.flush()
+        if close:
+            self._close()
+        else:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        """Arm the timer for the session's next deadline. An armed timer that fires no later
+        than that is kept (firing early costs one idle poll), so the common case of a message
+        moving the heartbeat deadline later does not touch the event loop's timer heap."""
+        session = self.session
+        if session is None or self.transport is None or self.transport.is_closing():
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            return
+        deadline = session.next_deadline_ns()
+        if deadline is None:
+            return
+        loop = asyncio.get_running_loop()
+        when = loop.time() + max(0.0, (deadline - self.clock.monotonic_ns()) / 1e9) + 0.0005
+        if self._timer is not None:
+            if self._timer.when() <= when:
+                return
+            self._timer.cancel()
+        self._timer = loop.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self.session is not None:
+            self._handle(self.session.poll(self.clock.monotonic_ns()))
+
+    def _close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+
+class FixAcceptor:
+    """Accepts connections on one port and routes each to its session by CompIDs.
+
+    Sessions are keyed by (BeginString, our SenderCompID, their SenderCompID); a session
+    that already has a live connection refuses a second one (duplicate identity).
+    """
+
+    def __init__(
+        self,
+        settings: list[SessionSettings],
+        application_factory: Callable[[SessionSettings], Application | None],
+        clock: Clock | None = None,
+        authenticate: Authenticator | None = None,
+        on_event: Callable[[FixSession, SessionEvent], None] | None = None,
+    ) -> None:
+        self.clock = clock or LiveClock()
+        self.on_event = on_event
+        self.sessions: dict[tuple[str, str, str], FixSession] = {}
+        self.skipped: dict[tuple[str, str, str], str] = {}
+        for entry in settings:
+            if entry.begin_string not in SUPPORTED_BEGIN_STRINGS:
+                self.skipped[entry.session_key] = (
+                    f"BeginString {entry.begin_string} is not supported"
+                )
+                continue
+            session = FixSession(
+                entry,
+                self.clock,
+                store=open_store(entry),
+                dictionary=load_dictionary(entry.data_dictionary),
+                application=application_factory(entry),
+                authenticate=authenticate,
+            )
+            self.sessions[entry.session_key] = session
+        if not self.sessions:
+            raise ValueError("no session with a supported BeginString (FIX.4.2, FIX.4.4)")
+        self.settings = next(iter(self.sessions.values())).settings
+        self.server: asyncio.base_events.Server | None = None
+
+    def route(self, message) -> FixSession | None:
+        key = (
+            message.begin_string.decode("latin-1"),
+            (message.get(56) or b"").decode("latin-1"),
+            (message.get(49) or b"").decode("latin-1"),
+        )
+        return self.sessions.get(key)
+
+    async def start(self, host: str = "127.0.0.1", port: int | None = None) -> int:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(
+            lambda: SessionConnection(
+                self.clock, router=self.route, on_event=self.on_event,
+                max_message_size=self.settings.max_message_size,
+            ),
+            host,
+            self.settings.port if port is None else port,
+            ssl=server_ssl_context(self.settings),
+            reuse_address=True,
+        )  # fmt: skip
+        return self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        for session in self.sessions.values():
+            connection = getattr(session, "connection", None)
+            if connection is not None:
+                connection._close()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+        for session in self.sessions.values():
+            session.store.close()
+
+
+class FixInitiator:
+    """Connects, logs on, and reconnects with exponential backoff until stopped."""
+
+    def __init__(
+        self,
+        settings: SessionSettings,
+        application: Application | None = None,
+        clock: Clock | None = None,
+        store: MemoryStore | None = None,
+        on_event: Callable[[FixSession, SessionEvent], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or LiveClock()
+        self.session = FixSession(
+            settings,
+            self.clock,
+            store=store if store is not None else open_store(settings),
+            dictionary=load_dictionary(settings.data_dictionary),
+            application=application,
+        )
+        self._user_on_event = on_event
+        self._logged_on = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task | None = None
+        self.connections = 0
+
+    def _on_event(self, session: FixSession, event: SessionEvent) -> None:
+        if isinstance(event, LoggedOn):
+            self._logged_on.set()
+        elif isinstance(event, Disconnected):
+            self._logged_on.clear()
+        if self._user_on_event is not None:
+            self._user_on_event(session, event)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        delay = self.settings.reconnect_interval_s
+        while not self._stopping:
+            try:
+                _, connection = await loop.create_connection(
+                    lambda: SessionConnection(self.clock, self.session, on_event=self._on_event),
+                    self.settings.host,
+                    self.settings.port,
+                    ssl=client_ssl_context(self.settings),
+                )
+            except OSError as exc:
+                log.info("connect to %s:%s failed: %s", self.settings.host, self.settings.port, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.reconnect_max_interval_s)
+                continue
+            self.connections += 1
+            await connection.closed
+            if self.session.store.next_target_seq > 1:
+                delay = self.settings.reconnect_interval_s  # we got somewhere: reset the backoff
+            if not self._stopping:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.reconnect_max_interval_s)
+
+    async def wait_logged_on(self, timeout: float = 10.0) -> None:
+        await asyncio.wait_for(self._logged_on.wait(), timeout)
+
+    def send(self, msg_type: bytes, body: list[tuple[int, bytes]]) -> int:
+        seq = self.session.send(msg_type, body)
+        self.flush()
+        return seq
+
+    def send_body(self, msg_type: bytes, body: bytes) -> int:
+        seq = self.session.send_body(msg_type, body)
+        self.flush()
+        return seq
+
+    def flush(self) -> None:
+        connection = self.session.connection
+        if connection is not None:
+            connection.flush()
+
+    def drop_connection(self) -> None:
+        """Close the TCP connection without a Logout (tests reconnect and resend)."""
+        connection = self.session.connection
+        if connection is not None:
+            connection._close()
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Logout, wait for the answer (or the timeout), stop reconnecting."""
+        self._stopping = True
+        connection = self.session.connection
+        if connection is not None and self.session.logged_on:
+            self.session.logout()
+            connection.flush()
+            connection._schedule()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(connection.closed), timeout)
+        if self.session.connection is not None:
+            self.session.connection._close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.session.store.close()

@@ -1,0 +1,86 @@
+"""Typed messages: integer prices at the FIX edge, round trips, errors naming the tag."""
+
+from __future__ import annotations
+
+import pytest
+
+from calarb.core.clock import SimulatedClock
+from calarb.core.types import Side
+from calarb.fix import messages as m
+from calarb.fix.codec import decode
+from calarb.fix.config import SessionSettings
+from calarb.fix.errors import MessageRejected
+from calarb.fix.session import FixSession
+
+T = 1_700_000_000_123_000_000
+
+
+def sent(msg_type: bytes, body: bytes):
+    session = FixSession(SessionSettings("FIX.4.4", "A", "B"), SimulatedClock())
+    session.send_body(msg_type, body)
+    return decode(session.data_to_send())
+
+
+@pytest.mark.parametrize(
+    "price, text", [(1234500, b"123.45"), (10000, b"1"), (1, b"0.0001"), (-25000, b"-2.5")]
+)
+def test_price_text(price, text):
+    assert m.format_price(price) == text
+    assert m.parse_price(text) == price
+
+
+ALL = [
+    m.Logon(30, reset_seq_num=True, username="u", password="p"),
+    m.Heartbeat("x"),
+    m.TestRequest("t"),
+    m.ResendRequest(2, 0),
+    m.Reject(5, "why", 55, "D", 1),
+    m.SequenceReset(9, True),
+    m.Logout("bye"),
+    m.NewOrderSingle("C1", "AAPL", Side.BUY, 100, "2", T, price=1234500, time_in_force="0"),
+    m.OrderCancelRequest("C1", "C2", "AAPL", Side.SELL, T, order_qty=100),
+    m.OrderCancelReplaceRequest("C1", "C3", "AAPL", Side.BUY, 200, "2", T, price=1230000),
+    m.OrderStatusRequest("C1", "AAPL", Side.BUY, order_id="O1"),
+    m.ExecutionReport(
+        "O1", "E1", "F", "2", "AAPL", Side.BUY, 0, 100, 1234500, "C1", 100, 1234500, 100, 1234500, T
+    ),
+    m.OrderCancelReject("O1", "C2", "C1", "0", "1", 1, "too late"),
+    m.BusinessMessageReject("8", 3, 7, "Unsupported Message Type"),
+]
+
+
+@pytest.mark.parametrize("typed", ALL, ids=lambda t: type(t).__name__)
+def test_round_trip_through_the_wire(typed):
+    decoded = sent(typed.msg_type, m.to_body(typed))
+    assert m.parse(decoded) == typed
+
+
+def test_hot_path_encoders_match_generic_ones():
+    order = m.NewOrderSingle("C1", "AAPL", Side.SELL, 300, "2", T, price=991200, time_in_force="3")
+    fast = m.encode_new_order_single(
+        b"C1", b"AAPL", Side.SELL, 300, 991200, b"20231114-22:13:20.123", b"3"
+    )
+    assert m.from_message(m.NewOrderSingle, sent(b"D", fast)) == order
+    report = ALL[11]
+    fast = m.encode_execution_report(report, b"20231114-22:13:20.123")
+    assert m.decode_execution_report(sent(b"8", fast)) == report
+
+
+def test_missing_and_malformed_fields_name_the_tag():
+    body = m.to_body(ALL[11]).replace(b"\x0117=E1", b"")
+    with pytest.raises(MessageRejected, match="tag 17"):
+        m.decode_execution_report(sent(b"8", body))
+    body = m.to_body(ALL[11]).replace(b"6=123.45", b"6=12x")
+    with pytest.raises(MessageRejected, match="tag 6"):
+        m.decode_execution_report(sent(b"8", body))
+
+
+def test_builtin_dictionary_validates_typed_messages():
+    dictionary = m.builtin_dictionary("FIX.4.4")
+    for typed in ALL:
+        dictionary.validate(sent(typed.msg_type, m.to_body(typed)))
+    body = m.to_body(ALL[7]).replace(b"54=1", b"54=X")
+    with pytest.raises(MessageRejected, match="tag 54"):
+        dictionary.validate(sent(b"D", body))
+    with pytest.raises(MessageRejected, match="tag 11"):
+        dictionary.validate(sent(b"D", m.to_body(ALL[7]).replace(b"11=C1\x01", b"")))
