@@ -16,6 +16,7 @@ BENCH_MODULES = (
     "calarb.model.benchmark",  # calarb bench scan | model
     "calarb.backtest.benchmark",  # calarb bench backtest
     "calarb.venue.benchmark",  # calarb bench matching
+    "calarb.trading.benchmark",  # calarb bench tick2trade
 )
 
 

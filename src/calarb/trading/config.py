@@ -1,0 +1,282 @@
+"""`calarb run` configuration: one TOML file with pairs, thresholds, limits and venues.
+
+```toml
+[engine]
+journal = "run/journal.jsonl"     # OMS journal; a restart replays it (relative: to this file)
+kill_file = "run/KILL"            # touching this file engages the kill switch
+pid_file = "run/calarb.pid"       # `calarb kill --config FILE` signals this pid
+timer_interval_ms = 20            # legging timeouts, post-trade checks, kill-file poll
+flatten_on_kill = false
+reconcile_timeout_ms = 2000       # wait for OrderStatusRequest answers after a reconnect
+
+[risk]                            # calarb.trading.risk.RiskLimits fields (integers)
+max_position = 1000
+
+[[pairs]]
+leg_a = "AAA"
+leg_b = "BBB"
+hedge = "ols"                     # ols | rolling | ewm | kalman
+hedge_window = 500                # rolling window / ewm half-life (observations)
+form = "log"                      # log | price
+zscore_halflife = 3000
+entry = 1.5                       # z thresholds (calarb.model.signal.SignalRules)
+exit = 0.3
+stop = 4.0
+max_holding_s = 120
+size = 200                        # and the other PairStrategyConfig fields; times in ms:
+cooldown_ms = 2000                # cooldown_ms, leg_timeout_ms
+leg_timeout_ms = 500
+
+[[venues]]
+name = "V1"
+fees = { taker = 30, maker = -20 }   # per share, 1/10,000 currency units
+[venues.fix]                         # QuickFIX-named session settings (calarb.fix.config)
+BeginString = "FIX.4.4"
+SenderCompID = "CALARB"
+TargetCompID = "V1"
+SocketConnectHost = "127.0.0.1"
+SocketConnectPort = 9001
+HeartBtInt = 5
+[venues.feed]                        # MoldUDP64 multicast on 127.0.0.1
+group = "239.255.10.1"
+port = 31001
+retransmission_host = "127.0.0.1"
+retransmission_port = 31002
+session = "V1"                       # optional: else learnt from the first packet
+```
+
+Errors name the table and key (`pairs[0].size: ...`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from calarb.fix.config import SessionSettings, settings_from_mapping, with_overrides
+from calarb.model.hedge import EwmOlsHedge, KalmanHedge, OlsHedge, RollingOlsHedge
+from calarb.model.live import PairModel
+from calarb.model.signal import SignalRules
+from calarb.model.spread import SpreadForm
+from calarb.trading.orders import VenueFees
+from calarb.trading.risk import RiskLimits
+from calarb.trading.strategy import PairStrategyConfig
+
+_MS = 1_000_000
+
+
+class ConfigError(ValueError):
+    """A configuration problem, naming the file and the key."""
+
+
+@dataclass(frozen=True)
+class FeedSettings:
+    group: str
+    port: int
+    retransmission_host: str = "127.0.0.1"
+    retransmission_port: int = 0
+    session: str | None = None
+    interface: str = "127.0.0.1"
+
+    def __post_init__(self) -> None:
+        try:
+            multicast = ipaddress.IPv4Address(self.group).is_multicast
+        except ValueError:
+            multicast = False
+        if not multicast:
+            raise ValueError(f"group {self.group!r} is not an IPv4 multicast address")
+        if not 0 < self.port < 65536 or not 0 < self.retransmission_port < 65536:
+            raise ValueError("port and retransmission_port must be UDP ports (1..65535)")
+
+    @property
+    def retransmission_address(self) -> tuple[str, int]:
+        return (self.retransmission_host, self.retransmission_port)
+
+
+@dataclass(frozen=True)
+class VenueSettings:
+    name: str
+    fix: SessionSettings
+    feed: FeedSettings
+    fees: VenueFees = VenueFees()
+
+
+@dataclass(frozen=True)
+class PairSettings:
+    strategy: PairStrategyConfig
+    hedge: str = "ols"
+    hedge_window: int = 500
+    form: SpreadForm = SpreadForm.LOG
+    zscore_halflife: float = 3000.0
+    true_ratio: float | None = None
+
+    def build_model(self) -> PairModel:
+        """A fresh PairModel for this pair."""
+        hedges = {
+            "ols": OlsHedge,
+            "rolling": lambda: RollingOlsHedge(self.hedge_window),
+            "ewm": lambda: EwmOlsHedge(self.hedge_window),
+            "kalman": KalmanHedge,
+        }
+        return PairModel(
+            self.strategy.leg_a,
+            self.strategy.leg_b,
+            hedges[self.hedge](),
+            form=self.form,
+            zscore_halflife=self.zscore_halflife,
+        )
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    pairs: tuple[PairSettings, ...]
+    venues: tuple[VenueSettings, ...]
+    limits: RiskLimits = RiskLimits()
+    journal: Path | None = None
+    kill_file: Path | None = None
+    pid_file: Path | None = None
+    timer_interval_ns: int = 20 * _MS
+    reconcile_timeout_ns: int = 2_000 * _MS
+    flatten_on_kill: bool = False
+    id_prefix: str = "S"
+    source: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def with_venue_ports(self, ports: Mapping[str, int]) -> RunConfig:
+        """The same config with other FIX ports (tests that bind port 0)."""
+        venues = tuple(
+            dataclasses.replace(v, fix=with_overrides(v.fix, port=ports[v.name]))
+            if v.name in ports
+            else v
+            for v in self.venues
+        )
+        return dataclasses.replace(self, venues=venues)
+
+
+_ENGINE_KEYS = {
+    "journal",
+    "kill_file",
+    "pid_file",
+    "timer_interval_ms",
+    "reconcile_timeout_ms",
+    "flatten_on_kill",
+    "id_prefix",
+}
+_PAIR_MODEL_KEYS = {"hedge", "hedge_window", "form", "zscore_halflife", "true_ratio"}
+_RULE_KEYS = {"entry", "exit", "stop", "max_holding_s"}
+_MS_KEYS = {"cooldown_ms": "cooldown_ns", "leg_timeout_ms": "leg_timeout_ns"}
+
+
+def _unknown(where: str, table: Mapping[str, Any], known: set[str]) -> None:
+    extra = sorted(set(table) - known)
+    if extra:
+        raise ConfigError(f"{where}: unknown key(s) {extra}; expected some of {sorted(known)}")
+
+
+def _path(value: Any, base: Path) -> Path | None:
+    if value in (None, ""):
+        return None
+    path = Path(str(value))
+    return path if path.is_absolute() else base / path
+
+
+def _pair(where: str, table: Mapping[str, Any]) -> PairSettings:
+    strategy_keys = {f.name for f in dataclasses.fields(PairStrategyConfig)} - {"rules"}
+    strategy_keys -= set(_MS_KEYS.values())
+    _unknown(where, table, strategy_keys | _PAIR_MODEL_KEYS | _RULE_KEYS | set(_MS_KEYS))
+    rules_args: dict[str, Any] = {k: table[k] for k in ("entry", "exit", "stop") if k in table}
+    if "max_holding_s" in table:
+        rules_args["max_holding_ns"] = int(float(table["max_holding_s"]) * 1e9)
+    kwargs: dict[str, Any] = {k: v for k, v in table.items() if k in strategy_keys}
+    for key, name in _MS_KEYS.items():
+        if key in table:
+            kwargs[name] = int(float(table[key]) * _MS)
+    model = {k: table[k] for k in _PAIR_MODEL_KEYS if k in table}
+    if "form" in model:
+        model["form"] = SpreadForm(model["form"])
+    if model.get("hedge", "ols") not in ("ols", "rolling", "ewm", "kalman"):
+        raise ConfigError(f"{where}.hedge: {model['hedge']!r} is not ols, rolling, ewm or kalman")
+    try:
+        strategy = PairStrategyConfig(rules=SignalRules(**rules_args), **kwargs)
+        return PairSettings(strategy, **model)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _venue(where: str, table: Mapping[str, Any], base: Path) -> VenueSettings:
+    _unknown(where, table, {"name", "fix", "feed", "fees"})
+    for key in ("name", "fix", "feed"):
+        if key not in table:
+            raise ConfigError(f"{where}: missing {key!r}")
+    name = str(table["name"])
+    try:
+        fix = settings_from_mapping(dict(table["fix"]), base)
+    except ValueError as exc:
+        raise ConfigError(f"{where}.fix: {exc}") from None
+    if not fix.is_initiator:
+        raise ConfigError(
+            f"{where}.fix: ConnectionType must be initiator, got {fix.connection_type}"
+        )
+    try:
+        feed = FeedSettings(**table["feed"])
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}.feed: {exc}") from None
+    fees_table = dict(table.get("fees", {}))
+    _unknown(f"{where}.fees", fees_table, {"taker", "maker"})
+    fees = VenueFees(int(fees_table.get("taker", 0)), int(fees_table.get("maker", 0)))
+    return VenueSettings(name, fix, feed, fees)
+
+
+def parse_config(document: Mapping[str, Any], base: Path, source: Path | None = None) -> RunConfig:
+    """Build a RunConfig from a parsed TOML document (`base`: where relative paths start)."""
+    _unknown("top level", document, {"engine", "risk", "pairs", "venues"})
+    engine = dict(document.get("engine", {}))
+    _unknown("engine", engine, _ENGINE_KEYS)
+    risk = dict(document.get("risk", {}))
+    _unknown("risk", risk, {f.name for f in dataclasses.fields(RiskLimits)})
+    try:
+        limits = RiskLimits(**risk)
+    except TypeError as exc:
+        raise ConfigError(f"risk: {exc}") from None
+    pairs = tuple(_pair(f"pairs[{i}]", t) for i, t in enumerate(document.get("pairs", [])))
+    venues = tuple(
+        _venue(f"venues[{i}]", t, base) for i, t in enumerate(document.get("venues", []))
+    )
+    if not pairs:
+        raise ConfigError("at least one [[pairs]] table is needed")
+    if not venues:
+        raise ConfigError("at least one [[venues]] table is needed")
+    names = [v.name for v in venues]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"venues: names must be unique, got {names}")
+    return RunConfig(
+        pairs=pairs,
+        venues=venues,
+        limits=limits,
+        journal=_path(engine.get("journal"), base),
+        kill_file=_path(engine.get("kill_file"), base),
+        pid_file=_path(engine.get("pid_file"), base),
+        timer_interval_ns=int(float(engine.get("timer_interval_ms", 20)) * _MS),
+        reconcile_timeout_ns=int(float(engine.get("reconcile_timeout_ms", 2000)) * _MS),
+        flatten_on_kill=bool(engine.get("flatten_on_kill", False)),
+        id_prefix=str(engine.get("id_prefix", "S")),
+        source=source,
+    )
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and check a `calarb run` TOML file."""
+    path = Path(path)
+    try:
+        document = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    try:
+        return parse_config(document, path.resolve().parent, path)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

@@ -1,0 +1,358 @@
+"""The live runner: the trading engine against external venues, on one asyncio loop.
+
+One process, one thread, one loop (uvloop when installed). Per venue: a `MoldSubscriber`
+(MoldUDP64 multicast on 127.0.0.1 with gap re-requests) whose messages go straight into
+`TradingEngine.on_market_data` with the datagram's arrival stamp, and a `FixInitiator` whose
+session carries a `FixOrderGateway`. A timer task runs `engine.on_timer` (legging timeouts,
+post-trade checks), the gateways' reconciliation deadlines and the kill-file check.
+
+Start-up: the journal (if configured) is replayed into the OMS (positions, P&L and open
+orders come back; the risk gate is rebuilt), the strategy's ClOrdIDs get a new run number so
+they never collide with the journal's, and the strategy stays halted (warm-up) until every
+feed has caught up with its session and every FIX session has logged on. After each Logon
+the gateway reconciles the venue's open orders.
+
+Kill switch: SIGUSR1, the kill file appearing, or `kill()`: cancels every open order (and
+flattens if configured) and halts the strategy for good. SIGINT/SIGTERM or the duration
+ending stop the run: open orders are cancelled (unless told otherwise), FIX sessions log
+out, sockets close, the journal is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import signal
+import time
+from typing import Any
+
+from calarb.core.clock import Clock, LiveClock
+from calarb.fix.transport import FixInitiator, install_uvloop
+from calarb.itch.moldudp64 import MoldReceiver
+from calarb.itch.transport import MoldSubscriber
+from calarb.ops.latency import LatencyRecorder
+from calarb.trading.config import RunConfig, VenueSettings
+from calarb.trading.engine import TradingEngine
+from calarb.trading.fix_gateway import FixOrderGateway
+from calarb.trading.journal import Journal, JournalContents
+from calarb.trading.strategy import PairsStrategy
+
+log = logging.getLogger("calarb.trading.live")
+
+__all__ = ["ArrivalClock", "LiveClock", "LiveEngine", "VenueFeed", "run_live"]
+
+
+class ArrivalClock:
+    """A clock that remembers its last monotonic reading.
+
+    `MoldSubscriber` reads its clock once per datagram, then delivers that datagram's
+    messages: `last_ns` is then the packet-received stamp of the message being delivered.
+    """
+
+    __slots__ = ("_clock", "_monotonic", "last_ns")
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._monotonic = clock.monotonic_ns
+        self.last_ns = 0
+
+    def monotonic_ns(self) -> int:
+        now = self.last_ns = self._monotonic()
+        return now
+
+    def wall_ns(self) -> int:
+        return self._clock.wall_ns()
+
+
+class VenueFeed:
+    """One venue's market data: MoldUDP64 receiver -> engine, with arrival stamps."""
+
+    def __init__(self, venue: str, engine: TradingEngine, clock: Clock, session: str | None):
+        self.venue = venue
+        self.arrival = ArrivalClock(clock)
+        self.receiver = MoldReceiver(session, first_sequence=1)
+        self.subscriber: MoldSubscriber | None = None
+        self._on_market_data = engine.on_market_data
+
+    def on_message(self, payload: bytes) -> None:
+        self._on_market_data(self.venue, payload, self.arrival.last_ns)
+
+    async def open(self, settings: VenueSettings) -> None:
+        feed = settings.feed
+        self.subscriber = await MoldSubscriber.create(
+            self.receiver,
+            feed.group,
+            feed.port,
+            feed.retransmission_address,
+            self.on_message,
+            interface=feed.interface,
+            clock=self.arrival,
+        )
+
+    @property
+    def caught_up(self) -> bool:
+        """Some data arrived and nothing known is missing."""
+        receiver = self.receiver
+        return (
+            receiver.stats.messages_delivered > 0
+            and not receiver.has_missing
+            and receiver.next_sequence >= receiver.highest_known_sequence
+        )
+
+    def close(self) -> None:
+        if self.subscriber is not None:
+            self.subscriber.close()
+            self.subscriber = None
+
+
+_RUN_ID = re.compile(r"^(?P<prefix>.*?)(?P<run>\d+)-\d+$")
+
+
+def next_run_prefix(prefix: str, parent_ids: list[str]) -> str:
+    """`prefix<n>-` with n one past the highest run number in the journal's parent ids."""
+    highest = 0
+    for parent in parent_ids:
+        match = _RUN_ID.match(parent)
+        if match and match["prefix"] == prefix:
+            highest = max(highest, int(match["run"]))
+    return f"{prefix}{highest + 1}-"
+
+
+class LiveEngine:
+    """The engine, its venues' feeds and FIX sessions, timers and kill switch."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        clock: Clock | None = None,
+        recorder: LatencyRecorder | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock or LiveClock()
+        self.recorder = recorder if recorder is not None else LatencyRecorder(self.clock)
+        self.journal: Journal | None = None
+        self.replayed: JournalContents | None = None
+        self.gateways: dict[str, FixOrderGateway] = {}
+        self.initiators: dict[str, FixInitiator] = {}
+        self.feeds: dict[str, VenueFeed] = {}
+        self.warming_up = True
+        self.started_ns = 0
+        self.engine = self._build_engine()
+        self._stop = asyncio.Event()
+        self._timer_task: asyncio.Task[None] | None = None
+        self._signals: list[int] = []
+
+    # -- construction ----------------------------------------------------------------------
+
+    def _build_engine(self) -> TradingEngine:
+        config = self.config
+        entries = []
+        if config.journal is not None:
+            config.journal.parent.mkdir(parents=True, exist_ok=True)
+            self.journal, self.replayed = Journal.open(config.journal)
+            entries = self.replayed.entries
+        prefix = next_run_prefix(
+            config.id_prefix, [e.payload.parent_id for e in entries if e.kind == "order"]
+        )
+        strategy = PairsStrategy(
+            [(pair.strategy, pair.build_model()) for pair in config.pairs], id_prefix=prefix
+        )
+        for venue in config.venues:
+            initiator = FixInitiator(venue.fix, clock=self.clock, on_event=self._session_event)
+            self.initiators[venue.name] = initiator
+            self.gateways[venue.name] = FixOrderGateway(
+                venue.name,
+                initiator.session,
+                initiator.flush,
+                self.clock,
+                recorder=self.recorder,
+                reconcile_timeout_ns=config.reconcile_timeout_ns,
+            )
+        engine = TradingEngine(
+            self.clock,
+            strategy,
+            self.gateways,
+            fees={venue.name: venue.fees for venue in config.venues},
+            risk_limits=config.limits,
+            recorder=self.recorder,
+            journal=self.journal,
+            true_hedge_ratios={
+                p.strategy.name: p.true_ratio for p in config.pairs if p.true_ratio is not None
+            },
+        )
+        if entries:
+            engine.oms.replay(entries)
+            engine.risk.rebuild(
+                engine.oms.open_orders(),
+                {s: engine.portfolio.quantity(s) for s in engine.portfolio.positions},
+                engine.oms.parent_ids(),
+            )
+        for gateway in self.gateways.values():
+            gateway.attach(engine, engine.oms, engine.router)
+        for venue in config.venues:
+            self.feeds[venue.name] = VenueFeed(venue.name, engine, self.clock, venue.feed.session)
+        strategy.halt()  # warm-up: resumed once feeds and sessions are ready
+        return engine
+
+    def _session_event(self, session, event) -> None:
+        for gateway in self.gateways.values():
+            if gateway.session is session:
+                gateway.on_session_event(event)
+                return
+
+    # -- running ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the feeds, start the FIX sessions, the timer and the signal handlers."""
+        self.started_ns = self.clock.monotonic_ns()
+        for venue in self.config.venues:
+            await self.feeds[venue.name].open(venue)
+            self.initiators[venue.name].start()
+        loop = asyncio.get_running_loop()
+        self._timer_task = loop.create_task(self._timer())
+        for signum, handler in (
+            (signal.SIGUSR1, lambda: self.kill("signal SIGUSR1")),
+            (signal.SIGINT, self.request_stop),
+            (signal.SIGTERM, self.request_stop),
+        ):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, handler)
+                self._signals.append(signum)
+        if self.config.pid_file is not None:
+            self.config.pid_file.parent.mkdir(parents=True, exist_ok=True)
+            self.config.pid_file.write_text(f"{os.getpid()}\n")
+
+    async def _timer(self) -> None:
+        interval = self.config.timer_interval_ns / 1e9
+        kill_file = self.config.kill_file
+        while True:
+            await asyncio.sleep(interval)
+            now = self.clock.monotonic_ns()
+            try:
+                if (
+                    kill_file is not None
+                    and not self.engine.kill_switch_engaged
+                    and kill_file.exists()
+                ):
+                    self.kill(f"kill file {kill_file}")
+                if self.warming_up:
+                    self._check_warm_up()
+                for gateway in self.gateways.values():
+                    gateway.on_timer(now)
+                self.engine.on_timer(now)
+            except Exception:  # the timer must keep running whatever one tick did
+                log.exception("timer tick failed")
+
+    def _check_warm_up(self) -> None:
+        if self.engine.kill_switch_engaged:
+            self.warming_up = False
+            return
+        if all(feed.caught_up for feed in self.feeds.values()) and all(
+            gateway.connected and gateway.reconciliation is None
+            for gateway in self.gateways.values()
+        ):
+            self.warming_up = False
+            self.engine.strategy.resume()
+            log.info("feeds caught up and sessions logged on: strategy running")
+
+    async def wait_ready(self, timeout_s: float = 10.0) -> None:
+        """Wait until the warm-up is over (TimeoutError naming what is missing)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self.warming_up:
+            if loop.time() > deadline:
+                waiting = [n for n, f in self.feeds.items() if not f.caught_up]
+                waiting += [f"{n} FIX" for n, g in self.gateways.items() if not g.connected]
+                raise TimeoutError(f"not ready after {timeout_s} s: waiting for {waiting}")
+            await asyncio.sleep(0.01)
+
+    def kill(self, reason: str = "manual") -> None:
+        """Engage the kill switch (idempotent)."""
+        if self.engine.kill_switch_engaged:
+            return
+        log.warning("kill switch: %s", reason)
+        self.warming_up = False
+        self.engine.kill(reason, flatten=self.config.flatten_on_kill)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self, duration_s: float | None = None) -> None:
+        """Run until `duration_s` passes or a stop is requested."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), duration_s)
+
+    async def stop(self, cancel_open_orders: bool = True, timeout_s: float = 2.0) -> None:
+        """Cancel open orders (waiting up to `timeout_s` for the answers), log out, close."""
+        loop = asyncio.get_running_loop()
+        for signum in self._signals:
+            loop.remove_signal_handler(signum)
+        self._signals.clear()
+        engine = self.engine
+        if cancel_open_orders and engine.oms.open_count:
+            engine.strategy.halt()
+            now = self.clock.monotonic_ns()
+            for request in engine.oms.cancel_all(now):
+                engine.gateways[request.venue].send_cancel(request, now)
+                engine.cancels_sent += 1
+            deadline = loop.time() + timeout_s
+            while engine.oms.open_count and loop.time() < deadline:
+                await asyncio.sleep(0.01)
+        if self._timer_task is not None:
+            self._timer_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer_task
+            self._timer_task = None
+        await asyncio.gather(*(i.stop(timeout_s) for i in self.initiators.values()))
+        for feed in self.feeds.values():
+            feed.close()
+        if self.journal is not None:
+            self.journal.close()
+        if self.config.pid_file is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.config.pid_file.unlink()
+
+    # -- reports ---------------------------------------------------------------------------
+
+    def summary(self) -> dict[str, Any]:
+        summary = self.engine.summary()
+        summary["run_seconds"] = round((self.clock.monotonic_ns() - self.started_ns) / 1e9, 3)
+        summary["open_orders"] = self.engine.oms.open_count
+        summary["feeds"] = {
+            name: feed.receiver.stats.as_dict() | {"callback_errors": self._callback_errors(feed)}
+            for name, feed in self.feeds.items()
+        }
+        summary["venues"] = {name: gateway.stats() for name, gateway in self.gateways.items()}
+        summary["journal"] = {
+            "path": str(self.config.journal) if self.config.journal else None,
+            "replayed_entries": len(self.replayed.entries) if self.replayed else 0,
+        }
+        return summary
+
+    @staticmethod
+    def _callback_errors(feed: VenueFeed) -> int:
+        return feed.subscriber.callback_errors if feed.subscriber is not None else 0
+
+
+async def run_live(config: RunConfig, duration_s: float | None = None) -> dict[str, Any]:
+    """Start, run for `duration_s` (None: until SIGINT/SIGTERM), stop; the summary."""
+    live = LiveEngine(config)
+    await live.start()
+    try:
+        await live.run(duration_s)
+    finally:
+        await live.stop()
+    return live.summary()
+
+
+def run_blocking(config: RunConfig, duration_s: float | None = None) -> dict[str, Any]:
+    """`run_live` on a fresh loop (uvloop when installed)."""
+    install_uvloop()
+    started = time.monotonic()
+    summary = asyncio.run(run_live(config, duration_s))
+    summary["wall_seconds"] = round(time.monotonic() - started, 3)
+    return summary

@@ -1,0 +1,307 @@
+"""The live engine over real loopback: two in-process venues (MatchingEngine with seeded
+background traders, the venue's FIX gateway on a FixAcceptor, ITCH 5.0 over MoldUDP64
+multicast with a retransmission server), and `LiveEngine` built from a TOML config.
+
+One scenario, in order: warm-up and trading; a lossy feed whose gaps are recovered (books
+equal the venue's); a FIX disconnect of one venue, routed around, then a reconnect; a stop
+without cancelling and a restart from the journal that loses no order (the new OMS equals
+the old one, the open order is reconciled with the venue); the kill switch from the kill
+file cancelling it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from calarb.core.clock import LiveClock
+from calarb.core.types import Side
+from calarb.fix.transport import FixAcceptor
+from calarb.itch.transport import fresh_multicast_address
+from calarb.trading.config import load_config
+from calarb.trading.live import LiveEngine, next_run_prefix
+from calarb.trading.oms import DiffKind
+from calarb.trading.orders import OrderIntent, OrdStatus, OrdType, TimeInForce, VenueOrder
+from calarb.trading.router import SkipReason
+from calarb.venue.config import ParticipantConfig
+from calarb.venue.gateway import VenueGateway, acceptor_settings
+from calarb.venue.itch_publisher import book_differences
+from calarb.venue.market_data import FeedFaults, MarketDataConfig, VenueMarketData
+from calarb.venue.matching import MatchingEngine
+from calarb.venue.synthetic import (
+    BackgroundTraders,
+    FairValueProcess,
+    MarketMakerConfig,
+    NoiseTraderConfig,
+    PairConfig,
+    SymbolConfig,
+    SyntheticMarketConfig,
+)
+
+pytestmark = [pytest.mark.network, pytest.mark.slow]
+
+STEP_S = 0.004  # real seconds per simulated 100 ms step: the market runs 25x faster
+
+
+class InProcessVenue:
+    """A venue as the exchange simulator runs it, in this process."""
+
+    def __init__(self, name: str, seed: int, faults: FeedFaults) -> None:
+        self.name = name
+        market = SyntheticMarketConfig(
+            seed=5,  # the same fair values on both venues; their traders differ
+            symbols=(
+                SymbolConfig("AAA", 40.0, daily_volatility=0.3),
+                SymbolConfig("BBB", 50.0, daily_volatility=0.5),
+            ),
+            pairs=(PairConfig("AAA", "BBB", 0.8, half_life_s=5.0, spread_sd=0.002),),
+            step_ns=100_000_000,
+            market_makers=MarketMakerConfig(count=2, levels=3),
+            noise_traders=NoiseTraderConfig(count=2, orders_per_s=0.5),
+        )
+        self.fair_values = FairValueProcess(market)
+        self.engine = MatchingEngine(market.instruments())
+        self.traders = BackgroundTraders(self.engine, market, seed, name)
+        participants = [ParticipantConfig("CALARB", "calarb", "secret", heartbeat_interval_s=5)]
+        self.gateway = VenueGateway(
+            self.engine, participants, lambda: self.fair_values.now_ns, LiveClock(),
+            exec_id_prefix=f"{name}-",
+        )  # fmt: skip
+        self.acceptor = FixAcceptor(
+            acceptor_settings(name, participants, 0),
+            lambda settings: self,
+            authenticate=self.gateway.authenticate,
+            on_event=self.gateway.on_session_event,
+        )
+        group, port = fresh_multicast_address()
+        self.market_data_config = MarketDataConfig(name, group, port, faults=faults)
+        self.market_data: VenueMarketData | None = None
+        self.fix_port = 0
+        self.paused = False
+        self._task: asyncio.Task | None = None
+
+    def on_message(self, session, message) -> None:  # the acceptor sessions' application
+        self.gateway.on_message(session, message)
+        self.market_data.publish_engine(self.engine)
+
+    async def start(self) -> None:
+        self.fix_port = await self.acceptor.start(port=0)
+        self.market_data = await VenueMarketData.open(
+            self.market_data_config, self.engine.instruments
+        )
+        self.market_data.start_of_day(0)
+        self._step()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def _step(self) -> None:
+        self.fair_values.step()
+        self.traders.act(self.fair_values.now_ns, self.fair_values)
+        self.gateway.dispatch_reports()
+        for session in self.gateway.take_touched_sessions():
+            if session.connection is not None:
+                session.connection.flush()
+        self.market_data.publish_engine(self.engine)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(STEP_S)
+            if not self.paused:
+                self._step()
+
+    def drop_fix(self) -> None:
+        for session in self.gateway.sessions_to_drop("CALARB"):
+            session.connection._close()
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        await self.acceptor.stop()
+        await self.market_data.close()
+
+    def toml(self, store: Path) -> str:
+        md = self.market_data_config
+        host, retransmission_port = self.market_data.retransmission_address
+        return f"""
+[[venues]]
+name = "{self.name}"
+fees = {{ taker = 30, maker = -20 }}
+[venues.fix]
+BeginString = "FIX.4.4"
+SenderCompID = "CALARB"
+TargetCompID = "{self.name}"
+SocketConnectHost = "127.0.0.1"
+SocketConnectPort = {self.fix_port}
+HeartBtInt = 5
+Username = "calarb"
+Password = "secret"
+ReconnectInterval = 1.0
+ReconnectMaxInterval = 1.0
+FileStorePath = "{store}"
+[venues.feed]
+group = "{md.group}"
+port = {md.port}
+retransmission_host = "{host}"
+retransmission_port = {retransmission_port}
+session = "{self.name}"
+"""
+
+
+def write_config(folder: Path, venues: list[InProcessVenue]) -> Path:
+    text = """
+[engine]
+journal = "run/journal.jsonl"
+kill_file = "run/KILL"
+pid_file = "run/calarb.pid"
+timer_interval_ms = 10
+reconcile_timeout_ms = 1000
+
+[risk]
+max_position = 2000
+max_order_quantity = 1000
+max_orders_per_window = 1000
+
+[[pairs]]
+leg_a = "AAA"
+leg_b = "BBB"
+hedge = "ols"
+zscore_halflife = 1500
+entry = 1.0
+exit = 0.2
+stop = 5.0
+size = 100
+order_style = "limit"
+price_reference = "far"
+cooldown_ms = 100
+leg_timeout_ms = 200
+min_observations = 150
+true_ratio = 0.8
+""" + "".join(venue.toml(folder / "fixstore") for venue in venues)
+    path = folder / "run.toml"
+    path.write_text(text)
+    return path
+
+
+async def until(condition, timeout: float, what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def scenario(folder: Path) -> None:
+    venues = [
+        InProcessVenue("V1", 11, FeedFaults(drop=0.03, seed=4)),  # a lossy feed: gaps
+        InProcessVenue("V2", 12, FeedFaults()),
+    ]
+    for venue in venues:
+        await venue.start()
+    config = load_config(write_config(folder, venues))
+    live = LiveEngine(config)
+    second = None
+    try:
+        await live.start()
+        await live.wait_ready(10.0)
+        assert config.pid_file.exists()
+        await asyncio.sleep(3.0)
+        engine = live.engine
+        assert engine.market_data_messages > 1000
+        assert engine.ticks_to_model > 100
+
+        # Feed gaps on V1 were detected, re-requested and recovered: books equal the venue's.
+        stats = live.feeds["V1"].receiver.stats
+        assert stats.gaps_detected > 0 and stats.requests_sent > 0
+        for venue in venues:
+            venue.paused = True
+        await until(lambda: all(f.caught_up for f in live.feeds.values()), 5.0, "feeds")
+        await asyncio.sleep(0.1)
+        assert stats.gaps_recovered == stats.gaps_detected
+        for venue in venues:
+            assert book_differences(venue.engine, engine.feeds[venue.name].books) == []
+            venue.paused = False
+
+        # V2's FIX session drops: the router routes around it until the reconnect.
+        orders_before = len(engine.oms.orders())
+        venues[1].drop_fix()
+        await until(lambda: not live.gateways["V2"].connected, 2.0, "V2 down")
+        assert not engine.router.venues["V2"].connected
+        top = engine.consolidated["AAA"]
+        probe = OrderIntent("PROBE", "AAA", Side.BUY, 50, top.ask_price + 10_000)
+        decision = engine.router.route(probe)
+        assert ("V2", SkipReason.DISCONNECTED) in decision.skipped
+        assert decision.orders and {o.venue for o in decision.orders} == {"V1"}
+        await until(lambda: live.gateways["V2"].connected, 5.0, "V2 reconnect")
+        (down_ns, down), (up_ns, up) = live.gateways["V2"].connection_changes[-2:]
+        assert (down, up) == (False, True)
+        during = [o for o in engine.oms.orders()[orders_before:] if down_ns < o.created_ns < up_ns]
+        assert all(o.venue == "V1" for o in during)
+        assert engine.router.venues["V2"].connected
+        assert live.gateways["V2"].counts["connected"] == 2
+        await asyncio.sleep(0.5)
+        summary = live.summary()
+        assert summary["orders_sent"] > 0 and summary["fills"] > 0, summary
+
+        # A resting order far from the market, then a stop without cancelling (a crash, for
+        # the orders) and a restart from the journal.
+        far = VenueOrder("MANUAL1.1", "MANUAL1", "V1", "AAA", Side.BUY, 10,
+                         (top.bid_price // 2) // 100 * 100, OrdType.LIMIT, TimeInForce.DAY)  # fmt: skip
+        engine.oms.submit(far, LiveClock().monotonic_ns())
+        engine.gateways["V1"].send_new_order(far, 0)
+        await until(lambda: engine.oms.order("MANUAL1.1").status is OrdStatus.NEW, 2.0, "ack")
+        engine.strategy.halt()
+        await until(lambda: engine.oms.open_count == 1, 3.0, "strategy orders to finish")
+        await live.stop(cancel_open_orders=False)
+        state_before = engine.oms.state()
+        positions_before = {s: p.quantity for s, p in engine.portfolio.positions.items()}
+        assert not config.pid_file.exists()
+
+        second = LiveEngine(config)
+        assert second.engine.oms.state() == state_before  # nothing lost in the journal
+        assert {
+            s: p.quantity for s, p in second.engine.portfolio.positions.items()
+        } == positions_before
+        assert second.engine.strategy.id_prefix == "S2-"
+        await second.start()
+        await second.wait_ready(10.0)
+        gateway = second.gateways["V1"]
+        assert gateway.reconciliations == 1
+        assert [d for d in gateway.differences if d.kind is DiffKind.NO_ANSWER] == []
+        assert second.engine.oms.order("MANUAL1.1").status is OrdStatus.NEW
+        assert venues[0].engine.order(int(second.engine.oms.order("MANUAL1.1").order_id))
+
+        # The kill switch, from the kill file: every open order is cancelled, nothing new goes.
+        config.kill_file.touch()
+        await until(lambda: second.engine.kill_switch_engaged, 2.0, "kill switch")
+        await until(lambda: second.engine.oms.open_count == 0, 3.0, "cancels")
+        assert second.engine.oms.order("MANUAL1.1").status is OrdStatus.CANCELED
+        sent = second.engine.orders_sent
+        await asyncio.sleep(0.5)
+        assert second.engine.orders_sent == sent and second.engine.strategy.halted
+        assert second.summary()["kill_switch"]["reason"].startswith("kill file")
+    finally:
+        if second is not None:
+            await second.stop()
+        elif live._timer_task is not None:
+            await live.stop()
+        for venue in venues:
+            await venue.stop()
+
+
+def test_live_engine_over_loopback(tmp_path):
+    asyncio.run(asyncio.wait_for(scenario(tmp_path), 60))
+
+
+def test_run_prefix_follows_the_journal():
+    assert next_run_prefix("S", []) == "S1-"
+    assert next_run_prefix("S", ["S1-4", "S3-1", "MANUAL1", "X7-2"]) == "S4-"
+
+
+def test_config_errors_name_the_key(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[[pairs]]\nleg_a = "A"\nleg_b = "B"\nsize = 0\n')
+    with pytest.raises(ValueError, match=r"pairs\[0\]"):
+        load_config(path)
+    path.write_text("[engine]\nbogus = 1\n")
+    with pytest.raises(ValueError, match="bogus"):
+        load_config(path)
