@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -16,3 +17,11 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"third-party data folder {SHARED_DATA} is absent")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def default_event_loop_policy():
+    """Commands under test may switch asyncio to uvloop's policy (process-wide); put the
+    default back so one test's choice never leaks into the next."""
+    yield
+    asyncio.set_event_loop_policy(None)
