@@ -1,10 +1,18 @@
-"""`calarb bench matching`: requests per second through the matching engine alone.
+"""`calarb bench matching`: requests per second through the matching engine alone, and the
+latency of one order through the FIX gateway (`gateway_us`).
 
 The request stream is recorded first (untimed) by driving a scratch engine with a seeded
 generator, so it only ever cancels or replaces orders that are live; the same stream is then
 replayed on a fresh engine under the timer. The mix: passive adds at and near the touch and
 away from it, cancels, replaces (size down keeping priority, size up, price moves) and
 marketable orders (crossing limits, IOC, FOK, market), over a drifting mid price.
+
+`gateway_us` times the venue's whole order-entry path in one process, without sockets: a
+framed NewOrderSingle (built beforehand by a real client FixSession) goes into the venue's
+FixSession (`on_bytes`: framing, checksum, session checks), the VenueGateway parses it, checks
+limits, calls the engine and formats the ExecutionReports, and the clock stops when the
+session hands back the report bytes (`data_to_send`). Half the orders rest (one report),
+half are marketable IOC orders that fill (two reports).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from calarb.core.clock import LiveClock
 from calarb.core.types import Instrument, Side
 from calarb.venue.matching import MatchingEngine
 from calarb.venue.orders import OrdType, TimeInForce
@@ -212,8 +221,102 @@ def run_matching_benchmark(
     }
 
 
+def _percentile_us(sorted_ns: list[int], fraction: float) -> float:
+    index = min(len(sorted_ns) - 1, int(fraction * len(sorted_ns)))
+    return round(sorted_ns[index] / 1000.0, 2)
+
+
+def run_gateway_benchmark(order_count: int = 20_000, seed: int = 1) -> dict[str, Any]:
+    """Latency of one NewOrderSingle through the venue's FIX session and gateway, in µs."""
+    from calarb.fix.config import SessionSettings
+    from calarb.fix.messages import encode_new_order_single
+    from calarb.fix.session import FixSession
+    from calarb.fix.timefmt import TimestampFormatter
+    from calarb.venue.config import ParticipantConfig
+    from calarb.venue.gateway import VenueGateway, acceptor_settings
+
+    rng = random.Random(seed)
+    clock = LiveClock()
+    instrument = Instrument("SYM0", locate=1)
+    engine = MatchingEngine([instrument])
+    participant = ParticipantConfig("BENCH", "bench", "bench")
+    gateway = VenueGateway(engine, [participant], clock.monotonic_ns, clock, exec_id_prefix="B-")
+    (settings,) = acceptor_settings("VENUE", [participant], port=0)
+    venue = FixSession(settings, clock, application=gateway, authenticate=gateway.authenticate)
+    client = FixSession(
+        SessionSettings(
+            "FIX.4.4", "BENCH", "VENUE", "initiator", 30, username="bench", password="bench"
+        ),
+        clock,
+    )
+    now = clock.monotonic_ns()
+    client.connection_made(now)
+    venue.connection_made(now)
+    for _ in range(4):  # Logon both ways
+        venue.on_bytes(client.data_to_send(), clock.monotonic_ns())
+        client.on_bytes(venue.data_to_send(), clock.monotonic_ns())
+    if not (venue.logged_on and client.logged_on):
+        raise RuntimeError("benchmark sessions did not log on")
+    gateway.participants["BENCH"].session = venue
+    tick = instrument.tick_size
+    mid = 1_000_000
+    depth = 10 * order_count * 100  # the background maker never runs out
+    engine.submit(now, "MAKER", "bid", "SYM0", Side.BUY, depth, mid - tick)
+    engine.submit(now, "MAKER", "ask", "SYM0", Side.SELL, depth, mid + tick)
+    engine.take_reports()
+    engine.take_book_events()
+    transact = TimestampFormatter()(clock.wall_ns())
+    wire: list[tuple[str, bytes]] = []
+    for number in range(order_count):  # client-side framing, untimed
+        side = Side.BUY if rng.random() < 0.5 else Side.SELL
+        away = -1 if side is Side.BUY else 1
+        if number % 2:
+            kind, price, tif = "marketable_ioc", mid - away * tick, b"3"
+        else:
+            kind, price, tif = "passive_day", mid + away * rng.randrange(5, 40) * tick, b"0"
+        body = encode_new_order_single(b"C%d" % number, b"SYM0", side, 100, price, transact, tif)
+        client.send_body(b"D", body)
+        wire.append((kind, client.data_to_send()))
+    timings: dict[str, list[int]] = {"passive_day": [], "marketable_ioc": []}
+    reports = 0
+    perf = time.perf_counter_ns
+    monotonic = clock.monotonic_ns
+    gc.collect()
+    for kind, raw in wire:
+        started = perf()
+        venue.on_bytes(raw, monotonic())
+        out = venue.data_to_send()
+        timings[kind].append(perf() - started)
+        reports += out.count(b"\x0135=8\x01")
+        engine.take_book_events()  # market data is not part of this path
+    every = sorted(timings["passive_day"] + timings["marketable_ioc"])
+    expected = len(timings["passive_day"]) + 2 * len(timings["marketable_ioc"])
+    if reports != expected or engine.match_count != len(timings["marketable_ioc"]):
+        raise RuntimeError(f"gateway benchmark: {reports} reports, expected {expected}")
+    by_kind = {}
+    for kind, values in timings.items():
+        values.sort()
+        by_kind[kind] = {"p50": _percentile_us(values, 0.5), "p99": _percentile_us(values, 0.99)}
+    return {
+        "gateway_us": {
+            "p50": _percentile_us(every, 0.5),
+            "p99": _percentile_us(every, 0.99),
+            "p999": _percentile_us(every, 0.999),
+        },
+        "gateway_by_kind_us": by_kind,
+        "gateway_orders": len(every),
+        "gateway_reports": reports,
+        "gateway_path": (
+            "NewOrderSingle bytes -> FixSession.on_bytes -> VenueGateway -> MatchingEngine -> "
+            "ExecutionReport bytes (data_to_send); one process, no sockets, LiveClock"
+        ),
+    }
+
+
 def _run(args: argparse.Namespace) -> int:
     result = run_matching_benchmark(args.orders, args.seed, args.symbols, args.repeat)
+    if args.gateway_orders:
+        result.update(run_gateway_benchmark(args.gateway_orders, args.seed))
     if args.json:
         print(json.dumps(result))
     else:
@@ -222,6 +325,12 @@ def _run(args: argparse.Namespace) -> int:
             f"({result['requests']:,} requests, {result['trades']:,} trades, best of "
             f"{result['repeat']})"
         )
+        if "gateway_us" in result:
+            gateway = result["gateway_us"]
+            print(
+                f"gateway: one order FIX bytes in -> ExecutionReport bytes out p50 "
+                f"{gateway['p50']} µs, p99 {gateway['p99']} µs ({result['gateway_orders']:,} orders)"
+            )
     return 0
 
 
@@ -233,5 +342,9 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--symbols", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3, help="replays; the fastest counts")
+    parser.add_argument(
+        "--gateway-orders", type=int, default=20_000,
+        help="orders timed through the FIX gateway for gateway_us (0: skip)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_run)
