@@ -371,9 +371,10 @@ class VenueServer:
                         venue.step(now)
                 wait = clock.real_seconds_until(self.fair_values.now_ns + step_ns)
                 if deadline is not None:
-                    wait = min(wait, deadline - loop.time())
-                    if wait <= 0:
+                    left = deadline - loop.time()
+                    if left <= 0:
                         break
+                    wait = min(wait, left)  # stepping may lag (wait <= 0): that is no deadline
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), max(wait, 0.0005))
         finally:
