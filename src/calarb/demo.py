@@ -43,6 +43,8 @@ SAMPLE_INTERVAL_S = 0.1
 STATUS_INTERVAL_NS = 1_000_000_000
 VENUE_START_TIMEOUT_S = 30.0
 ENGINE_READY_TIMEOUT_S = 20.0
+VENUE_LIFETIME_MARGIN_S = 60.0
+"""How long the venue child outlives the planned run before it stops by itself."""
 
 
 class DemoError(RuntimeError):
@@ -99,12 +101,14 @@ class VenueProcess:
     """`calarb venue` in a child process: its true parameters, its venues' addresses, and a
     clean stop (SIGTERM, then wait)."""
 
-    def __init__(self, config_path: Path, output_dir: Path, log_path: Path) -> None:
-        # No --duration: `VenueServer.run` ends early when its stepping lags at high speed
-        # (it takes a zero wait for the deadline); the demo always stops the child itself.
+    def __init__(
+        self, config_path: Path, output_dir: Path, log_path: Path, lifetime_s: float
+    ) -> None:
+        # The demo stops the child itself; `--duration` is the safety net that ends it even if
+        # the demo is killed before it can.
         self.command = [
             sys.executable, "-m", "calarb.cli", "venue", "--config", str(config_path),
-            "--output", str(output_dir),
+            "--output", str(output_dir), "--duration", f"{lifetime_s:.1f}",
         ]  # fmt: skip
         self.log_path = log_path
         self.process: subprocess.Popen[str] | None = None
@@ -365,6 +369,7 @@ def run_demo(
         venues_path,
         report_dir / "venues",
         report_dir / "venues.log",
+        lifetime_s=duration_s + ENGINE_READY_TIMEOUT_S + VENUE_LIFETIME_MARGIN_S,
     )
     try:
         venue_process.start()
