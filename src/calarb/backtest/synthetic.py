@@ -24,26 +24,42 @@ from calarb.venue.matching import MatchingEngine
 from calarb.venue.synthetic import BackgroundTraders, FairValueProcess, SyntheticMarketConfig
 
 
+class ModelledLink:
+    """One direction-agnostic FIFO link whose one-way latency is drawn from a model: each
+    `arrival(now)` is one draw, but never earlier than the previous message's arrival (a
+    message never overtakes the one before it, as on TCP or a sequenced feed)."""
+
+    __slots__ = ("model", "free_ns")
+
+    def __init__(self, model: LatencyModel) -> None:
+        self.model = model
+        self.free_ns = 0
+
+    def arrival(self, now_ns: int) -> int:
+        at = now_ns + self.model.sample()
+        if at < self.free_ns:
+            at = self.free_ns
+        self.free_ns = at
+        return at
+
+
 class ModelledVenue(SimulatedVenue):
     """A `SimulatedVenue` whose one-way latencies are drawn from latency models: each read
-    of `order_latency_ns` / `market_data_latency_ns` (one per message crossing) is a draw.
-    Links stay FIFO: a draw never lets a message overtake the previous one on the order link
-    (both directions share it, a slight over-constraint) or on the feed."""
+    of `order_latency_ns` / `market_data_latency_ns` (one per message crossing) is a draw on
+    a `ModelledLink`: the order link (both directions share it, a slight over-constraint) or
+    the feed. The paper run (`calarb.backtest.paper`) draws on the same links in the same
+    order."""
 
     def __init__(self, name, engine, scheduler, order_latency: LatencyModel,
                  feed_latency: LatencyModel, **kwargs: Any) -> None:  # fmt: skip
-        self._order_model = order_latency
-        self._feed_model = feed_latency
-        self._order_link_free = 0
-        self._feed_link_free = 0
+        self.order_link = ModelledLink(order_latency)
+        self.feed_link = ModelledLink(feed_latency)
         super().__init__(name, engine, scheduler, **kwargs)
 
     @property
     def order_latency_ns(self) -> int:  # type: ignore[override]
         now = self.scheduler.clock.monotonic_ns()
-        at = max(now + self._order_model.sample(), self._order_link_free)
-        self._order_link_free = at
-        return at - now
+        return self.order_link.arrival(now) - now
 
     @order_latency_ns.setter
     def order_latency_ns(self, value: int) -> None:
@@ -52,9 +68,7 @@ class ModelledVenue(SimulatedVenue):
     @property
     def market_data_latency_ns(self) -> int:  # type: ignore[override]
         now = self.scheduler.clock.monotonic_ns()
-        at = max(now + self._feed_model.sample(), self._feed_link_free)
-        self._feed_link_free = at
-        return at - now
+        return self.feed_link.arrival(now) - now
 
     @market_data_latency_ns.setter
     def market_data_latency_ns(self, value: int) -> None:
@@ -73,7 +87,7 @@ def market_config(config: BacktestConfig) -> tuple[SyntheticMarketConfig, float,
     )
 
 
-class _Market:
+class SyntheticWorld:
     """Fair values, one matching engine and its background traders per venue."""
 
     def __init__(self, market: SyntheticMarketConfig, venue_names: list[str]) -> None:
@@ -85,31 +99,71 @@ class _Market:
             for i, (name, engine) in enumerate(self.engines.items())
         }
 
-    def run(self, venues: dict[str, SimulatedVenue], scheduler: EventScheduler, seconds: float,
-            on_step=None) -> int:  # fmt: skip
-        """Open the day, then step the market for `seconds`; returns the steps taken."""
+    def open_day(self, venues) -> None:
+        """Start of day on every venue, the background traders' first orders, published.
+        `venues` maps names to objects with `start_of_day(now)` and `pump(now)`."""
         fair = self.fair_values
         for name, venue in venues.items():
             venue.start_of_day(fair.now_ns)
             self.traders[name].act(fair.now_ns, fair)
             venue.pump(fair.now_ns)
-        steps = int(seconds * 1e9) // self.config.step_ns
+
+    def steps(self, seconds: float) -> int:
+        return int(seconds * 1e9) // self.config.step_ns
+
+    def advance(self, venues) -> int:
+        """One market step: fair values move, every venue's traders act, changes published.
+        Returns the new time."""
+        fair = self.fair_values
+        fair.step()
+        now = fair.now_ns
+        for name, venue in venues.items():
+            self.traders[name].act(now, fair)
+            venue.pump(now)
+        return now
+
+    def run(self, venues: dict[str, SimulatedVenue], scheduler: EventScheduler, seconds: float,
+            on_step=None) -> int:  # fmt: skip
+        """Open the day, then step the market for `seconds`; returns the steps taken."""
+        self.open_day(venues)
+        steps = self.steps(seconds)
         for _ in range(steps):
-            now = fair.now_ns + self.config.step_ns
-            scheduler.run_until(now)
-            fair.step()
-            for name, venue in venues.items():
-                self.traders[name].act(now, fair)
-                venue.pump(now)
+            scheduler.run_until(self.fair_values.now_ns + self.config.step_ns)
+            now = self.advance(venues)
             if on_step is not None:
                 on_step(now)
         return steps
 
 
+def synthetic_strategy(config: BacktestConfig, market: SyntheticMarketConfig):
+    """The configured strategy over the market's pairs (or the configured ones)."""
+    symbols = [s.symbol for s in market.symbols]
+    if "pairs" in config.strategy_table or not market.pairs:
+        pairs = config.pairs(symbols)
+    else:
+        pairs = [(p.dependent, p.driver) for p in market.pairs]
+    return config.build_strategy(pairs)
+
+
+def step_timers(config: BacktestConfig, scheduler: EventScheduler, engine, recorder: RunRecorder,
+                start_ns: int):  # fmt: skip
+    """The per-step callback: the engine's timer 1 ns after each market step, and an equity
+    sample every `sample_ms`."""
+    next_sample = [start_ns]
+
+    def on_step(now: int) -> None:
+        scheduler.schedule(now + 1, engine.on_timer)
+        if now >= next_sample[0]:
+            scheduler.schedule(now + 1, recorder.sample, now + 1)
+            next_sample[0] = now + config.sample_ns
+
+    return on_step
+
+
 def run_synthetic_backtest(config: BacktestConfig) -> BacktestResult:
     started = time.perf_counter()
     market, seconds, names = market_config(config)
-    world = _Market(market, names)
+    world = SyntheticWorld(market, names)
     clock = SimulatedClock(market.start_ns)
     scheduler = EventScheduler(clock)
     venues = {
@@ -122,27 +176,14 @@ def run_synthetic_backtest(config: BacktestConfig) -> BacktestResult:
         )
         for i, name in enumerate(names)
     }
-    symbols = [s.symbol for s in market.symbols]
-    if "pairs" in config.strategy_table or not market.pairs:
-        pairs = config.pairs(symbols)
-    else:
-        pairs = [(p.dependent, p.driver) for p in market.pairs]
-    strategy = config.build_strategy(pairs)
     recorder = RunRecorder(config.sample_ns, {name: config.fees(name) for name in names})
     from calarb.backtest.replay import build_engine
 
-    engine = build_engine(config, clock, venues, recorder, strategy)
+    engine = build_engine(config, clock, venues, recorder, synthetic_strategy(config, market))
     engine.true_hedge_ratios = {f"{p.dependent}/{p.driver}": p.hedge_ratio for p in market.pairs}
     for venue in venues.values():
         venue.connect(recorder, engine.on_market_data)
-    next_sample = [market.start_ns]
-
-    def on_step(now: int) -> None:
-        scheduler.schedule(now + 1, engine.on_timer)
-        if now >= next_sample[0]:
-            scheduler.schedule(now + 1, recorder.sample, now + 1)
-            next_sample[0] = now + config.sample_ns
-
+    on_step = step_timers(config, scheduler, engine, recorder, market.start_ns)
     world.run(venues, scheduler, seconds, on_step)
     scheduler.run_until(world.fair_values.now_ns + 1_000_000_000)
     recorder.sample(clock.monotonic_ns())
@@ -161,7 +202,7 @@ def write_synthetic_itch(config: BacktestConfig, directory: str | Path) -> list[
     """Run the configured synthetic market without calarb and write each venue's market data
     as a length-prefixed ITCH 5.0 file `<venue>.itch` in `directory`."""
     market, seconds, names = market_config(config)
-    world = _Market(market, names)
+    world = SyntheticWorld(market, names)
     scheduler = EventScheduler(SimulatedClock(market.start_ns))
     chunks: dict[str, list[bytes]] = {name: [] for name in names}
 
