@@ -197,6 +197,23 @@ def test_zero_length_prefix_and_bad_single_messages_are_errors():
     assert "disagrees" in str(feed.decode_errors[-1])
 
 
+def test_a_bad_single_message_names_offset_zero_and_strict_raises_it():
+    feed = ItchBookFeed()
+    feed.on_message_bytes(encode(directory(1, "AAA")))
+    feed.on_message_bytes(encode(m.OrderDelete(1, 0, 5, 1)) + b"\x00")  # one byte too long
+    feed.on_message_bytes(b"\x01" + bytes(10))  # no such message type
+    assert [(error.offset, error.message_type) for error in feed.decode_errors] == [
+        (0, "D"),
+        (0, "\x01"),
+    ]
+    strict = ItchBookFeed(strict=True)
+    with pytest.raises(ItchDecodeError, match="disagrees") as info:
+        strict.on_message_bytes(encode(m.OrderDelete(1, 0, 5, 1))[:-1])
+    assert info.value.offset == 0
+    assert strict.on_message_bytes(encode(directory(1, "AAA"))) is None  # no error left over
+    assert set(strict.books) == {"AAA"}
+
+
 def test_third_party_files_feed_equals_builder(shared_data):
     """MeatPy's sample (real length prefixes) as raw bytes; RITCH's example (12,012 messages,
     zero length prefixes) re-framed from the file reader's messages."""

@@ -458,3 +458,20 @@ def test_any_fault_pattern_then_retransmission_delivers_everything_once_in_order
     assert receiver.next_sequence == len(messages) + 1
     assert receiver.buffered_messages == 0
     assert receiver.finished == wire[-1].endswith(b"\xff\xff")
+
+
+def test_one_message_packets_in_line_take_the_same_checks_as_any_packet():
+    receiver = MoldReceiver(SESSION)
+    good = packet(1, b"abc")
+    assert receiver.on_packet(good[:-1], 0) == []  # block length beyond packet end
+    assert receiver.on_packet(good + b"x", 0) == []  # a byte after the declared block
+    assert receiver.stats.packets_bad == 2 and receiver.next_sequence == 1
+    assert receiver.on_packet(encode_packet(b"OTHER     ", 1, [b"abc"]), 0) == []
+    assert receiver.stats.packets_wrong_session == 1
+    assert receiver.on_packet(good, 0) == [b"abc"]
+    assert receiver.on_packet(bytearray(packet(2, b"de")), 0) == [b"de"]
+    assert receiver.on_packet(memoryview(packet(3, b"f")), 0) == [b"f"]
+    assert receiver.on_packet(good, 0) == []  # a duplicate
+    stats = receiver.stats
+    assert (stats.messages_delivered, stats.duplicates_dropped, receiver.next_sequence) == (3, 1, 4)
+    assert all(type(message) is bytes for message in receiver.on_packet(packet(4, b"g"), 0))

@@ -60,3 +60,25 @@ def test_received_stamp_from_the_transport_and_reset():
     assert recorder.tick_to_trade_us()["count"] == 0 and recorder.stage_summary_us() == {}
     with pytest.raises(ValueError, match="buffer_size"):
         LatencyRecorder(clock, buffer_size=0)
+
+
+def test_ticks_with_an_order_keep_their_own_stages_and_last_tick_to_trade():
+    clock = SimulatedClock(1_000)
+    recorder = LatencyRecorder(clock, buffer_size=4)
+    quiet = [(Stage.DECODED, 1_000), (Stage.BOOK_UPDATED, 1_000)]
+    trading = [(Stage.DECODED, 3_000), (Stage.BOOK_UPDATED, 2_000), (Stage.SIGNAL, 4_000)]
+    for i in range(30):
+        _tick(recorder, clock, trading if i % 3 == 0 else quiet, order=i % 3 == 0)
+        # trading ticks: 3000 + 2000 + 4000 + 500 + 700 ns from received to written
+        assert recorder.last_tick_to_trade_ns == (10_200 if i % 3 == 0 else 0)
+    orders = recorder.order_stage_summary_us()
+    assert {name: value["count"] for name, value in orders.items()} == {
+        "decoded": 10, "book_updated": 10, "signal": 10, "risk_passed": 10, "written": 10,
+    }  # fmt: skip
+    assert orders["decoded"]["p50"] == pytest.approx(3.0, abs=0.003)
+    assert orders["written"]["p999"] == pytest.approx(0.7, abs=0.003)
+    every = recorder.stage_summary_us()
+    assert every["decoded"]["count"] == 30
+    assert every["decoded"]["p50"] == pytest.approx(1.0, abs=0.003)  # 20 of 30 took 1 us
+    recorder.reset()
+    assert recorder.order_stage_summary_us() == {} and recorder.last_tick_to_trade_ns == 0

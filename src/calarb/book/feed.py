@@ -154,8 +154,10 @@ class ItchBookFeed:
         if not 0 < len(payload) <= 0xFFFF:
             self._decode_error(ItchDecodeError(0, None, f"message of {len(payload)} bytes"))
         else:
-            self._run(len(payload).to_bytes(2, "big") + payload, 0, events)
-        self._raise_if_strict()
+            # base 2: error offsets are those of the same message behind a length prefix
+            self._run(payload, 2, events, True)
+        if self._first_new_error is not None:
+            self._raise_if_strict()
         return events[0] if events else None
 
     def close(self) -> None:
@@ -210,9 +212,11 @@ class ItchBookFeed:
         if locate not in self._known_locates:
             self.errors["unknown_locate"] += 1
 
-    def _run(self, buf, base: int, events: list[TopOfBook]) -> int:
+    def _run(self, buf, base: int, events: list[TopOfBook], single: bool = False) -> int:
         """Apply every whole message in `buf`; return the offset of the first byte not
         consumed (the start of an incomplete message). `base` is buf[0]'s stream offset.
+        `single`: `buf` is one whole message without a length prefix (no copy is made to
+        prefix it).
 
         The inlined paths mirror OrderBook.add/_reduce/replace on the same structures; an
         input those paths do not accept is handed to the OrderBook method, which raises."""
@@ -225,15 +229,20 @@ class ItchBookFeed:
         unpack_replace = _REPLACE.unpack_from
         emit = self.emit_events
         end = len(buf)
-        limit = end - 2  # a message (prefix and at least its type byte) starts before this
+        # a message (prefix and at least its type byte) starts before `limit`
+        limit = end if single else end - 2
         pos = 0
         count = 0
         while pos < limit:
-            start = pos + 2
-            length = (buf[pos] << 8) | buf[start - 1]
-            if start + length > end:
-                break
-            pos = start + length
+            if single:
+                start = 0
+                length = pos = end
+            else:
+                start = pos + 2
+                length = (buf[pos] << 8) | buf[start - 1]
+                if start + length > end:
+                    break
+                pos = start + length
             count += 1
             kind = buf[start]
             if lengths[kind] != length:  # also catches a zero length: no type has length 0

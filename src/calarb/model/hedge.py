@@ -55,11 +55,21 @@ class HedgeSeries(NamedTuple):
     alpha: np.ndarray
 
 
-class _MomentHedge:
-    """beta = cov(x, y) / var(x), alpha = mean(y) - beta mean(x) from running moments."""
+_NAN = float("nan")
 
-    __slots__ = ("_moments",)
+
+class _MomentHedge:
+    """beta = cov(x, y) / var(x), alpha = mean(y) - beta mean(x) from running moments.
+
+    `ready`, `beta` and `alpha` are derived once per `update` and kept (the live model reads
+    them several times per observation); only `update` changes the moments."""
+
+    __slots__ = ("_moments", "ready", "beta", "alpha")
     name = "moments"
+
+    def __init__(self, moments: ExpandingMoments | RollingMoments | EwmMoments) -> None:
+        self._moments = moments
+        self._derive()
 
     @property
     def count(self) -> int:
@@ -67,24 +77,19 @@ class _MomentHedge:
 
     def update(self, x: float, y: float) -> None:
         self._moments.update(x, y)
+        self._derive()
 
-    @property
-    def ready(self) -> bool:
+    def _derive(self) -> None:
         moments = self._moments
-        return moments.count > 1 and moments.var_x > 0.0
-
-    @property
-    def beta(self) -> float:
-        if not self.ready:
-            return float("nan")
-        return self._moments.cov_xy / self._moments.var_x
-
-    @property
-    def alpha(self) -> float:
-        if not self.ready:
-            return float("nan")
-        moments = self._moments
-        return moments.mean_y - moments.cov_xy / moments.var_x * moments.mean_x
+        var_x = moments.var_x
+        if moments.count > 1 and var_x > 0.0:
+            cov_xy = moments.cov_xy
+            self.ready = True
+            self.beta = cov_xy / var_x
+            self.alpha = moments.mean_y - cov_xy / var_x * moments.mean_x
+        else:
+            self.ready = False
+            self.beta = self.alpha = _NAN
 
 
 class OlsHedge(_MomentHedge):
@@ -94,7 +99,7 @@ class OlsHedge(_MomentHedge):
     name = "ols"
 
     def __init__(self) -> None:
-        self._moments = ExpandingMoments()
+        super().__init__(ExpandingMoments())
 
 
 class RollingOlsHedge(_MomentHedge):
@@ -104,7 +109,7 @@ class RollingOlsHedge(_MomentHedge):
     name = "rolling-ols"
 
     def __init__(self, window: int) -> None:
-        self._moments = RollingMoments(window)
+        super().__init__(RollingMoments(window))
 
 
 class EwmOlsHedge(_MomentHedge):
@@ -114,7 +119,7 @@ class EwmOlsHedge(_MomentHedge):
     name = "ewm-ols"
 
     def __init__(self, halflife: float) -> None:
-        self._moments = EwmMoments.from_halflife(halflife)
+        super().__init__(EwmMoments.from_halflife(halflife))
 
 
 def _hedge_from_moments(moments: MomentSeries) -> HedgeSeries:

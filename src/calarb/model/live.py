@@ -39,6 +39,9 @@ from calarb.model.spread import (
 from calarb.model.validation import ModelInputError
 
 PRICE_SOURCES = ("mid", "microprice")
+_LOG = SpreadForm.LOG
+_log = math.log
+_new_snapshot = tuple.__new__  # builds a ParameterSnapshot without its Python-level __new__
 
 
 class ParameterSnapshot(NamedTuple):
@@ -134,14 +137,20 @@ class PairModel:
 
     def on_top_of_book(self, top: TopOfBook) -> bool:
         """Feed one top-of-book update; True when it became an observation (both legs priced)."""
-        if top.symbol != self.leg_a and top.symbol != self.leg_b:
-            return self._ignore(f"symbol {top.symbol!r} is not a leg of this pair")
-        if top.crossed:
-            return self._ignore(f"{top.symbol} book crossed at t={top.timestamp_ns}")
-        price = top.mid_price() if self.price_source == "mid" else top.microprice()
+        symbol, time_ns, bid, bid_shares, ask, ask_shares = top
+        if symbol != self.leg_a and symbol != self.leg_b:
+            return self._ignore(f"symbol {symbol!r} is not a leg of this pair")
+        if bid_shares <= 0 or ask_shares <= 0:
+            price = None  # an empty side (TopOfBook.mid_price and .microprice say None)
+        elif bid > ask:
+            return self._ignore(f"{symbol} book crossed at t={time_ns}")
+        elif self.price_source == "mid":
+            price = (bid + ask) / 2  # TopOfBook.mid_price, inlined
+        else:
+            price = top.microprice()
         if price is None:
-            return self._ignore(f"{top.symbol} has an empty side at t={top.timestamp_ns}")
-        return self._observe(top.symbol, price / PRICE_SCALE, top.timestamp_ns, "quote")
+            return self._ignore(f"{symbol} has an empty side at t={time_ns}")
+        return self._observe(symbol, price / PRICE_SCALE, time_ns, "quote")
 
     def on_fill(self, symbol: str, side: Side, price: int, shares: int, time_ns: int) -> bool:
         """Record one of calarb's own fills (price in 1/10,000 units, shares > 0).
@@ -250,37 +259,44 @@ class PairModel:
             return self._ignore(
                 f"{symbol} update at t={time_ns} is older than t={self.last_time_ns}"
             )
-        if price <= 0.0 and self.form is SpreadForm.LOG:
+        log_form = self.form is _LOG
+        if price <= 0.0 and log_form:
             return self._ignore(f"{symbol} non-positive price {price} in a log model")
         self.last_time_ns = time_ns
         if symbol == self.leg_a:
-            self.price_a = price
+            self.price_a = price_a = price
+            price_b = self.price_b
         else:
-            self.price_b = price
-        if math.isnan(self.price_a) or math.isnan(self.price_b):
+            self.price_b = price_b = price
+            price_a = self.price_a
+        if price_a != price_a or price_b != price_b:  # NaN: a leg has no price yet
             return False
-        if self.form is SpreadForm.LOG:
-            x, y = math.log(self.price_b), math.log(self.price_a)
+        if log_form:
+            x, y = _log(price_b), _log(price_a)
         else:
-            x, y = self.price_b, self.price_a
+            x, y = price_b, price_a
         estimator = self.estimator
+        stats = self.stats
         if estimator.ready:
             self.spread = y - estimator.alpha - estimator.beta * x
-            self.z = self.stats.update(self.spread)
+            self.z = stats.update(self.spread)
         estimator.update(x, y)
         self.observations += 1
         self.history.append(
-            ParameterSnapshot(
-                time_ns,
-                source,
-                self.price_a,
-                self.price_b,
-                estimator.alpha,
-                estimator.beta,
-                self.spread,
-                self.stats.mean,
-                self.stats.std,
-                self.z,
+            _new_snapshot(
+                ParameterSnapshot,
+                (
+                    time_ns,
+                    source,
+                    price_a,
+                    price_b,
+                    estimator.alpha,
+                    estimator.beta,
+                    self.spread,
+                    stats.mean,
+                    stats.std,
+                    self.z,
+                ),
             )
         )
         return True

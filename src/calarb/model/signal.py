@@ -69,34 +69,37 @@ class SpreadSignal:
         rules = self.rules
         if z != z:  # NaN
             raise ModelInputError(f"z-score is NaN at t={time_ns}")
-        if self.position is SpreadPosition.FLAT:
+        if self.position is _FLAT:
             if self.stopped:
                 if abs(z) < rules.entry:
                     self.stopped = False
-                return SignalAction.HOLD
+                return _HOLD
             if z <= -rules.entry:
-                return self._enter(SpreadPosition.LONG, time_ns)
+                return self._enter(_LONG, time_ns)
             if z >= rules.entry:
-                return self._enter(SpreadPosition.SHORT, time_ns)
-            return SignalAction.HOLD
+                return self._enter(_SHORT, time_ns)
+            return _HOLD
         signed = z * self.position  # negative while the spread is still stretched
         if -signed >= rules.stop or (
             rules.max_holding_ns is not None and time_ns - self.entered_ns >= rules.max_holding_ns
         ):
-            self.position = SpreadPosition.FLAT
+            self.position = _FLAT
             self.stopped = True
             return SignalAction.STOP
         if signed >= -rules.exit:
-            self.position = SpreadPosition.FLAT
+            self.position = _FLAT
             return SignalAction.EXIT
-        return SignalAction.HOLD
+        return _HOLD
 
     def _enter(self, position: SpreadPosition, time_ns: int) -> SignalAction:
         self.position = position
         self.entered_ns = time_ns
-        return (
-            SignalAction.ENTER_LONG if position is SpreadPosition.LONG else SignalAction.ENTER_SHORT
-        )
+        return SignalAction.ENTER_LONG if position is _LONG else SignalAction.ENTER_SHORT
+
+
+# Module constants: an enum attribute lookup is slow on the per-observation path.
+_FLAT, _LONG, _SHORT = SpreadPosition.FLAT, SpreadPosition.LONG, SpreadPosition.SHORT
+_HOLD = SignalAction.HOLD
 
 
 def signal_batch(

@@ -75,7 +75,7 @@ class SpreadStats:
     zero standard deviation make it undefined (check `ready`).
     """
 
-    __slots__ = ("_moments", "z")
+    __slots__ = ("_moments", "z", "std", "ready")
 
     def __init__(self, window: int | None = None, halflife: float | None = None) -> None:
         if (window is None) == (halflife is None):
@@ -84,23 +84,26 @@ class SpreadStats:
             RollingMoments(window) if window is not None else EwmMoments.from_halflife(halflife)
         )
         self.z = 0.0
+        self.std = 0.0
+        """Standard deviation (0.0 while undefined), derived once per `update`."""
+        self.ready = False
+        """At least two observations and a positive variance, derived once per `update`."""
 
     @property
     def mean(self) -> float:
         return self._moments.mean_x
 
-    @property
-    def std(self) -> float:
-        variance = self._moments.var_x
-        return math.sqrt(variance) if variance > 0.0 else 0.0
-
-    @property
-    def ready(self) -> bool:
-        return self._moments.count > 1 and self._moments.var_x > 0.0
-
     def update(self, spread: float) -> float:
-        self._moments.update(spread, spread)
-        self.z = (spread - self.mean) / self.std if self.ready else 0.0
+        moments = self._moments
+        moments.update(spread, spread)
+        variance = moments.var_x
+        if variance > 0.0:
+            std = self.std = math.sqrt(variance)
+            self.ready = moments.count > 1
+        else:
+            std = self.std = 0.0
+            self.ready = False
+        self.z = (spread - moments.mean_x) / std if self.ready else 0.0
         return self.z
 
 

@@ -5,7 +5,8 @@ received stamp), each stage stores the recorder clock's reading into a pre-alloc
 (`stamp` is one list store; `stamp_once` keeps the first reading when a tick sends several
 orders), and `end_tick` turns the stamps into durations: each stage's duration is the time
 from the previous stage stamped in the same tick, and tick-to-trade is packet received to
-order written, counted only for ticks that wrote an order.
+order written, counted only for ticks that wrote an order. The stage durations of those
+ticks are also kept apart (`order_stage_summary_us`): they are the parts of tick to trade.
 
 Durations go into pre-allocated integer buffers; they are folded into HdrHistograms (3
 significant digits, 1 ns to 60 s) when a buffer fills or a report is asked for, so the hot
@@ -19,12 +20,13 @@ within a tick, so every stage would read 0).
 from __future__ import annotations
 
 import enum
+import time
 from array import array
 
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
-from calarb.core.clock import Clock
+from calarb.core.clock import Clock, LiveClock
 
 LOWEST_NS = 1
 HIGHEST_NS = 60_000_000_000
@@ -54,12 +56,20 @@ _WRITTEN = Stage.WRITTEN
 class _Series:
     """A buffer of durations (ns) in front of an HdrHistogram."""
 
-    __slots__ = ("buffer", "length", "histogram")
+    __slots__ = ("buffer", "capacity", "length", "histogram")
 
     def __init__(self, capacity: int) -> None:
         self.buffer = array("q", bytes(8 * capacity))
+        self.capacity = capacity
         self.length = 0
         self.histogram = HdrHistogram(LOWEST_NS, HIGHEST_NS, SIGNIFICANT_DIGITS)
+
+    def add(self, value: int) -> None:
+        length = self.length
+        self.buffer[length] = value
+        self.length = length + 1
+        if length + 1 == self.capacity:
+            self.flush()
 
     def flush(self) -> None:
         if not self.length:
@@ -86,6 +96,21 @@ class _Series:
         return result
 
 
+def _record_stages(series_list: list[_Series], stamps: list[int]) -> None:
+    """Each stamped stage's duration since the previous stamped stage of the tick."""
+    previous = stamps[0]
+    for stage in range(1, _STAGE_COUNT):
+        now = stamps[stage]
+        if now:
+            series = series_list[stage]
+            length = series.length
+            series.buffer[length] = now - previous
+            series.length = length + 1
+            if length + 1 == series.capacity:
+                series.flush()
+            previous = now
+
+
 class LatencyRecorder:
     """Per-stage and tick-to-trade latency histograms fed by stamps on the recorder's clock."""
 
@@ -93,14 +118,17 @@ class LatencyRecorder:
         if buffer_size <= 0:
             raise ValueError(f"buffer_size must be positive, got {buffer_size}")
         self.clock = clock
-        self._now = clock.monotonic_ns
+        # A LiveClock's reading is time.monotonic_ns itself: call it without the wrapper.
+        self._now = time.monotonic_ns if type(clock) is LiveClock else clock.monotonic_ns
         self._stamps = [0] * _STAGE_COUNT
         self._zeros = [0] * _STAGE_COUNT
-        self._capacity = buffer_size
         self._stages = [_Series(buffer_size) for _ in Stage]
+        self._order_stages = [_Series(buffer_size) for _ in Stage]  # ticks that wrote an order
         self._tick_to_trade = _Series(buffer_size)
         self.ticks = 0
         self.ticks_with_order = 0
+        self.last_tick_to_trade_ns = 0
+        """Packet received to order written of the last closed tick (0: it wrote no order)."""
 
     # -- hot path ------------------------------------------------------------------------
 
@@ -124,42 +152,38 @@ class LatencyRecorder:
         """Close the tick: record each stamped stage's duration and, when an order was
         written, the tick-to-trade time."""
         stamps = self._stamps
-        previous = stamps[0]
-        if not previous:
+        received = stamps[0]
+        if not received:
             return  # no open tick
-        capacity = self._capacity
-        series_list = self._stages
-        for stage in range(1, _STAGE_COUNT):
-            now = stamps[stage]
-            if now:
-                series = series_list[stage]
-                length = series.length
-                series.buffer[length] = now - previous
-                series.length = length + 1
-                if length + 1 == capacity:
-                    series.flush()
-                previous = now
+        _record_stages(self._stages, stamps)
         self.ticks += 1
         written = stamps[_WRITTEN]
         if written:
             self.ticks_with_order += 1
-            series = self._tick_to_trade
-            length = series.length
-            series.buffer[length] = written - stamps[0]
-            series.length = length + 1
-            if length + 1 == capacity:
-                series.flush()
+            self.last_tick_to_trade_ns = written - received
+            _record_stages(self._order_stages, stamps)
+            self._tick_to_trade.add(written - received)
+        else:
+            self.last_tick_to_trade_ns = 0
         stamps[0] = 0
 
     # -- reports -------------------------------------------------------------------------
 
     def stage_summary_us(self) -> dict[str, dict[str, float | int]]:
         """Stage name -> p50/p99/p999 (us) and count, for stages that were stamped."""
+        return self._summaries(self._stages)
+
+    def order_stage_summary_us(self) -> dict[str, dict[str, float | int]]:
+        """The same, over the ticks that wrote an order only (the stages of tick to trade)."""
+        return self._summaries(self._order_stages)
+
+    @staticmethod
+    def _summaries(series_list: list[_Series]) -> dict[str, dict[str, float | int]]:
         result = {}
         for stage in Stage:
             if stage is Stage.PACKET_RECEIVED:
                 continue
-            summary = self._stages[stage].summary_us()
+            summary = series_list[stage].summary_us()
             if summary["count"]:
                 result[STAGE_NAMES[stage]] = summary
         return result
@@ -175,8 +199,8 @@ class LatencyRecorder:
         return series.histogram
 
     def reset(self) -> None:
-        for series in (*self._stages, self._tick_to_trade):
+        for series in (*self._stages, *self._order_stages, self._tick_to_trade):
             series.length = 0
             series.histogram.reset()
         self._stamps[:] = self._zeros
-        self.ticks = self.ticks_with_order = 0
+        self.ticks = self.ticks_with_order = self.last_tick_to_trade_ns = 0

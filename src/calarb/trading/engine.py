@@ -63,6 +63,7 @@ _SIGNAL = Stage.SIGNAL
 _RISK_PASSED = Stage.RISK_PASSED
 _ROUTED = Stage.ROUTED
 _PASSED = RiskReason.PASSED
+_new_top = tuple.__new__  # builds a TopOfBook without its Python-level __new__
 
 
 def consolidated_top(symbol: str, timestamp_ns: int, tops: Mapping[str, TopOfBook]) -> TopOfBook:
@@ -187,13 +188,33 @@ class TradingEngine:
         self.router.on_top_of_book(venue, top)
         venue_tops[venue] = top
         now = self.clock.monotonic_ns()
-        best = consolidated_top(symbol, now, venue_tops)
         recorder = self.recorder
         last = self.consolidated.get(symbol)
-        if last is not None and last[2:] == best[2:]:
-            if recorder is not None:
-                recorder.stamp(_BOOK_UPDATED)
-            return
+        if len(venue_tops) == 1:
+            # One venue quotes the symbol: its top is the consolidated one (what
+            # consolidated_top gives for a single venue, compared before it is built).
+            _, _, bid, bid_shares, ask, ask_shares = top
+            if bid_shares <= 0 or bid < 0:
+                bid = bid_shares = 0
+            if ask_shares <= 0:
+                ask = ask_shares = 0
+            if (
+                last is not None
+                and last[2] == bid
+                and last[3] == bid_shares
+                and last[4] == ask
+                and last[5] == ask_shares
+            ):
+                if recorder is not None:
+                    recorder.stamp(_BOOK_UPDATED)
+                return
+            best = _new_top(TopOfBook, (symbol, now, bid, bid_shares, ask, ask_shares))
+        else:
+            best = consolidated_top(symbol, now, venue_tops)
+            if last is not None and last[2:] == best[2:]:
+                if recorder is not None:
+                    recorder.stamp(_BOOK_UPDATED)
+                return
         self.consolidated[symbol] = best
         self.risk.on_top_of_book(best)
         self.portfolio.on_top_of_book(best)

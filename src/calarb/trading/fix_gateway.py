@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections import Counter, deque
 from collections.abc import Callable
 
-from calarb.core.clock import Clock
+from calarb.core.clock import Clock, LiveClock
 from calarb.core.orders import ExecType, Liquidity, OrdStatus, OrdType, TimeInForce
 from calarb.core.types import Side
 from calarb.fix.codec import FixMessage
@@ -104,8 +105,9 @@ class FixOrderGateway:
         session.application = self
         self._flush = flush
         self._transact_time = TimestampFormatter()
-        self._wall_ns = clock.wall_ns
-        self._monotonic_ns = clock.monotonic_ns
+        live = type(clock) is LiveClock  # its readings are the time functions themselves
+        self._wall_ns = time.time_ns if live else clock.wall_ns
+        self._monotonic_ns = time.monotonic_ns if live else clock.monotonic_ns
         self._written_ns: dict[str, int] = {}
         self._symbols: dict[str, bytes] = {}
         self.new_orders_sent = 0
@@ -133,17 +135,18 @@ class FixOrderGateway:
         if not session.logged_on:
             self._reject_locally(order, f"venue {self.venue} is not connected")
             return
-        symbol = self._symbols.get(order.symbol)
+        cl_ord_id, _, _, symbol_name, side, quantity, price, ord_type, time_in_force, _ = order
+        symbol = self._symbols.get(symbol_name)
         if symbol is None:
-            symbol = self._symbols[order.symbol] = order.symbol.encode()
+            symbol = self._symbols[symbol_name] = symbol_name.encode()
         body = encode_new_order_single(
-            order.cl_ord_id.encode(),
+            cl_ord_id.encode(),
             symbol,
-            order.side,
-            order.quantity,
-            order.price if order.ord_type is _LIMIT else None,
+            side,
+            quantity,
+            price if ord_type is _LIMIT else None,
             self._transact_time(self._wall_ns()),
-            _TIME_IN_FORCE[order.time_in_force],
+            _TIME_IN_FORCE[time_in_force],
         )
         session.send_body(_NEW_ORDER, body)
         recorder = self.recorder
@@ -152,7 +155,7 @@ class FixOrderGateway:
         self._flush()
         if recorder is not None:
             recorder.stamp_once(_WRITTEN)
-        self._written_ns[order.cl_ord_id] = self._monotonic_ns()
+        self._written_ns[cl_ord_id] = self._monotonic_ns()
         self.new_orders_sent += 1
 
     def send_cancel(self, request: CancelRequest, now_ns: int) -> None:

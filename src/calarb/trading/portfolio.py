@@ -187,12 +187,19 @@ class Portfolio:
             self._revalue(position)
 
     def on_top_of_book(self, top: TopOfBook) -> None:
-        if top.bid_shares > 0 and top.ask_shares > 0:
-            self.mark(top.symbol, (top.bid_price + top.ask_price) // 2)
-        elif top.bid_shares > 0:
-            self.mark(top.symbol, top.bid_price)
-        elif top.ask_shares > 0:
-            self.mark(top.symbol, top.ask_price)
+        symbol, _, bid, bid_shares, ask, ask_shares = top
+        if bid_shares > 0:
+            price = (bid + ask) // 2 if ask_shares > 0 else bid
+        elif ask_shares > 0:
+            price = ask
+        else:
+            return
+        position = self.positions.get(symbol)
+        if position is None:
+            self.mark(symbol, price)
+        elif price != position.mark:  # `mark`, inlined for the common case
+            position.mark = price
+            self._revalue(position)
 
     # ------------------------------------------------------------- reports
     def state(self) -> dict[str, Any]:

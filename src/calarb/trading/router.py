@@ -30,6 +30,8 @@ from calarb.core.events import BookLevel, TopOfBook
 from calarb.core.types import Side
 from calarb.trading.orders import OrderIntent, TimeInForce, VenueFees, VenueOrder
 
+_new = tuple.__new__  # builds a NamedTuple from a full tuple without its Python-level __new__
+
 
 class LegReason(enum.StrEnum):
     TAKE_DISPLAYED = "take displayed"  # crosses shown liquidity at the venue
@@ -41,6 +43,13 @@ class SkipReason(enum.StrEnum):
     DISCONNECTED = "disconnected"
     NO_LIQUIDITY_AT_PRICE = "no liquidity at price"
     MAX_CHILDREN = "maximum child orders reached"
+
+
+_BUY = Side.BUY  # module constants: an enum attribute lookup is slow on the hot path
+_DAY = TimeInForce.DAY
+_DISCONNECTED = SkipReason.DISCONNECTED
+_NO_LIQUIDITY = SkipReason.NO_LIQUIDITY_AT_PRICE
+_TAKE = LegReason.TAKE_DISPLAYED
 
 
 class RouteLeg(NamedTuple):
@@ -101,9 +110,11 @@ class Router:
         return state
 
     def on_top_of_book(self, venue: str, top: TopOfBook) -> None:
-        bids = (BookLevel(top.bid_price, top.bid_shares, 0),) if top.bid_shares > 0 else ()
-        asks = (BookLevel(top.ask_price, top.ask_shares, 0),) if top.ask_shares > 0 else ()
-        self._venue(venue).books[top.symbol] = (bids, asks)
+        state = self.venues.get(venue) or self._venue(venue)
+        symbol, _, bid, bid_shares, ask, ask_shares = top
+        bids = (_new(BookLevel, (bid, bid_shares, 0)),) if bid_shares > 0 else ()
+        asks = (_new(BookLevel, (ask, ask_shares, 0)),) if ask_shares > 0 else ()
+        state.books[symbol] = (bids, asks)
 
     def on_levels(
         self, venue: str, symbol: str, bids: Sequence[BookLevel], asks: Sequence[BookLevel]
@@ -130,57 +141,55 @@ class Router:
     def route(self, intent: OrderIntent) -> RouteDecision:
         """Child orders for `intent` (ClOrdIDs `<parent>.<k>`), with the reasons."""
         self.decisions += 1
-        buy = intent.side is Side.BUY
-        limit = intent.price
+        parent_id, symbol, side, quantity, limit, ord_type, time_in_force, tag, _ = intent
+        buy = side is _BUY
+        per_ms = self.latency_cost_per_ms
         skipped: list[tuple[str, SkipReason]] = []
         takers = []  # (best price key, all-in cost, -displayed, name, displayed, best price)
         connected = []
         for state in self.venues.values():
             if not state.connected:
-                skipped.append((state.name, SkipReason.DISCONNECTED))
+                skipped.append((state.name, _DISCONNECTED))
                 continue
             connected.append(state)
-            book = state.books.get(intent.symbol)
-            levels = (book[1] if buy else book[0]) if book else ()
+            book = state.books.get(symbol)
             displayed = 0
-            for level in levels:
-                if (level.price <= limit if buy else level.price >= limit) or limit == 0:
-                    displayed += level.shares
-                else:
-                    break
+            if book:
+                levels = book[1] if buy else book[0]
+                for price, shares, _count in levels:
+                    if (price <= limit if buy else price >= limit) or limit == 0:
+                        displayed += shares
+                    else:
+                        break
             if displayed <= 0:
-                skipped.append((state.name, SkipReason.NO_LIQUIDITY_AT_PRICE))
+                skipped.append((state.name, _NO_LIQUIDITY))
                 continue
-            best = levels[0].price
-            cost = state.fees.taker + self._latency_cost(state)
+            best = levels[0][0]
+            cost = state.fees.taker + state.latency_ns * per_ms // 1_000_000
             takers.append((best if buy else -best, cost, -displayed, state.name, displayed, best))
         if not connected:
-            return RouteDecision(intent, (), (), tuple(skipped), intent.quantity)
-        takers.sort()
+            return _new(RouteDecision, (intent, (), (), tuple(skipped), quantity))
+        if len(takers) > 1:
+            takers.sort()
         legs: list[RouteLeg] = []
-        left = intent.quantity
+        left = quantity
         for _key, _cost, _size, name, displayed, best in takers:
             if left <= 0:
                 break
             if len(legs) >= self.max_children - 1 and left > displayed:
                 skipped.append((name, SkipReason.MAX_CHILDREN))
                 break
-            take = min(left, displayed)
+            take = left if left < displayed else displayed
             state = self.venues[name]
             legs.append(
-                RouteLeg(
-                    name,
-                    take,
-                    LegReason.TAKE_DISPLAYED,
-                    displayed,
-                    best,
-                    state.fees.taker,
-                    state.latency_ns,
+                _new(
+                    RouteLeg,
+                    (name, take, _TAKE, displayed, best, state.fees.taker, state.latency_ns),
                 )
             )
             left -= take
         if left > 0:
-            if intent.time_in_force is not TimeInForce.DAY and legs:
+            if time_in_force is not _DAY and legs:
                 # IOC/FOK: no point resting; give the remainder to the best taking venue.
                 first = legs[0]
                 legs[0] = first._replace(quantity=first.quantity + left)
@@ -196,7 +205,7 @@ class Router:
                         legs[index] = leg._replace(quantity=leg.quantity + left)
                         merged = True
                 if not merged:
-                    book = rest.books.get(intent.symbol)
+                    book = rest.books.get(symbol)
                     levels = (book[1] if buy else book[0]) if book else ()
                     legs.append(
                         RouteLeg(
@@ -211,19 +220,15 @@ class Router:
                     )
         if len(legs) > 1:
             self.splits += 1
-        orders = tuple(
-            VenueOrder(
-                f"{intent.cl_ord_id}.{k}",
-                intent.cl_ord_id,
-                leg.venue,
-                intent.symbol,
-                intent.side,
-                leg.quantity,
-                intent.price,
-                intent.ord_type,
-                intent.time_in_force,
-                intent.tag,
-            )
-            for k, leg in enumerate(legs, 1)
-        )
-        return RouteDecision(intent, orders, tuple(legs), tuple(skipped), 0)
+        orders = []
+        for k, leg in enumerate(legs, 1):
+            orders.append(
+                _new(
+                    VenueOrder,
+                    (
+                        f"{parent_id}.{k}", parent_id, leg[0], symbol, side, leg[1], limit,
+                        ord_type, time_in_force, tag,
+                    ),
+                )
+            )  # fmt: skip
+        return _new(RouteDecision, (intent, tuple(orders), tuple(legs), tuple(skipped), 0))

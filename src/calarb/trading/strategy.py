@@ -156,11 +156,13 @@ class _Leg:
         "cancel_sent",
         "armed",
         "aggressive",
+        "tag",
     )
 
-    def __init__(self, symbol: str, label: str) -> None:
+    def __init__(self, symbol: str, label: str, pair: str = "") -> None:
         self.symbol = symbol
         self.label = label
+        self.tag = f"{pair}:{label}"  # the OrderIntent tag of this leg's orders
         self.position = 0
         self.target = 0
         self.start = 0
@@ -214,9 +216,10 @@ class PairState:
         self.config = config
         self.model = model
         self.name = config.name
+        self.min_observations = config.min_observations
         self.signal = SpreadSignal(config.rules)
-        self.leg_a = _Leg(config.leg_a, "A")
-        self.leg_b = _Leg(config.leg_b, "B")
+        self.leg_a = _Leg(config.leg_a, "A", self.name)
+        self.leg_b = _Leg(config.leg_b, "B", self.name)
         self.legs = (self.leg_a, self.leg_b)
         self.transition: Transition | None = None
         self.action_ns = 0
@@ -242,6 +245,23 @@ class PairState:
 
 
 _NOTHING: list[StrategyAction] = []
+# Module constants: an enum attribute lookup is slow on the hot path.
+_BUY, _SELL = Side.BUY, Side.SELL
+_IOC, _DAY, _LIMIT = TimeInForce.IOC, TimeInForce.DAY, OrdType.LIMIT
+_FAR = PriceReference.FAR
+_IOC_STYLE = OrderStyle.IOC
+_SHARES = Sizing.SHARES
+_LOG = SpreadForm.LOG
+_HOLD, _STOP = SignalAction.HOLD, SignalAction.STOP
+_ENTER_LONG, _ENTER_SHORT = SignalAction.ENTER_LONG, SignalAction.ENTER_SHORT
+_new_intent = tuple.__new__  # builds an OrderIntent from all its fields, without its __new__
+
+
+def _mid(top: TopOfBook | None) -> float | None:
+    """`TopOfBook.mid_price` of a top that may be missing."""
+    if top is None or top[3] <= 0 or top[5] <= 0:  # no top, or a side without shares
+        return None
+    return (top[2] + top[4]) / 2
 
 
 class PairsStrategy:
@@ -285,7 +305,7 @@ class PairsStrategy:
         """After the pair's model took an observation: apply the rules to its z-score."""
         state = self.pairs[pair]
         model = state.model
-        if not model.ready or model.observations < state.config.min_observations:
+        if not model.ready or model.observations < state.min_observations:
             return self._drive(state, now_ns, None) if state.transition else _NOTHING
         return self._drive(state, now_ns, (model.z, model.beta))
 
@@ -390,24 +410,24 @@ class PairsStrategy:
         self, state: PairState, z: float, beta: float, now_ns: int, actions: list
     ) -> None:
         action = state.signal.on_z(z, now_ns)
-        if action is SignalAction.HOLD:
+        if action is _HOLD:
             return
         counters = state.counters
         counters.signals += 1
-        if action is SignalAction.ENTER_LONG or action is SignalAction.ENTER_SHORT:
+        if action is _ENTER_LONG or action is _ENTER_SHORT:
             sizes = self._entry_sizes(state, beta)
             if sizes is None:
                 state.signal.position = SpreadPosition.FLAT
                 counters.entries_skipped += 1
                 return
-            direction = 1 if action is SignalAction.ENTER_LONG else -1
+            direction = 1 if action is _ENTER_LONG else -1
             shares_a, shares_b = sizes
             state.leg_a.target = state.leg_a.position + direction * shares_a
             state.leg_b.target = state.leg_b.position + direction * shares_b
             counters.entries += 1
             self._start(state, Transition.ENTRY, now_ns)
             return
-        if action is SignalAction.STOP:
+        if action is _STOP:
             counters.stops += 1
         else:
             counters.exits += 1
@@ -423,24 +443,23 @@ class PairsStrategy:
         state.reprices_done = 0
         for leg in state.legs:
             leg.start = leg.position
-            leg.armed = leg.gap != 0
+            leg.armed = leg.target != leg.position  # a gap to close
             leg.aggressive = False
 
     def _entry_sizes(self, state: PairState, beta: float) -> tuple[int, int] | None:
         config = state.config
-        top_a = self.tops.get(config.leg_a)
-        top_b = self.tops.get(config.leg_b)
-        mid_a = top_a.mid_price() if top_a is not None else None
-        mid_b = top_b.mid_price() if top_b is not None else None
+        tops = self.tops
+        mid_a = _mid(tops.get(config.leg_a))
+        mid_b = _mid(tops.get(config.leg_b))
         if not mid_a or not mid_b or not math.isfinite(beta) or beta == 0.0:
             return None
         lot = config.lot_size
-        if config.sizing is Sizing.SHARES:
+        if config.sizing is _SHARES:
             shares_a = config.size // lot * lot
         else:
             shares_a = int(config.size // mid_a) // lot * lot
         ratio = abs(beta)
-        if state.model.form is SpreadForm.LOG:
+        if state.model.form is _LOG:
             ratio *= mid_a / mid_b
         shares_b = int(round(shares_a * ratio / lot)) * lot
         if shares_a <= 0 or shares_b <= 0:
@@ -499,35 +518,34 @@ class PairsStrategy:
             leg.armed = False
             return
         config = state.config
-        side = Side.BUY if gap > 0 else Side.SELL
+        buy = gap > 0
+        side = _BUY if buy else _SELL
         top = self.tops.get(leg.symbol)
         if top is None:
             return
         tick = config.tick_size
         if leg.aggressive:
-            reference = top.ask_price if side is Side.BUY else top.bid_price
-            present = top.ask_shares if side is Side.BUY else top.bid_shares
+            reference = top.ask_price if buy else top.bid_price
+            present = top.ask_shares if buy else top.bid_shares
             offset = config.hedge_offset_ticks
-            time_in_force = TimeInForce.IOC
+            time_in_force = _IOC
         else:
-            far = config.price_reference is PriceReference.FAR
-            if (side is Side.BUY) == far:
+            far = config.price_reference is _FAR
+            if buy == far:
                 reference, present = top.ask_price, top.ask_shares
             else:
                 reference, present = top.bid_price, top.bid_shares
             offset = config.limit_offset_ticks
-            time_in_force = (
-                TimeInForce.IOC if config.order_style is OrderStyle.IOC else TimeInForce.DAY
-            )
+            time_in_force = _IOC if config.order_style is _IOC_STYLE else _DAY
         if present <= 0:
             return  # no price to work from: stay armed for the next quote
-        price = reference + offset * tick if side is Side.BUY else reference - offset * tick
-        price = price // tick * tick if side is Side.BUY else -(-price // tick) * tick
+        price = reference + offset * tick if buy else reference - offset * tick
+        price = price // tick * tick if buy else -(-price // tick) * tick
         if price <= 0:
             return
         cl_ord_id = f"{self.id_prefix}{self._next_id}"
         self._next_id += 1
-        quantity = abs(gap)
+        quantity = gap if buy else -gap
         leg.working = cl_ord_id
         leg.working_side = side
         leg.remaining = quantity
@@ -535,15 +553,5 @@ class PairsStrategy:
         leg.armed = False
         self._parents[cl_ord_id] = (state, leg)
         state.counters.orders += 1
-        actions.append(
-            OrderIntent(
-                cl_ord_id,
-                leg.symbol,
-                side,
-                quantity,
-                price,
-                OrdType.LIMIT,
-                time_in_force,
-                f"{state.name}:{leg.label}",
-            )
-        )
+        fields = (cl_ord_id, leg.symbol, side, quantity, price, _LIMIT, time_in_force, leg.tag)
+        actions.append(_new_intent(OrderIntent, (*fields, False)))  # reduce_only=False
