@@ -58,6 +58,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from calarb.core.tables import check_keys
 from calarb.fix.config import SessionSettings, settings_from_mapping, with_overrides
 from calarb.model.hedge import EwmOlsHedge, KalmanHedge, OlsHedge, RollingOlsHedge
 from calarb.model.live import PairModel
@@ -172,12 +173,6 @@ _RULE_KEYS = {"entry", "exit", "stop", "max_holding_s"}
 _MS_KEYS = {"cooldown_ms": "cooldown_ns", "leg_timeout_ms": "leg_timeout_ns"}
 
 
-def _unknown(where: str, table: Mapping[str, Any], known: set[str]) -> None:
-    extra = sorted(set(table) - known)
-    if extra:
-        raise ConfigError(f"{where}: unknown key(s) {extra}; expected some of {sorted(known)}")
-
-
 def _path(value: Any, base: Path) -> Path | None:
     if value in (None, ""):
         return None
@@ -188,7 +183,8 @@ def _path(value: Any, base: Path) -> Path | None:
 def _pair(where: str, table: Mapping[str, Any]) -> PairSettings:
     strategy_keys = {f.name for f in dataclasses.fields(PairStrategyConfig)} - {"rules"}
     strategy_keys -= set(_MS_KEYS.values())
-    _unknown(where, table, strategy_keys | _PAIR_MODEL_KEYS | _RULE_KEYS | set(_MS_KEYS))
+    known = strategy_keys | _PAIR_MODEL_KEYS | _RULE_KEYS | set(_MS_KEYS)
+    check_keys(where, table, known, ConfigError)
     rules_args: dict[str, Any] = {k: table[k] for k in ("entry", "exit", "stop") if k in table}
     if "max_holding_s" in table:
         rules_args["max_holding_ns"] = int(float(table["max_holding_s"]) * 1e9)
@@ -209,7 +205,7 @@ def _pair(where: str, table: Mapping[str, Any]) -> PairSettings:
 
 
 def _venue(where: str, table: Mapping[str, Any], base: Path) -> VenueSettings:
-    _unknown(where, table, {"name", "fix", "feed", "fees"})
+    check_keys(where, table, {"name", "fix", "feed", "fees"}, ConfigError)
     for key in ("name", "fix", "feed"):
         if key not in table:
             raise ConfigError(f"{where}: missing {key!r}")
@@ -227,18 +223,18 @@ def _venue(where: str, table: Mapping[str, Any], base: Path) -> VenueSettings:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}.feed: {exc}") from None
     fees_table = dict(table.get("fees", {}))
-    _unknown(f"{where}.fees", fees_table, {"taker", "maker"})
+    check_keys(f"{where}.fees", fees_table, {"taker", "maker"}, ConfigError)
     fees = VenueFees(int(fees_table.get("taker", 0)), int(fees_table.get("maker", 0)))
     return VenueSettings(name, fix, feed, fees)
 
 
 def parse_config(document: Mapping[str, Any], base: Path, source: Path | None = None) -> RunConfig:
     """Build a RunConfig from a parsed TOML document (`base`: where relative paths start)."""
-    _unknown("top level", document, {"engine", "risk", "pairs", "venues"})
+    check_keys("top level", document, {"engine", "risk", "pairs", "venues"}, ConfigError)
     engine = dict(document.get("engine", {}))
-    _unknown("engine", engine, _ENGINE_KEYS)
+    check_keys("engine", engine, _ENGINE_KEYS, ConfigError)
     risk = dict(document.get("risk", {}))
-    _unknown("risk", risk, {f.name for f in dataclasses.fields(RiskLimits)})
+    check_keys("risk", risk, {f.name for f in dataclasses.fields(RiskLimits)}, ConfigError)
     try:
         limits = RiskLimits(**risk)
     except TypeError as exc:

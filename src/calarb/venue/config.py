@@ -52,7 +52,6 @@ Every error names the table and key it comes from (`venues[1].participants[0]: .
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -60,6 +59,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from calarb.core.tables import dataclass_from_table
 from calarb.core.types import PRICE_SCALE
 from calarb.venue.itch_publisher import MAX_PRICE, MAX_SHARES
 from calarb.venue.market_data import MarketDataConfig
@@ -71,21 +71,6 @@ ALL_PARTICIPANTS = "*"
 
 class VenueConfigError(ValueError):
     """A configuration that cannot run; the message names the table and key."""
-
-
-def _build(cls: type, table: Mapping[str, Any], where: str) -> Any:
-    if not isinstance(table, Mapping):
-        raise VenueConfigError(f"{where}: expected a table, got {type(table).__name__}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(table) - names)
-    if unknown:
-        raise VenueConfigError(
-            f"{where}: unknown key(s) {unknown}; expected some of {sorted(names)}"
-        )
-    try:
-        return cls(**table)
-    except (TypeError, ValueError) as exc:
-        raise VenueConfigError(f"{where}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -144,7 +129,7 @@ class ParticipantConfig:
             )
         if limits:
             table["limits"] = ParticipantLimits(**limits)
-        return _build(cls, table, where)
+        return dataclass_from_table(cls, table, where, VenueConfigError)
 
 
 def _positive_int(value: Any, where: str, key: str) -> int:
@@ -216,11 +201,13 @@ class VenueFaults:
     def from_mapping(cls, table: Mapping[str, Any], where: str) -> VenueFaults:
         table = dict(table)
         halts = tuple(
-            _build(HaltFault, item, f"{where}.halts[{index}]")
+            dataclass_from_table(HaltFault, item, f"{where}.halts[{index}]", VenueConfigError)
             for index, item in enumerate(table.pop("halts", ()))
         )
         disconnects = tuple(
-            _build(DisconnectFault, item, f"{where}.fix_disconnects[{index}]")
+            dataclass_from_table(
+                DisconnectFault, item, f"{where}.fix_disconnects[{index}]", VenueConfigError
+            )
             for index, item in enumerate(table.pop("fix_disconnects", ()))
         )
         if table:
@@ -301,7 +288,7 @@ class VenueConfig:
             table["symbols"] = tuple(table["symbols"])
         if "faults" in table:
             table["faults"] = VenueFaults.from_mapping(table["faults"], f"{where}.faults")
-        return _build(cls, table, where)
+        return dataclass_from_table(cls, table, where, VenueConfigError)
 
     def symbol_list(self, synthetic: SyntheticMarketConfig) -> list[str]:
         """The symbols this venue lists, in the synthetic market's order."""
@@ -368,7 +355,12 @@ class VenuesConfig:
             VenueConfig.from_mapping(item, f"venues[{index}]")
             for index, item in enumerate(document.pop("venues", ()))
         )
-        return _build(cls, {**document, "synthetic": synthetic, "venues": venues}, "top level")
+        return dataclass_from_table(
+            cls,
+            {**document, "synthetic": synthetic, "venues": venues},
+            "top level",
+            VenueConfigError,
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> VenuesConfig:

@@ -21,9 +21,10 @@ import ipaddress
 import logging
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
+from calarb.core.tables import dataclass_from_table
 from calarb.core.types import Instrument
 from calarb.itch.codec import ENCODERS
 from calarb.itch.messages import ItchMessage
@@ -47,17 +48,6 @@ from calarb.venue.orders import BookEvent
 log = logging.getLogger(__name__)
 
 _MAX_KEPT_ERRORS = 100
-
-
-def _from_mapping(cls: type, table: Mapping[str, Any], where: str) -> Any:
-    names = {f.name for f in fields(cls)}
-    unknown = sorted(set(table) - names)
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; expected some of {sorted(names)}")
-    try:
-        return cls(**table)
-    except TypeError as exc:
-        raise ValueError(f"{where}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -140,10 +130,10 @@ class MarketDataConfig:
         and an optional `mpids` table (participant = "MPID")."""
         table = dict(table)
         if "faults" in table:
-            table["faults"] = _from_mapping(FeedFaults, table["faults"], f"{where}.faults")
+            table["faults"] = dataclass_from_table(FeedFaults, table["faults"], f"{where}.faults")
         if "mpids" in table:
             table["mpids"] = dict(table["mpids"])
-        return _from_mapping(cls, table, where)
+        return dataclass_from_table(cls, table, where)
 
 
 @dataclass(slots=True)

@@ -24,11 +24,12 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
+from calarb.core.tables import dataclass_from_table
 from calarb.core.types import PRICE_SCALE, Instrument, Side
 from calarb.venue.matching import MatchingEngine
 from calarb.venue.orders import OrdType, TimeInForce
@@ -37,18 +38,6 @@ SECONDS_PER_TRADING_DAY = 23_400.0  # 6.5 hours: volatilities are quoted per suc
 
 
 # --- configuration ---------------------------------------------------------------------------
-
-
-def _from_mapping(cls: type, table: Mapping[str, Any], where: str) -> Any:
-    """Build a flat dataclass from a TOML-like table, naming unknown or missing keys."""
-    names = {f.name for f in fields(cls)}
-    unknown = sorted(set(table) - names)
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; expected some of {sorted(names)}")
-    try:
-        return cls(**table)
-    except TypeError as exc:
-        raise ValueError(f"{where}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -158,22 +147,22 @@ class SyntheticMarketConfig:
         if "step_ms" in table:
             table["step_ns"] = int(round(float(table.pop("step_ms")) * 1_000_000))
         table["symbols"] = tuple(
-            _from_mapping(SymbolConfig, item, f"{where}.symbols[{index}]")
+            dataclass_from_table(SymbolConfig, item, f"{where}.symbols[{index}]")
             for index, item in enumerate(table.get("symbols", ()))
         )
         table["pairs"] = tuple(
-            _from_mapping(PairConfig, item, f"{where}.pairs[{index}]")
+            dataclass_from_table(PairConfig, item, f"{where}.pairs[{index}]")
             for index, item in enumerate(table.get("pairs", ()))
         )
         if "market_makers" in table:
-            table["market_makers"] = _from_mapping(
+            table["market_makers"] = dataclass_from_table(
                 MarketMakerConfig, table["market_makers"], f"{where}.market_makers"
             )
         if "noise_traders" in table:
-            table["noise_traders"] = _from_mapping(
+            table["noise_traders"] = dataclass_from_table(
                 NoiseTraderConfig, table["noise_traders"], f"{where}.noise_traders"
             )
-        return _from_mapping(cls, table, where)
+        return dataclass_from_table(cls, table, where)
 
     def instruments(self) -> list[Instrument]:
         return [symbol.instrument() for symbol in self.symbols]
