@@ -110,3 +110,36 @@ def test_framer_refuses_oversized_message():
     item = framer.next_frame()
     assert isinstance(item, GarbledMessage) and "exceeds" in item.reason
     assert framer.buffered < 5000
+
+
+def test_byte_sum_is_exact_beyond_one_adler_chunk():
+    from calarb.fix.codec import byte_sum
+
+    for size in (0, 1, 255, 256, 257, 1000, 70_000):
+        data = bytes([255]) * size  # the worst case for Adler-32's modulus
+        assert byte_sum(data) == 255 * size
+    mixed = bytes(range(256)) * 5
+    assert byte_sum(mixed) == sum(mixed) and checksum(mixed) == sum(mixed) % 256
+
+
+def test_long_message_checksum_is_verified():
+    text = b"x" * 600  # the frame is well over 256 bytes: the chunked sum is used
+    raw = encode(b"FIX.4.4", [*LOGON, (58, text)])
+    assert decode(raw)[58] == text
+    broken = raw.replace(b"x" * 10, b"y" + b"x" * 9, 1)
+    with pytest.raises(GarbledMessage, match="CheckSum"):
+        decode(broken)
+
+
+def test_field_without_equals_is_not_paired_wrongly():
+    # one field lacks '=' and another has two: as many '=' as SOH, but misaligned
+    body = b"35=D\x0134=2\x0149=A\x0152=20240101-00:00:00\x0156=B\x0155\x011=2=3\x01"
+    raw = frame(b"FIX.4.4", body)
+    with pytest.raises(GarbledMessage, match="no '='"):
+        decode(raw)
+
+
+def test_value_with_equals_takes_the_general_path():
+    raw = encode(b"FIX.4.4", [*LOGON, (58, b"a=b")])
+    message = decode(raw)
+    assert message[58] == b"a=b" and message.msg_type == b"A"

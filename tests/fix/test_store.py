@@ -118,3 +118,34 @@ def test_sigkill_then_resume_and_resend(tmp_path):
     assert all(m.get(43) == b"Y" for m in delivered)
     assert peer.next_target_seq == resumed.next_sender_seq
     store.close()
+
+
+def test_journal_zero_tail_after_a_kill_is_ignored(tmp_path):
+    """The journal file grows ahead in zeros; a process killed before close() leaves them."""
+    path = tmp_path / "s.journal"
+    store = FileStore(path)
+    store.save_message(1, b"one")
+    store.set_next_target(4)
+    store.flush()  # in the page cache, as after a SIGKILL: no close(), file still padded
+    killed = path.read_bytes()
+    store.close()
+    assert len(killed) > 64 and killed.endswith(b"\x00" * 32)
+    path.write_bytes(killed)
+    again = FileStore(path)
+    assert (again.next_sender_seq, again.next_target_seq) == (2, 4)
+    assert again.get_messages(1, 2) == {1: b"one"}
+    again.close()
+    assert path.stat().st_size == 2 * 13 + 3  # cut to its whole records on close
+
+
+def test_journal_grows_past_its_mapping(tmp_path):
+    path = tmp_path / "s.journal"
+    store = FileStore(path)
+    big = b"z" * 300_000
+    for seq in range(1, 9):  # 2.4 MB: more than the first mapping
+        store.save_message(seq, big)
+        store.flush()
+    store.close()
+    again = FileStore(path)
+    assert again.next_sender_seq == 9 and again.get_messages(8, 8) == {8: big}
+    again.close()

@@ -14,10 +14,17 @@ from calarb.core.types import Side
 from calarb.fix.codec import FixMessage
 from calarb.fix.dictionary import Section
 from calarb.fix.errors import UnsupportedMessageType
-from calarb.fix.messages import ExecutionReport, encode_execution_report, parse_price
+from calarb.fix.messages import format_price, parse_price
 from calarb.fix.session import HEADER_TAGS, FixSession, reverse_route
 from calarb.fix.timefmt import TimestampFormatter
 
+# ExecutionReport of a full fill: AvgPx, ClOrdID, CumQty, ExecID, LastPx, LastQty, OrderID,
+# OrderQty, OrdStatus=2, Price, Side, Symbol, TransactTime, ExecType=F, LeavesQty=0.
+_FILL = (
+    b"6=%s\x0111=%s\x0114=%d\x0117=E%d\x0131=%s\x0132=%d\x0137=O%d\x0138=%d\x0139=2\x01"
+    b"44=%s\x0154=%s\x0155=%s\x0160=%s\x01150=F\x01151=0\x01"
+)
+_SIDE_CODES = {Side.BUY: b"1", Side.SELL: b"2"}
 ECHOED_TYPES = frozenset({b"D", b"F", b"G", b"H", b"d"})
 _SESSION_HEADER = frozenset({8, 9, 35, 34, 49, 52, 56, 43, 122, 10, 115, 128, 116, 129, 144, 145})
 
@@ -88,20 +95,29 @@ class FillApplication:
         self._timestamp = TimestampFormatter()
 
     def on_message(self, session: FixSession, message: FixMessage) -> None:
-        if message.msg_type != b"D":
-            if message.msg_type == b"8":
+        fields = message.by_text
+        msg_type = fields.get(b"35")
+        if msg_type != b"D":
+            if msg_type == b"8":
                 return  # reports from a peer venue are accepted silently
             raise UnsupportedMessageType(message.msg_type)
         self.orders += 1
-        quantity = int(float(message[38]))
-        price = parse_price(message[44]) if 44 in message else 0
-        report = ExecutionReport(
-            f"O{self.orders}", f"E{self.orders}", "F", "2", message[55].decode(),
-            Side.from_code(message[54]), 0, quantity, price, message[11].decode(), quantity,
-            price, quantity, price,
-        )  # fmt: skip
+        quantity_text = fields[b"38"]
+        quantity = int(quantity_text) if quantity_text.isdigit() else int(float(quantity_text))
+        price_text = fields.get(b"44")
+        price = format_price(parse_price(price_text)) if price_text is not None else b"0"
+        side = fields[b"54"]
+        if side != b"1" and side != b"2":
+            side = _SIDE_CODES[Side.from_code(side)]
+        cl_ord_id = fields[b"11"]
+        symbol = fields[b"55"]
+        cl_ord_id.decode(), symbol.decode()  # a ClOrdID or Symbol that is not text is refused
         now = self._timestamp(session.clock.wall_ns())
-        body = encode_execution_report(report, now)
-        if session.settings.begin_string == "FIX.4.2":
+        # the ExecutionReport `encode_execution_report` writes, formatted in one step
+        body = _FILL % (
+            price, cl_ord_id, quantity, self.orders, price, quantity, self.orders, quantity,
+            price, side, symbol, now,
+        )  # fmt: skip
+        if session.begin_string == b"FIX.4.2":
             body += b"20=0\x01"  # ExecTransType, required in 4.2
         session.send_body(b"8", body)

@@ -11,8 +11,8 @@ layer (`calarb.fix.messages`) so that a message can be echoed or resent byte-for
 
 from __future__ import annotations
 
-import operator
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 
 SOH = b"\x01"
@@ -44,7 +44,9 @@ _DATA_LENGTH_TAGS = frozenset(DATA_FIELDS)
 _TAG_TEXT: list[bytes] = [b"%d" % tag for tag in range(10000)]
 # Tag texts the fast decode path accepts: canonical numbers 1..9999 that are not data lengths.
 _ORDINARY_TAG_TEXTS = frozenset(_TAG_TEXT[1:]) - {b"%d" % tag for tag in DATA_FIELDS}
-_SPLIT_AT_EQUALS = operator.methodcaller("split", b"=", 1)
+# Every byte but SOH and '=': deleting them leaves b"=\x01" per well-formed field.
+_NOT_SEPARATOR = bytes(byte for byte in range(256) if byte not in b"\x01=")
+_ONE_FIELD = b"=\x01"
 _TAG_KEYS: dict[bytes, int] = {b"%d=" % tag: tag for tag in range(1, 10000)}
 
 DEFAULT_MAX_MESSAGE_SIZE = 1 << 20
@@ -62,9 +64,29 @@ class GarbledMessage(ValueError):
         self.offset = offset
 
 
+_adler32 = zlib.adler32
+_EXACT_CHUNK = 256  # 255 * 256 + 1 < 65521: Adler-32's low half is then the exact byte sum + 1
+
+
+def byte_sum(data: bytes | bytearray | memoryview) -> int:
+    """The sum of the bytes of `data`, computed in C.
+
+    Adler-32's low 16 bits are ``1 + sum(bytes) mod 65521``; for at most 256 bytes the sum
+    cannot reach 65521, so it is exact. Longer data is summed in chunks of 256 bytes.
+    """
+    size = len(data)
+    if size <= _EXACT_CHUNK:
+        return (_adler32(data) & 0xFFFF) - 1
+    view = memoryview(data)
+    return sum(
+        (_adler32(view[start : start + _EXACT_CHUNK]) & 0xFFFF) - 1
+        for start in range(0, size, _EXACT_CHUNK)
+    )
+
+
 def checksum(data: bytes | bytearray | memoryview) -> int:
     """FIX CheckSum(10): the byte sum modulo 256."""
-    return sum(data) & 0xFF
+    return byte_sum(data) & 0xFF
 
 
 def parse_tag(text: bytes) -> int:
@@ -143,6 +165,9 @@ class FixMessage:
         return f"FixMessage({text})"
 
 
+_new_message = FixMessage.__new__
+
+
 def _split_fields(raw: bytes) -> list[tuple[int, bytes]]:
     """Split a whole frame into (tag, value) pairs, honouring length-prefixed data fields."""
     if _DATA_MARKER.search(raw) is not None:
@@ -206,29 +231,46 @@ def decode(raw: bytes, *, verify: bool = True) -> FixMessage:
     Checks (when `verify`): the first three fields are 8, 9, 35; BodyLength matches; the last
     field is a three-digit CheckSum equal to the byte sum.
     """
-    raw = bytes(raw)
-    parts = raw.split(SOH)
-    if len(parts) > 4 and not parts.pop():
-        # fast path: every tag an ordinary number, no repeated tag, no raw data field
-        try:
-            by_text = dict(map(_SPLIT_AT_EQUALS, parts))
-        except ValueError:  # a field without '='
-            by_text = None
-        if (
-            by_text is not None
-            and len(by_text) == len(parts)
-            and _ORDINARY_TAG_TEXTS.issuperset(by_text)
-        ):
+    if type(raw) is not bytes:
+        raw = bytes(raw)
+    # Fast path: one '=' per field, every tag an ordinary number, no repeated tag, no raw
+    # data field. Then '=' and SOH alternate (checked on the separators alone, kept in order by
+    # deleting every other byte), and one split on both pairs tags with values.
+    separators = raw.translate(None, _NOT_SEPARATOR)
+    fields = len(separators) >> 1
+    if fields > 3 and raw[-1:] == SOH and separators == _ONE_FIELD * fields:
+        tokens = raw.replace(SOH, b"=").split(b"=")
+        pairs = iter(tokens)
+        by_text = dict(zip(pairs, pairs, strict=False))  # the last token is the empty tail
+        if len(by_text) == fields and _ORDINARY_TAG_TEXTS.issuperset(by_text):
             if verify:
-                tags = (
-                    BEGIN_STRING if parts[0][:2] == b"8=" else -1,
-                    BODY_LENGTH if parts[1][:2] == b"9=" else -1,
-                    MSG_TYPE if parts[2][:3] == b"35=" else -1,
-                    CHECK_SUM if parts[-1][:3] == b"10=" else -1,
-                )
-                get = by_text.get
-                _check_frame(raw, tags, get(b"8", b""), get(b"9", b""), get(b"10", b""))
-            return FixMessage(None, raw, by_text)
+                length_text = tokens[3]
+                sum_text = tokens[-2]
+                trailer_start = len(raw) - len(sum_text) - 4
+                if not (
+                    tokens[0] == b"8"
+                    and tokens[2] == b"9"
+                    and tokens[4] == b"35"
+                    and tokens[-3] == b"10"
+                    and length_text.isdigit()
+                    and int(length_text) == trailer_start - len(tokens[1]) - len(length_text) - 6
+                    and len(sum_text) == 3
+                    and sum_text.isdigit()
+                    and trailer_start <= _EXACT_CHUNK
+                    and int(sum_text) == ((_adler32(raw[:trailer_start]) & 0xFFFF) - 1) & 0xFF
+                ):  # something is wrong (or the message is long): name it, or accept it
+                    tags = (
+                        BEGIN_STRING if tokens[0] == b"8" else -1,
+                        BODY_LENGTH if tokens[2] == b"9" else -1,
+                        MSG_TYPE if tokens[4] == b"35" else -1,
+                        CHECK_SUM if tokens[-3] == b"10" else -1,
+                    )
+                    _check_frame(raw, tags, tokens[1], length_text, sum_text)
+            message = _new_message(FixMessage)
+            message._fields = None
+            message.raw = raw
+            message.by_text = by_text
+            return message
     fields = _split_fields(raw)
     if verify:
         if len(fields) < 4:
@@ -257,7 +299,11 @@ def _check_frame(
         )
     if len(sum_text) != 3 or not sum_text.isdigit():
         raise GarbledMessage(f"CheckSum(10)={sum_text!r} is not three digits", trailer_start)
-    expected = sum(raw[:trailer_start]) & 0xFF
+    expected = (
+        (_adler32(raw[:trailer_start]) & 0xFFFF) - 1
+        if trailer_start <= _EXACT_CHUNK
+        else byte_sum(memoryview(raw)[:trailer_start])
+    ) & 0xFF
     if int(sum_text) != expected:
         raise GarbledMessage(
             f"CheckSum(10)={sum_text.decode()} but the bytes sum to {expected:03d}", trailer_start
@@ -272,7 +318,7 @@ def encode_fields(fields: Iterable[tuple[int, bytes]]) -> bytes:
 def frame(begin_string: bytes, body: bytes) -> bytes:
     """Wrap `body` (everything from 35= on) with BeginString, BodyLength and CheckSum."""
     head = b"8=%s\x019=%d\x01" % (begin_string, len(body))
-    total = (sum(head) + sum(body)) & 0xFF
+    total = (byte_sum(head) + byte_sum(body)) & 0xFF
     return b"%s%s10=%03d\x01" % (head, body, total)
 
 

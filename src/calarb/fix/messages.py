@@ -33,15 +33,20 @@ def format_price(price: int) -> bytes:
     return (b"%s%d.%04d" % (sign, whole, fraction)).rstrip(b"0")
 
 
+_PLACES_SCALE = (10_000, 1_000, 100, 10, 1)
+
+
 def parse_price(text: bytes) -> int:
     """FIX decimal text to integer 1/10,000 units, exactly; ValueError naming the text."""
-    whole, _, fraction = text.partition(b".")
-    negative = whole[:1] == b"-"
-    digits = whole[1:] if negative else whole
-    if digits.isdigit() and len(fraction) <= 4 and (not fraction or fraction.isdigit()):
-        value = int(digits) * 10_000 + (int(fraction.ljust(4, b"0")) if fraction else 0)
-        return -value if negative else value
-    return price_from_str(text.decode("ascii"))
+    dot = text.find(b".")
+    if dot >= 0:
+        digits = text.replace(b".", b"", 1)
+        places = len(digits) - dot
+        if places <= 4 and digits.isdigit():  # ASCII digits only: no sign, no second '.'
+            return int(digits) * _PLACES_SCALE[places]
+    elif text.isdigit():
+        return int(text) * 10_000
+    return price_from_str(text.decode("ascii"))  # signs, exponents, errors
 
 
 def _side_to_fix(side: Side) -> bytes:
@@ -406,6 +411,9 @@ def encode_execution_report(report: ExecutionReport, transact_time: bytes) -> by
     )  # fmt: skip
 
 
+_new_execution_report = tuple.__new__
+
+
 def decode_execution_report(message: FixMessage) -> ExecutionReport:
     """Typed ExecutionReport from a decoded message (the generic `from_message`, specialised)."""
     fields = message.by_text
@@ -418,17 +426,30 @@ def decode_execution_report(message: FixMessage) -> ExecutionReport:
         price = get(b"44")
         cl_ord_id = get(b"11")
         text = get(b"58")
-        return ExecutionReport(
-            fields[b"37"].decode(), fields[b"17"].decode(), fields[b"150"].decode(),
-            fields[b"39"].decode(), fields[b"55"].decode(), _side_from_fix(fields[b"54"]),
-            _decode_qty(fields[b"151"]), _decode_qty(fields[b"14"]), parse_price(fields[b"6"]),
-            cl_ord_id.decode() if cl_ord_id is not None else None,
-            _decode_qty(order_qty) if order_qty is not None else None,
-            parse_price(price) if price is not None else None,
-            _decode_qty(last_qty) if last_qty is not None else None,
-            parse_price(last_px) if last_px is not None else None,
-            parse_utc_timestamp(transact) if transact is not None else None,
-            text.decode("latin-1") if text is not None else None,
+        side = fields[b"54"]
+        leaves = fields[b"151"]
+        cum = fields[b"14"]
+        return _new_execution_report(
+            ExecutionReport,
+            (
+                fields[b"37"].decode(), fields[b"17"].decode(), fields[b"150"].decode(),
+                fields[b"39"].decode(), fields[b"55"].decode(),
+                Side.BUY if side == b"1" else _side_from_fix(side),
+                int(leaves) if leaves.isdigit() else _decode_qty(leaves),
+                int(cum) if cum.isdigit() else _decode_qty(cum),
+                parse_price(fields[b"6"]),
+                cl_ord_id.decode() if cl_ord_id is not None else None,
+                (int(order_qty) if order_qty.isdigit() else _decode_qty(order_qty))
+                if order_qty is not None
+                else None,
+                parse_price(price) if price is not None else None,
+                (int(last_qty) if last_qty.isdigit() else _decode_qty(last_qty))
+                if last_qty is not None
+                else None,
+                parse_price(last_px) if last_px is not None else None,
+                parse_utc_timestamp(transact) if transact is not None else None,
+                text.decode("latin-1") if text is not None else None,
+            ),
         )  # fmt: skip
     except (KeyError, ValueError):
         return from_message(ExecutionReport, message)  # raises, naming the tag

@@ -37,10 +37,13 @@ def parse_utc_timestamp(text: bytes) -> int:
     """``YYYYMMDD-HH:MM:SS[.fff...]`` to epoch nanoseconds; ValueError naming the text."""
     seconds = _SECONDS_CACHE.get(text[:17])
     if seconds is not None:
-        fraction = text[18:]
-        if len(text) == 17:
+        size = len(text)
+        if size == 21 and text[17] == 46 and (millis := text[18:]).isdigit():  # 46: '.'
+            return seconds * 1_000_000_000 + int(millis) * 1_000_000
+        if size == 17:
             return seconds * 1_000_000_000
-        if text[17:18] == b"." and fraction.isdigit() and len(fraction) <= 9:
+        fraction = text[18:]
+        if text[17:18] == b"." and fraction.isdigit() and size <= 27:
             return seconds * 1_000_000_000 + int(fraction.ljust(9, b"0"))
     match = _TIMESTAMP.fullmatch(text)
     if match is None:

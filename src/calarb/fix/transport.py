@@ -103,6 +103,7 @@ class SessionConnection(asyncio.Protocol):
         self._pending = FixFramer(max_message_size)
         self.transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_steady = False  # armed while logged on with no Logout sent
         self.closed = asyncio.get_running_loop().create_future()
 
     # asyncio.Protocol
@@ -193,12 +194,13 @@ class SessionConnection(asyncio.Protocol):
         assert session is not None
         self.flush()
         close = False
+        on_event = self._on_event
         for event in events:
-            if isinstance(event, Disconnected):
+            if type(event) is Disconnected:
                 close = True
-            if self._on_event is not None:
-                self._on_event(session, event)
-        self.flush()
+            if on_event is not None:
+                on_event(session, event)
+        self.flush()  # whatever the event handlers sent
         if close:
             self._close()
         else:
@@ -207,12 +209,19 @@ class SessionConnection(asyncio.Protocol):
     def _schedule(self) -> None:
         """Arm the timer for the session's next deadline. An armed timer that fires no later
         than that is kept (firing early costs one idle poll), so the common case of a message
-        moving the heartbeat deadline later does not touch the event loop's timer heap."""
+        moving the heartbeat deadline later does not touch the event loop's timer heap.
+
+        While the session is logged on and no Logout was sent, its deadlines only move later
+        (a message sent or received pushes them out; only `poll`, which re-arms, sends a
+        TestRequest), so a timer armed in that state is kept without recomputing."""
         session = self.session
         if session is None or self.transport is None or self.transport.is_closing():
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
+            return
+        steady = session.received_logon and not session.sent_logout
+        if steady and self._timer is not None and self._timer_steady:
             return
         deadline = session.next_deadline_ns()
         if deadline is None:
@@ -221,9 +230,11 @@ class SessionConnection(asyncio.Protocol):
         when = loop.time() + max(0.0, (deadline - self.clock.monotonic_ns()) / 1e9) + 0.0005
         if self._timer is not None:
             if self._timer.when() <= when:
+                self._timer_steady = self._timer_steady and steady
                 return
             self._timer.cancel()
         self._timer = loop.call_at(when, self._on_timer)
+        self._timer_steady = steady
 
     def _on_timer(self) -> None:
         self._timer = None
