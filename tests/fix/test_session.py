@@ -122,6 +122,23 @@ def test_gap_is_detected_and_filled_by_resend():
     assert acceptor.next_target_seq == 4 and initiator.next_sender_seq == 4
 
 
+def test_order_sent_while_disconnected_waits_for_logon_and_is_resent():
+    clock = SimulatedClock()
+    initiator, acceptor = logged_on_pair(clock)
+    initiator.connection_lost(clock.monotonic_ns())
+    acceptor.connection_lost(clock.monotonic_ns())
+    seq = initiator.send_body(b"D", order(7))  # journaled, its number used, nothing sent
+    assert seq == 2 and initiator.data_to_send() == b""
+    initiator.connection_made(clock.monotonic_ns())
+    acceptor.connection_made(clock.monotonic_ns())
+    logon = initiator.data_to_send()
+    assert [m.msg_type for m in messages(logon)] == [b"A"]  # the Logon goes first, alone
+    events = acceptor.on_bytes(logon, clock.monotonic_ns()) + pump(initiator, acceptor, clock)
+    delivered = [e.message for e in events if isinstance(e, AppMessageReceived)]
+    assert [m[11] for m in delivered] == [b"ORD7"]  # asked for after Logon, resent
+    assert delivered[0].get(43) == b"Y"
+
+
 def test_admin_messages_are_gap_filled_not_resent():
     clock = SimulatedClock()
     initiator, acceptor = logged_on_pair(clock)

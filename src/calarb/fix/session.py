@@ -177,6 +177,7 @@ class FixSession:
         self._after_time_sum = sum(self._after_time)
         self._type_prefix: dict[bytes, tuple[bytes, int]] = {}
         self._outbound = bytearray()
+        self._has_connected = False
         self._events: list[SessionEvent] = []
         self._framer = FixFramer(settings.max_message_size)
         self.connected = False
@@ -233,6 +234,8 @@ class FixSession:
     def connection_made(self, now_ns: int) -> list[SessionEvent]:
         """A TCP connection is up. An initiator sends its Logon."""
         self.connected = True
+        self._has_connected = True
+        self._outbound.clear()  # nothing queued before this connection is for it
         self._framer = FixFramer(self.settings.max_message_size)
         self._reset_connection_state(now_ns)
         if self.initiator:
@@ -382,7 +385,12 @@ class FixSession:
         length = b"%d\x01" % len(payload)
         total += self._head_sum + byte_sum(length)
         raw = b"%s%s%s10=%03d\x01" % (self._head, length, payload, total & 0xFF)
-        self._outbound += raw
+        if self.received_logon or msg_type in ADMIN_TYPES or not self._has_connected:
+            self._outbound += raw
+        # else: an application message while not logged on is journaled (its MsgSeqNum is
+        # used) but not sent; after the next Logon the peer sees the gap and asks for it, and
+        # it is resent with PossDupFlag=Y, as QuickFIX does. It never goes out before Logon.
+        # (A session never connected is used as a bare encoder: it always hands out bytes.)
         self.last_sent_ns = self._now
         if persist:
             if msg_type in ADMIN_TYPES or not self.settings.persist_messages:
