@@ -18,7 +18,7 @@ from calarb.backtest.venue import ReplayVenue
 from calarb.core.clock import SimulatedClock
 from calarb.core.types import Instrument, Side
 from calarb.itch.codec import ENCODERS
-from calarb.itch.messages import AddOrder, OrderCancel, OrderExecuted
+from calarb.itch.messages import AddOrder, OrderCancel, OrderDelete, OrderExecuted
 from calarb.trading.gateway import EventScheduler
 from calarb.trading.orders import ExecType, Liquidity, OrdType, TimeInForce, VenueOrder
 from calarb.venue.itch_publisher import ItchPublisher
@@ -75,22 +75,35 @@ class Stream:
     def cancel(self, t, ref, shares):
         self.at(t, OrderCancel(self.locate, 0, t, ref, shares))
 
+    def delete(self, t, ref):
+        self.at(t, OrderDelete(self.locate, 0, t, ref))
+
     def send(self, t, side, quantity, price, tif=TimeInForce.DAY, name="C1"):
         self.scheduler.run_until(t)
         order = VenueOrder(name, "P", "R", SYMBOL, side, quantity, price, OrdType.LIMIT, tif)
         self.venue.send_new_order(order, t)
 
 
-def queue_scenario(model) -> Stream:
+def queue_setup(model) -> Stream:
     """Bids at 10.00: ref 1 (100), ref 2 (200); we join behind them with 100; ref 3 (100)
-    arrives behind us; ref 2 cancels, ref 3 trades 60 (behind us: cannot fill us while ref 1
-    is ahead), ref 1 trades 100 (absorbed by ref 1), ref 3 trades its last 40 (reaches us)."""
+    arrives behind us."""
     s = Stream(model)
     s.add(1_000, 1, Side.BUY, 100, 100_000)
     s.add(2_000, 2, Side.BUY, 200, 100_000)
     s.add(3_000, 9, Side.SELL, 500, 100_100)
     s.send(10_000, Side.BUY, 100, 100_000)  # arrives at 60,000
     s.add(100_000, 3, Side.BUY, 100, 100_000)
+    return s
+
+
+def queue_scenario(model) -> Stream:
+    """After `queue_setup`: ref 2 cancels; ref 3 trades 60 in a sweep of its own (300 us),
+    while ref 1 is ahead of us; ref 1 trades 100 in a later sweep (400 us); ref 3 trades its
+    last 40 (500 us). Under price-time priority the 300 us sweep cannot have reached us: ref 1,
+    ahead of us, is still resting after it (it trades at 400 us), so that aggressor never got
+    past ref 1 to us (the report is out of priority, and the data itself refutes that the queue
+    ahead was consumed). Ref 1's 100 are absorbed by ref 1; the last 40 all reach us."""
+    s = queue_setup(model)
     s.cancel(200_000, 2, 200)
     s.execute(300_000, 3, 60)
     s.execute(400_000, 1, 100)
@@ -106,6 +119,42 @@ def test_fifo_queue_position_from_l3():
     assert own.leaves == 60 and own.queue.ahead == 0 and own.queue.ahead_refs == {}
     # what the engine saw: our 100 shares are in the bid once we rest
     assert any(top.bid_shares == 400 for top in s.tops)
+
+
+def test_fifo_sweep_reported_out_of_queue_order_fills_us():
+    """One sweep (one ITCH timestamp) reports ref 3 (behind us) trading 60 before ref 1 (the
+    last order ahead) trading 100: under price-time priority the aggressor took ref 1, then us,
+    then ref 3, so the 60 went past the queue ahead and are ours, filled when ref 1's report
+    empties the queue ahead. A later sweep's 40 at our price reach us too."""
+    s = queue_setup(FifoQueue())
+    s.cancel(200_000, 2, 200)
+    s.execute(300_000, 3, 60)
+    assert s.sink.fills() == []  # ref 1 is still ahead: held for the sweep
+    s.execute(300_000, 1, 100)
+    s.scheduler.run_until(400_000)
+    assert s.sink.fills() == [(60, 100_000, Liquidity.ADDED)]
+    assert s.sink.reports[-1][0] == 300_000 + 50_000  # filled in that sweep
+    s.execute(500_000, 3, 40)
+    s.scheduler.run_until(1_000_000)
+    assert s.sink.fills() == [(60, 100_000, Liquidity.ADDED), (40, 100_000, Liquidity.ADDED)]
+    assert "C1" not in [own.order.cl_ord_id for own in s.venue.resting.get(SYMBOL, [])]
+
+
+def test_fifo_sweep_behind_us_counts_once_the_queue_ahead_is_gone_in_it():
+    """Ref 3 (behind us) trades 60 and, at the same timestamp, the orders ahead are reported
+    gone (ref 2 cancelled, ref 1 deleted): they had left before the aggressor came, so it met
+    us first. An execution behind us in a sweep that leaves orders ahead of us resting is
+    dropped, not carried into the next sweep."""
+    s = queue_setup(FifoQueue())
+    s.execute(200_000, 3, 10)  # its sweep ends with refs 1 and 2 still ahead: not ours
+    s.execute(300_000, 3, 60)
+    s.cancel(300_000, 2, 200)
+    assert s.sink.fills() == []
+    s.delete(300_000, 1)
+    s.scheduler.run_until(1_000_000)
+    assert s.sink.fills() == [(60, 100_000, Liquidity.ADDED)]
+    own = s.venue.by_cl_ord_id["C1"]
+    assert own.leaves == 40 and own.queue.ahead == 0 and own.queue.swept_behind == 0
 
 
 def test_probabilistic_queue_moves_on_cancels_by_expected_share():

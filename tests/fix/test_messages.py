@@ -47,9 +47,24 @@ ALL = [
     m.OrderCancelReject("O1", "C2", "C1", "0", "1", 1, "too late"),
     m.BusinessMessageReject("8", 3, 7, "Unsupported Message Type"),
 ]
+# ExecutionReports carrying the optional venue fields (a fill, a reject, a status answer)
+VENUE_REPORTS = [
+    m.ExecutionReport(
+        "O1", "E2", "F", "1", "AAPL", Side.SELL, 60, 40, 1234500, "C2", 100, 1234500, 40,
+        1234500, T, None, "2", "3", "C1", "77", 2, -8000, "3",
+    ),
+    m.ExecutionReport(
+        "NONE", "E3", "8", "8", "AAPL", Side.BUY, 0, 0, 0, "C4", 100, None, None, None, T,
+        "price off the tick", "2", "0", ord_rej_reason=99,
+    ),
+    m.ExecutionReport(
+        "NONE", "E4", "I", "8", "AAPL", Side.BUY, 0, 0, 0, "C9", ord_rej_reason=5,
+        ord_status_req_id="REQ1",
+    ),
+]  # fmt: skip
 
 
-@pytest.mark.parametrize("typed", ALL, ids=lambda t: type(t).__name__)
+@pytest.mark.parametrize("typed", ALL + VENUE_REPORTS, ids=lambda t: type(t).__name__)
 def test_round_trip_through_the_wire(typed):
     decoded = sent(typed.msg_type, m.to_body(typed))
     assert m.parse(decoded) == typed
@@ -61,9 +76,24 @@ def test_hot_path_encoders_match_generic_ones():
         b"C1", b"AAPL", Side.SELL, 300, 991200, b"20231114-22:13:20.123", b"3"
     )
     assert m.from_message(m.NewOrderSingle, sent(b"D", fast)) == order
-    report = ALL[11]
-    fast = m.encode_execution_report(report, b"20231114-22:13:20.123")
-    assert m.decode_execution_report(sent(b"8", fast)) == report
+    for report in (ALL[11], VENUE_REPORTS[0]):
+        fast = m.encode_execution_report(report, b"20231114-22:13:20.123")
+        assert m.decode_execution_report(sent(b"8", fast)) == report
+
+
+@pytest.mark.parametrize("report", VENUE_REPORTS, ids=["fill", "reject", "status"])
+def test_execution_report_decoder_reads_the_venue_fields_like_the_generic_one(report):
+    decoded = sent(b"8", m.to_body(report))
+    assert m.decode_execution_report(decoded) == m.from_message(m.ExecutionReport, decoded)
+    assert m.decode_execution_report(decoded) == report
+
+
+@pytest.mark.parametrize("good, bad, tag", [(b"851=2", b"851=R", 851), (b"12=-0.8", b"12=x", 12)])
+def test_malformed_venue_fields_name_the_tag(good, bad, tag):
+    body = m.to_body(VENUE_REPORTS[0])
+    assert good in body
+    with pytest.raises(MessageRejected, match=f"tag {tag}"):
+        m.decode_execution_report(sent(b"8", body.replace(good, bad)))
 
 
 def test_missing_and_malformed_fields_name_the_tag():
@@ -84,3 +114,38 @@ def test_builtin_dictionary_validates_typed_messages():
         dictionary.validate(sent(b"D", body))
     with pytest.raises(MessageRejected, match="tag 11"):
         dictionary.validate(sent(b"D", m.to_body(ALL[7]).replace(b"11=C1\x01", b"")))
+
+
+@pytest.mark.parametrize(
+    "good, bad, tag",
+    [(b"851=2", b"851=4", 851), (b"13=3", b"13=9", 13), (b"40=2", b"40=Z", 40),
+     (b"59=3", b"59=9", 59), (b"12=-0.8", b"12=x", 12)],
+)  # fmt: skip
+def test_builtin_dictionary_checks_the_venue_fields_types_and_enums(good, bad, tag):
+    dictionary = m.builtin_dictionary("FIX.4.4")
+    body = m.to_body(VENUE_REPORTS[0])
+    dictionary.validate(sent(b"8", body))
+    with pytest.raises(MessageRejected, match=f"tag {tag}"):
+        dictionary.validate(sent(b"8", body.replace(good, bad)))
+    for report in VENUE_REPORTS[1:]:
+        dictionary.validate(sent(b"8", m.to_body(report)))
+    with pytest.raises(MessageRejected, match="tag 103"):
+        dictionary.validate(sent(b"8", m.to_body(VENUE_REPORTS[1]).replace(b"103=99", b"103=12")))
+
+
+@pytest.mark.parametrize("version", ["FIX.4.4", "FIX.4.2"])
+def test_builtin_dictionary_agrees_with_quickfix_on_the_venue_fields(shared_data, version):
+    """Same types and enumerations as QuickFIX's FIX44.xml/FIX42.xml for the venue fields of
+    ExecutionReport; FIX 4.2 has no SecondaryExecID, OrdStatusReqID or LastLiquidityInd."""
+    from calarb.fix.dictionary import DataDictionary
+
+    spec = shared_data / "quickfix-acceptance/spec" / f"{version.replace('.', '')}.xml"
+    quickfix = DataDictionary.from_xml(spec)
+    builtin = m.builtin_dictionary(version)
+    allowed = quickfix.messages[b"8"].fields
+    for tag in (12, 13, 40, 41, 59, 103, 527, 790, 851):
+        assert (tag in builtin.messages[b"8"].fields) == (tag in allowed), tag
+        if tag in builtin.field_defs:
+            ours, theirs = builtin.field_defs[tag], quickfix.field_defs[tag]
+            assert (ours.type, ours.values) == (theirs.type, theirs.values), tag
+    assert ({527, 790, 851} <= builtin.messages[b"8"].fields) is (version == "FIX.4.4")

@@ -7,15 +7,19 @@ from __future__ import annotations
 import pytest
 
 from calarb.core.clock import SimulatedClock
+from calarb.core.orders import Liquidity
 from calarb.core.types import Instrument, Side
 from calarb.fix.codec import FixMessage
 from calarb.fix.config import SessionSettings
 from calarb.fix.messages import (
+    ExecutionReport,
     NewOrderSingle,
     OrderCancelReplaceRequest,
     OrderCancelRequest,
     OrderStatusRequest,
+    builtin_dictionary,
     decode_execution_report,
+    from_message,
     to_body,
 )
 from calarb.fix.session import (
@@ -28,6 +32,7 @@ from calarb.fix.session import (
 )
 from calarb.fix.store import MemoryStore
 from calarb.fix.transport import load_dictionary
+from calarb.trading.orders import ExecReport
 from calarb.venue.benchmark import run_gateway_benchmark
 from calarb.venue.config import (
     DisconnectFault,
@@ -392,6 +397,53 @@ def test_reports_validate_against_the_fix44_dictionary(shared_data) -> None:
     rejects = [e for e in venue.client_events if isinstance(e, RejectSent)]
     assert rejects == []
     assert any(isinstance(e, LoggedOn) for e in venue.client_events)
+
+
+def test_reports_validate_against_the_builtin_dictionary_and_decode_to_typed_fields() -> None:
+    """Every kind of venue report passes calarb's own dictionary (no XML file) and its venue
+    tags (40, 59, 41, 527, 851, 12, 13, 103, 790) arrive as typed ExecutionReport fields."""
+    dictionary = builtin_dictionary()
+    venue = Venue(fee=30, rebate=20)
+    venue.order("b1", Side.BUY, 300, 1_000_000)  # rests: NEW
+    venue.background(Side.SELL, 100, 1_000_000)  # we added liquidity: rebate
+    venue.send(OrderCancelReplaceRequest("b1", "b2", "AAA", Side.BUY, 250, "2", 0, 990_000))
+    venue.send(OrderCancelRequest("b2", "b3", "AAA", Side.BUY, venue.clock.wall_ns()))
+    venue.background(Side.SELL, 100, 1_000_100)
+    venue.order("b4", Side.BUY, 200, 1_000_100, tif="3")  # takes 100 (fee), IOC rest cancelled
+    venue.order("b5", Side.BUY, 100, 1_000_001)  # off the tick: rejected, 103=99
+    venue.clock.advance(1)
+    venue.client.send_body(
+        b"H", to_body(OrderStatusRequest("ghost", "AAA", Side.BUY)) + b"790=Q1\x01"
+    )
+    venue.pump()
+    reports = venue.received
+    assert [m.msg_type for m in reports] == [b"8"] * 9
+    typed = []
+    for message in reports:
+        dictionary.validate(message)  # raises MessageRejected naming the tag
+        report = decode_execution_report(message)
+        assert report == from_message(ExecutionReport, message)  # hot path = generic decoder
+        typed.append(report)
+    new, maker, replaced, cancelled, ioc_new, taker, ioc_rest, rejected, unknown = typed
+    assert (new.exec_type, new.ord_type, new.time_in_force) == ("0", "2", "0")
+    assert (ioc_new.exec_type, ioc_new.time_in_force) == ("0", "3")
+    assert (maker.exec_type, maker.last_qty, maker.last_liquidity_ind) == ("F", 100, 1)
+    assert (maker.secondary_exec_id, maker.commission, maker.comm_type) == ("1", -2_000, "3")
+    assert (replaced.exec_type, replaced.orig_cl_ord_id, replaced.cl_ord_id) == ("5", "b1", "b2")
+    assert (cancelled.exec_type, cancelled.orig_cl_ord_id) == ("4", "b2")
+    assert (taker.last_liquidity_ind, taker.commission, taker.secondary_exec_id) == (2, 3_000, "2")
+    assert (ioc_rest.exec_type, ioc_rest.time_in_force, ioc_rest.leaves_qty) == ("4", "3", 0)
+    assert (rejected.ord_status, rejected.ord_rej_reason, rejected.last_liquidity_ind) == (
+        "8", 99, None,
+    )  # fmt: skip
+    assert (unknown.exec_type, unknown.ord_rej_reason, unknown.ord_status_req_id) == ("I", 5, "Q1")
+    assert all(r.ord_status_req_id is None for r in typed[:-1])
+
+    # the trading core's view takes OrigClOrdID and liquidity from the typed fields
+    assert ExecReport.from_fix(maker, "V1").liquidity is Liquidity.ADDED
+    assert ExecReport.from_fix(taker, "V1").liquidity is Liquidity.REMOVED
+    assert ExecReport.from_fix(cancelled, "V1").orig_cl_ord_id == "b2"
+    assert ExecReport.from_fix(new, "V1").liquidity is Liquidity.UNKNOWN
 
 
 def test_gateway_latency_benchmark_times_the_whole_order_path() -> None:

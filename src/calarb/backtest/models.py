@@ -12,13 +12,22 @@ Latency (`LatencyModel.sample() -> ns`, one draw per message crossing the link):
   (floor = minimum, log-moments of the excess): the usual shape of network latency.
 
 Queue position of a passive order (`QueueModel.join` at arrival, then `on_reduction` for each
-replayed reduction at the order's price level). The fill rule itself is the venue's
-(`calarb.backtest.venue`): a replayed execution at or through our price fills us only once
-nothing is ahead of us.
+replayed reduction at the order's price level, which returns how many of the executed shares
+reached us). The fill itself is the venue's (`calarb.backtest.venue`): it fills at most the
+shares that reached us (and fills anything a replayed execution at a worse price took).
 
 * `FifoQueue` (L3 data): ahead of us are exactly the orders resting at our price when we
   arrived; only their executions, cancels and deletes move us up; a replace of one of them
   loses its priority, so it leaves the queue ahead. Orders that arrive later are behind us.
+  Once nothing is ahead, every executed share at our price reaches us. **Sweeps**: one
+  aggressor's executions share a timestamp, and feeds do not always report them in queue order
+  (the AMZN LOBSTER sample reports an order behind ours executing before the one ahead, at the
+  same nanosecond). Under price-time priority an order behind us can only trade once everything
+  ahead of us is gone, so executions of orders behind us while some are still ahead are held
+  for the sweep (`at_ns`): if the queue ahead empties within the same sweep, they reach us then
+  (the aggressor met us before them); if the sweep ends with orders still ahead, the data
+  itself shows the aggressor never got to us (those orders are still resting), and they are
+  dropped.
 * `ProbabilisticQueue` (L2 data, when order identities are unknown): executions take the front
   of the queue (ahead shrinks by the executed shares); a cancel of `c` shares comes from ahead
   of us with probability `f(ahead) / (f(ahead) + f(behind))`, `f(x) = x ** power`, and we move
@@ -178,11 +187,13 @@ def latency_from_config(table: Mapping[str, Any] | int | float, seed: int = 0) -
 class QueueState:
     """Where one passive order stands in its price level."""
 
-    __slots__ = ("ahead", "ahead_refs")
+    __slots__ = ("ahead", "ahead_refs", "sweep_ns", "swept_behind")
 
     def __init__(self, ahead: float, ahead_refs: dict[int, int] | None) -> None:
         self.ahead = ahead
         self.ahead_refs = ahead_refs  # FIFO only: ref -> its shares still ahead of us
+        self.sweep_ns: int | None = None  # FIFO only: timestamp of the current sweep
+        self.swept_behind = 0  # FIFO only: shares executed behind us in it while some were ahead
 
 
 class QueueModel(Protocol):
@@ -193,10 +204,18 @@ class QueueModel(Protocol):
         ...
 
     def on_reduction(
-        self, state: QueueState, ref: int, shares: int, traded: bool, level_shares_before: int
-    ) -> None:
+        self,
+        state: QueueState,
+        ref: int,
+        shares: int,
+        traded: bool,
+        level_shares_before: int,
+        at_ns: int,
+    ) -> int:
         """A replayed order `ref` at our level lost `shares` (executed if `traded`, else
-        cancelled or deleted); the level held `level_shares_before` visible shares before."""
+        cancelled or deleted) at exchange time `at_ns` (one aggressor's sweep shares it); the
+        level held `level_shares_before` visible shares before. Returns how many executed
+        shares went past the queue ahead of us (what may fill us; 0 while some are ahead)."""
         ...
 
 
@@ -208,18 +227,37 @@ class FifoQueue:
         return QueueState(sum(ahead.values()), ahead)
 
     def on_reduction(
-        self, state: QueueState, ref: int, shares: int, traded: bool, level_shares_before: int
-    ) -> None:
+        self,
+        state: QueueState,
+        ref: int,
+        shares: int,
+        traded: bool,
+        level_shares_before: int,
+        at_ns: int,
+    ) -> int:
+        if state.sweep_ns != at_ns:  # a new sweep: what an earlier one held back is void
+            state.sweep_ns = at_ns
+            state.swept_behind = 0
         refs = state.ahead_refs
         left = refs.get(ref) if refs is not None else None
-        if left is None:
-            return  # behind us: does not move us
+        if left is None:  # behind us
+            if not traded:
+                return 0
+            if state.ahead > 0:  # reported before the orders ahead: held for the sweep
+                state.swept_behind += shares
+                return 0
+            return shares
         taken = min(left, shares)
         state.ahead -= taken
         if taken == left:
             del refs[ref]
         else:
             refs[ref] = left - taken
+        if state.ahead > 0:
+            return 0
+        reached = state.swept_behind + (shares - taken if traded else 0)
+        state.swept_behind = 0
+        return reached
 
 
 class ProbabilisticQueue:
@@ -233,18 +271,25 @@ class ProbabilisticQueue:
         return QueueState(float(sum(shares for _, shares in level_refs)), None)
 
     def on_reduction(
-        self, state: QueueState, ref: int, shares: int, traded: bool, level_shares_before: int
-    ) -> None:
+        self,
+        state: QueueState,
+        ref: int,
+        shares: int,
+        traded: bool,
+        level_shares_before: int,
+        at_ns: int,
+    ) -> int:
         ahead = state.ahead
-        if ahead <= 0:
-            return
         if traded:
             state.ahead = max(0.0, ahead - shares)
-            return
+            return int(shares - ahead) if shares > ahead else 0
+        if ahead <= 0:
+            return 0
         behind = max(0.0, level_shares_before - ahead)
         front = ahead**self.power
         weight = front / (front + behind**self.power)
         state.ahead = max(0.0, ahead - shares * weight)
+        return 0
 
 
 def queue_from_config(value: str | Mapping[str, Any] | None) -> QueueModel:

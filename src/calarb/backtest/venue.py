@@ -12,10 +12,12 @@ calarb's orders interact with them. Assumptions, each one a choice a user can ch
   visible part; a delete or replace drops the consumption with the order.
 * **Resting.** The remainder of a DAY limit order rests at its price with a queue position from
   the `QueueModel` (FIFO from L3 by default). It is filled (maker) by a replayed execution on
-  its side at its price once nothing is ahead of it, or at a price it improves on (the
-  aggressor would have met us first), for at most the replayed executed shares; and by a
-  replayed add on the other side that crosses it (up to the add's shares, which are then
-  consumed). IOC remainders are cancelled.
+  its side at its price for the shares that went past the queue ahead of it (one aggressor's
+  sweep, its executions at one ITCH timestamp, counts as a unit: a report of an order behind
+  ours before the last one ahead reaches us when the queue ahead empties in the same sweep),
+  or at a price it improves on (the aggressor would have met us first), for at most the
+  replayed executed shares; and by a replayed add on the other side that crosses it (up to
+  the add's shares, which are then consumed). IOC remainders are cancelled.
 * **What calarb sees.** Top-of-book changes of the replayed book, with consumed shares removed
   and calarb's own resting orders added (a venue's feed shows them), reach the engine after the
   feed latency. Orders reach the venue after the order latency, reports come back after it;
@@ -180,13 +182,14 @@ class ReplayVenue:
                     (symbol, side, before.price), 0
                 )
                 reduced = (ref, side, before.price, min(shares, before.shares), traded)
-                reach = self._queue_reduction(symbol, reduced, level_before)
+                at_ns = int.from_bytes(payload[5:11], "big")  # the exchange's, names the sweep
+                reach = self._queue_reduction(symbol, reduced, level_before, at_ns)
         self.feed.on_message_bytes(payload)
         if reduced is not None:
             ref, side, price, shares, traded = reduced
             self._shrink_consumption(symbol, book, ref, side, price, kind in (_D, _U))
-            if traded:
-                self._passive_fills(symbol, Side(side), price, shares, reach, now_ns)
+            if traded or reach:
+                self._passive_fills(symbol, Side(side), price, shares, traded, reach, now_ns)
         if kind in (_A, _F, _U):
             new_ref = _REF.unpack_from(payload, 19 if kind == _U else 11)[0]
             added = book.order(new_ref)
@@ -196,35 +199,39 @@ class ReplayVenue:
 
     # -- queue and fills -------------------------------------------------------------------
 
-    def _queue_reduction(self, symbol: str, reduced: tuple, level_before: int) -> dict:
+    def _queue_reduction(self, symbol: str, reduced: tuple, level_before: int, at_ns: int):
         """Move our orders at the reduced level up their queues; returns, per order, how many
-        of the executed shares were beyond what was ahead of it (what could reach it)."""
+        executed shares of the sweep went past the queue ahead of it (what can fill it)."""
         ref, side, price, shares, traded = reduced
         reach: dict[OwnOrder, int] = {}
         for own in self.resting.get(symbol, ()):
             order = own.order
             state = own.queue
             if int(order.side) == side and order.price == price and state is not None:
-                ahead_before = state.ahead
-                self.queue_model.on_reduction(state, ref, shares, traded, level_before)
-                if traded and state.ahead <= 0:
-                    reach[own] = int(shares - (ahead_before - state.ahead))
+                reached = self.queue_model.on_reduction(
+                    state, ref, shares, traded, level_before, at_ns
+                )
+                if reached > 0:
+                    reach[own] = reached
         return reach
 
-    def _passive_fills(self, symbol, side: Side, price: int, shares: int, reach, now_ns: int):
-        """A replayed execution of `shares` on resting `side` at `price`: ours first where the
-        aggressor would have met us first (a better price; or the same price with nothing
-        left ahead, for the shares that went beyond the queue ahead)."""
-        available = shares
+    def _passive_fills(
+        self, symbol, side: Side, price: int, shares: int, traded: bool, reach, now_ns: int
+    ):
+        """A replayed reduction of `shares` on resting `side` at `price`: ours first where the
+        aggressor would have met us first (a better price, for an execution; or the same price,
+        for the sweep's executed shares that went past the queue ahead, which can exceed this
+        message's own when earlier reports of the sweep were of orders behind us)."""
+        available = max(shares if traded else 0, *reach.values(), 0)
         for own in self._fill_candidates(symbol, side, price):
             if available <= 0:
                 break
             if own.order.price == price:
-                if own.queue is None or own.queue.ahead > 0:
-                    continue
                 allowed = min(available, reach.get(own, 0))
-            else:
+            elif traded:
                 allowed = available
+            else:
+                continue
             quantity = min(allowed, own.leaves)
             if quantity <= 0:
                 continue

@@ -8,7 +8,7 @@ tag for a missing required field or a malformed value.
 Prices are integers in 1/10,000 units (calarb.core.types) in the application; they become
 decimal text only here, at the FIX edge. Quantities are integer shares. Times are epoch
 nanoseconds (UTC). The hot messages (NewOrderSingle, ExecutionReport) have hand-written
-encoders that format the whole body with one ``%`` operation.
+encoders that format the always-present fields with one ``%`` operation.
 """
 
 from __future__ import annotations
@@ -38,15 +38,11 @@ _PLACES_SCALE = (10_000, 1_000, 100, 10, 1)
 
 def parse_price(text: bytes) -> int:
     """FIX decimal text to integer 1/10,000 units, exactly; ValueError naming the text."""
-    dot = text.find(b".")
-    if dot >= 0:
-        digits = text.replace(b".", b"", 1)
-        places = len(digits) - dot
-        if places <= 4 and digits.isdigit():  # ASCII digits only: no sign, no second '.'
-            return int(digits) * _PLACES_SCALE[places]
-    elif text.isdigit():
-        return int(text) * 10_000
-    return price_from_str(text.decode("ascii"))  # signs, exponents, errors
+    whole, _, fraction = text.partition(b".")
+    places = len(fraction)
+    if places <= 4 and whole.isdigit() and (not places or fraction.isdigit()):
+        return int(whole + fraction) * _PLACES_SCALE[places]  # ASCII digits: no sign, no 'e'
+    return price_from_str(text.decode("ascii"))  # signs, exponents, more places, errors
 
 
 def _side_to_fix(side: Side) -> bytes:
@@ -67,6 +63,7 @@ _ENCODERS = {
     "int": lambda v: b"%d" % v,
     "qty": lambda v: b"%d" % v,
     "price": format_price,
+    "amt": format_price,
     "side": _side_to_fix,
     "bool": lambda v: b"Y" if v else b"N",
     "time": lambda v: _timestamp(v),
@@ -88,6 +85,7 @@ _DECODERS = {
     "int": int,
     "qty": _decode_qty,
     "price": parse_price,
+    "amt": parse_price,
     "side": _side_from_fix,
     "bool": lambda v: v == b"Y",
     "time": parse_utc_timestamp,
@@ -96,8 +94,12 @@ _DECODERS = {
 
 def to_body(message: NamedTuple) -> bytes:
     """The body (fields after the standard header) of a typed message."""
+    return _encode_fields(message, type(message).FIELDS)
+
+
+def _encode_fields(message: NamedTuple, fields: tuple) -> bytes:
     parts = []
-    for attribute, tag, kind, _required in type(message).FIELDS:
+    for attribute, tag, kind, _required in fields:
         value = getattr(message, attribute)
         if value is None:
             continue
@@ -295,10 +297,21 @@ class ExecutionReport(NamedTuple):
     last_px: int | None = None
     transact_time_ns: int | None = None
     text: str | None = None
+    ord_type: str | None = None  # 40: '1' market, '2' limit
+    time_in_force: str | None = None  # 59: '0' day, '3' IOC, '4' FOK
+    orig_cl_ord_id: str | None = None  # 41: on answers to a cancel or a replace
+    secondary_exec_id: str | None = None  # 527: the venue's match number on a fill
+    last_liquidity_ind: int | None = None  # 851: 1 added, 2 removed, 3 routed out
+    commission: int | None = None  # 12, 1/10,000 units; negative for a rebate
+    comm_type: str | None = None  # 13: '1' per unit, '2' percent, '3' absolute
+    ord_rej_reason: int | None = None  # 103, on a reject (or 150=I for an unknown order)
+    ord_status_req_id: str | None = None  # 790, echoed from the OrderStatusRequest
     msg_type = b"8"
     FIELDS = (
         ("avg_px", 6, "price", True),
         ("cl_ord_id", 11, "str", False),
+        ("commission", 12, "amt", False),
+        ("comm_type", 13, "char", False),
         ("cum_qty", 14, "qty", True),
         ("exec_id", 17, "str", True),
         ("last_px", 31, "price", False),
@@ -306,13 +319,20 @@ class ExecutionReport(NamedTuple):
         ("order_id", 37, "str", True),
         ("order_qty", 38, "qty", False),
         ("ord_status", 39, "char", True),
+        ("ord_type", 40, "char", False),
+        ("orig_cl_ord_id", 41, "str", False),
         ("price", 44, "price", False),
         ("side", 54, "side", True),
         ("symbol", 55, "str", True),
         ("text", 58, "str", False),
+        ("time_in_force", 59, "char", False),
         ("transact_time_ns", 60, "time", False),
+        ("ord_rej_reason", 103, "int", False),
         ("exec_type", 150, "char", True),
         ("leaves_qty", 151, "qty", True),
+        ("secondary_exec_id", 527, "str", False),
+        ("ord_status_req_id", 790, "str", False),
+        ("last_liquidity_ind", 851, "int", False),
     )
 
 
@@ -400,15 +420,29 @@ _EXEC = (
 )
 
 
+# Text (58) and the fields after it in ExecutionReport: written only when one of them is set.
+_EXEC_TAIL_START = ExecutionReport._fields.index("text")
+_EXEC_TAIL_FIELDS = tuple(
+    spec
+    for spec in ExecutionReport.FIELDS
+    if ExecutionReport._fields.index(spec[0]) >= _EXEC_TAIL_START
+)
+_EXEC_NO_TAIL = (None,) * (len(ExecutionReport._fields) - _EXEC_TAIL_START)
+
+
 def encode_execution_report(report: ExecutionReport, transact_time: bytes) -> bytes:
-    """ExecutionReport body in one formatting step (all of the fields above, in tag order)."""
-    return _EXEC % (
+    """ExecutionReport body in one formatting step (the fields above, in tag order), then the
+    optional tail (Text, OrdType, OrigClOrdID, LastLiquidityInd, ...) when any of it is set."""
+    body = _EXEC % (
         format_price(report.avg_px), (report.cl_ord_id or "").encode(), report.cum_qty,
         report.exec_id.encode(), format_price(report.last_px or 0), report.last_qty or 0,
         report.order_id.encode(), report.order_qty or 0, report.ord_status.encode(),
         format_price(report.price or 0), _SIDE[report.side], report.symbol.encode(),
         transact_time, report.exec_type.encode(), report.leaves_qty,
     )  # fmt: skip
+    if report[_EXEC_TAIL_START:] == _EXEC_NO_TAIL:
+        return body
+    return body + _encode_fields(report, _EXEC_TAIL_FIELDS)
 
 
 _new_execution_report = tuple.__new__
@@ -426,6 +460,15 @@ def decode_execution_report(message: FixMessage) -> ExecutionReport:
         price = get(b"44")
         cl_ord_id = get(b"11")
         text = get(b"58")
+        ord_type = get(b"40")
+        time_in_force = get(b"59")
+        orig_cl_ord_id = get(b"41")
+        secondary_exec_id = get(b"527")
+        liquidity = get(b"851")
+        commission = get(b"12")
+        comm_type = get(b"13")
+        rej_reason = get(b"103")
+        status_req_id = get(b"790")
         side = fields[b"54"]
         leaves = fields[b"151"]
         cum = fields[b"14"]
@@ -438,17 +481,26 @@ def decode_execution_report(message: FixMessage) -> ExecutionReport:
                 int(leaves) if leaves.isdigit() else _decode_qty(leaves),
                 int(cum) if cum.isdigit() else _decode_qty(cum),
                 parse_price(fields[b"6"]),
-                cl_ord_id.decode() if cl_ord_id is not None else None,
-                (int(order_qty) if order_qty.isdigit() else _decode_qty(order_qty))
-                if order_qty is not None
-                else None,
-                parse_price(price) if price is not None else None,
-                (int(last_qty) if last_qty.isdigit() else _decode_qty(last_qty))
-                if last_qty is not None
-                else None,
-                parse_price(last_px) if last_px is not None else None,
-                parse_utc_timestamp(transact) if transact is not None else None,
-                text.decode("latin-1") if text is not None else None,
+                None if cl_ord_id is None else cl_ord_id.decode(),
+                None
+                if order_qty is None
+                else int(order_qty) if order_qty.isdigit() else _decode_qty(order_qty),
+                None if price is None else parse_price(price),
+                None
+                if last_qty is None
+                else int(last_qty) if last_qty.isdigit() else _decode_qty(last_qty),
+                None if last_px is None else parse_price(last_px),
+                None if transact is None else parse_utc_timestamp(transact),
+                None if text is None else text.decode("latin-1"),
+                None if ord_type is None else ord_type.decode(),
+                None if time_in_force is None else time_in_force.decode(),
+                None if orig_cl_ord_id is None else orig_cl_ord_id.decode(),
+                None if secondary_exec_id is None else secondary_exec_id.decode(),
+                None if liquidity is None else int(liquidity),
+                None if commission is None else parse_price(commission),
+                None if comm_type is None else comm_type.decode(),
+                None if rej_reason is None else int(rej_reason),
+                None if status_req_id is None else status_req_id.decode(),
             ),
         )  # fmt: skip
     except (KeyError, ValueError):
@@ -459,7 +511,7 @@ def decode_execution_report(message: FixMessage) -> ExecutionReport:
 
 _FIX_TYPES = {
     "str": "STRING", "char": "CHAR", "int": "INT", "qty": "QTY", "price": "PRICE",
-    "side": "CHAR", "bool": "BOOLEAN", "time": "UTCTIMESTAMP",
+    "amt": "AMT", "side": "CHAR", "bool": "BOOLEAN", "time": "UTCTIMESTAMP",
 }  # fmt: skip
 _HEADER = (
     (8, "BeginString", "STRING", True), (9, "BodyLength", "LENGTH", True),
@@ -472,14 +524,42 @@ _HEADER = (
     (43, "PossDupFlag", "BOOLEAN", False), (97, "PossResend", "BOOLEAN", False),
     (52, "SendingTime", "UTCTIMESTAMP", True), (122, "OrigSendingTime", "UTCTIMESTAMP", False),
 )  # fmt: skip
-_ENUMS = {54: frozenset({b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9"})}
+
+
+def _codes(text: str) -> frozenset[bytes]:
+    return frozenset(code.encode() for code in text.split())
+
+
+# Enumerated values per FIX version (from the FIX 4.2 and 4.4 specifications).
+_ENUMS_FIX44 = {
+    13: _codes("1 2 3 4 5 6"),  # CommType
+    40: _codes("1 2 3 4 6 7 8 9 D E G I J K L M P"),  # OrdType
+    54: _codes("1 2 3 4 5 6 7 8 9"),  # Side
+    59: _codes("0 1 2 3 4 5 6 7"),  # TimeInForce
+    103: _codes("0 1 2 3 4 5 6 7 8 9 10 11 13 14 15 99"),  # OrdRejReason
+    851: _codes("1 2 3"),  # LastLiquidityInd
+}
+_ENUMS_FIX42 = {
+    **_ENUMS_FIX44,
+    13: _codes("1 2 3"),
+    40: _codes("1 2 3 4 5 6 7 8 9 A B C D E F G H I P"),
+    59: _codes("0 1 2 3 4 5 6"),
+    103: _codes("0 1 2 3 4 5 6 7 8"),
+}
+# Typed-message tags FIX 4.2 does not define: SecondaryExecID (527) came with FIX 4.3,
+# OrdStatusReqID (790) and LastLiquidityInd (851) with FIX 4.4.
+_NOT_IN_FIX42 = frozenset({527, 790, 851})
 
 
 def builtin_dictionary(begin_string: str = "FIX.4.4"):
-    """A DataDictionary covering the typed messages above (header, trailer, their fields and
-    required flags), for validation without a QuickFIX XML file."""
+    """A DataDictionary covering the typed messages above (header, trailer, their fields,
+    types, enumerations and required flags), for validation without a QuickFIX XML file.
+    For "FIX.4.2" the fields that version does not define are left out and its enumerations
+    are used."""
     from calarb.fix.dictionary import DataDictionary, FieldDef, MessageDef
 
+    fix42 = begin_string == "FIX.4.2"
+    enums = _ENUMS_FIX42 if fix42 else _ENUMS_FIX44
     fields = {tag: FieldDef(tag, name, kind) for tag, name, kind, _ in _HEADER}
     fields[10] = FieldDef(10, "CheckSum", "STRING")
     messages = {}
@@ -487,7 +567,9 @@ def builtin_dictionary(begin_string: str = "FIX.4.4"):
         order = []
         required = []
         for attribute, tag, kind, is_required in cls.FIELDS:
-            fields.setdefault(tag, FieldDef(tag, attribute, _FIX_TYPES[kind], _ENUMS.get(tag)))
+            if fix42 and tag in _NOT_IN_FIX42:
+                continue
+            fields.setdefault(tag, FieldDef(tag, attribute, _FIX_TYPES[kind], enums.get(tag)))
             order.append(tag)
             if is_required:
                 required.append(tag)

@@ -30,7 +30,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 
 from calarb.core.clock import Clock, LiveClock
-from calarb.core.orders import ExecType, Liquidity, OrdStatus, OrdType, TimeInForce
+from calarb.core.orders import ExecType, OrdStatus, OrdType, TimeInForce
 from calarb.core.types import Side
 from calarb.fix.codec import FixMessage
 from calarb.fix.messages import (
@@ -229,12 +229,7 @@ class FixOrderGateway:
 
     def _on_execution_report(self, message: FixMessage) -> None:
         now = self._monotonic_ns()
-        typed = decode_execution_report(message)
-        orig = message.get(41)
-        report = ExecReport.from_fix(typed, self.venue, orig.decode() if orig else None)
-        liquidity = message.get(851)
-        if liquidity:
-            report = report._replace(liquidity=Liquidity(liquidity.decode()))
+        report = ExecReport.from_fix(decode_execution_report(message), self.venue)
         written = self._written_ns.pop(report.cl_ord_id, None)
         if written is not None:
             self.round_trips_ns.append(now - written)

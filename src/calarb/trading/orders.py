@@ -97,6 +97,10 @@ class StatusRequest(NamedTuple):
     side: Side
 
 
+# LastLiquidityInd (851, an INT in FIX 4.4) -> Liquidity, for `ExecReport.from_fix`
+_LIQUIDITY_CODES = {1: Liquidity.ADDED, 2: Liquidity.REMOVED}
+
+
 class ExecReport(NamedTuple):
     """An execution report as the trading core sees it (FIX 35=8 semantics).
 
@@ -128,8 +132,12 @@ class ExecReport(NamedTuple):
     @classmethod
     def from_fix(cls, message: Any, venue: str, orig_cl_ord_id: str | None = None) -> ExecReport:
         """Build from a decoded FIX ExecutionReport (calarb.fix.messages.ExecutionReport or
-        any object with the same attribute names). Raises ValueError naming the tag for an
-        ExecType or OrdStatus code this core does not know."""
+        any object with the same attribute names). OrigClOrdID (41) and LastLiquidityInd (851)
+        come from the message's typed fields; `orig_cl_ord_id` is used only when the report
+        carries no OrigClOrdID. A LastLiquidityInd other than 1 (added) or 2 (removed), e.g.
+        3 (routed out), becomes `Liquidity.UNKNOWN`: the fill still counts, charged as taker.
+        Raises ValueError naming the tag for an ExecType or OrdStatus code this core does not
+        know."""
         try:
             exec_type = ExecType(message.exec_type)
         except ValueError:
@@ -138,7 +146,6 @@ class ExecReport(NamedTuple):
             ord_status = OrdStatus(message.ord_status)
         except ValueError:
             raise ValueError(f"OrdStatus (39) {message.ord_status!r} is not supported") from None
-        liquidity = getattr(message, "last_liquidity_ind", None)
         return cls(
             venue=venue,
             cl_ord_id=message.cl_ord_id or "",
@@ -155,8 +162,8 @@ class ExecReport(NamedTuple):
             avg_px=message.avg_px,
             last_qty=message.last_qty or 0,
             last_px=message.last_px or 0,
-            orig_cl_ord_id=getattr(message, "orig_cl_ord_id", None) or orig_cl_ord_id,
-            liquidity=Liquidity(liquidity) if liquidity else Liquidity.UNKNOWN,
+            orig_cl_ord_id=message.orig_cl_ord_id or orig_cl_ord_id,
+            liquidity=_LIQUIDITY_CODES.get(message.last_liquidity_ind, Liquidity.UNKNOWN),
             transact_time_ns=message.transact_time_ns or 0,
             text=message.text or "",
         )
