@@ -31,7 +31,29 @@ class MomentSeries(NamedTuple):
     cov_xy: np.ndarray
 
 
-class ExpandingMoments:
+class _SampleCovariance:
+    """Sample (n - 1) variances and covariance from running sums of squared deviations."""
+
+    __slots__ = ()
+    count: int
+    _cxx: float
+    _cyy: float
+    _cxy: float
+
+    @property
+    def var_x(self) -> float:
+        return self._cxx / (self.count - 1) if self.count > 1 else float("nan")
+
+    @property
+    def var_y(self) -> float:
+        return self._cyy / (self.count - 1) if self.count > 1 else float("nan")
+
+    @property
+    def cov_xy(self) -> float:
+        return self._cxy / (self.count - 1) if self.count > 1 else float("nan")
+
+
+class ExpandingMoments(_SampleCovariance):
     """Moments of everything seen so far (Welford's update)."""
 
     __slots__ = ("count", "mean_x", "mean_y", "_cxx", "_cyy", "_cxy")
@@ -54,20 +76,8 @@ class ExpandingMoments:
         self._cyy += dy * (y - self.mean_y)
         self._cxy += dx * (y - self.mean_y)
 
-    @property
-    def var_x(self) -> float:
-        return self._cxx / (self.count - 1) if self.count > 1 else float("nan")
 
-    @property
-    def var_y(self) -> float:
-        return self._cyy / (self.count - 1) if self.count > 1 else float("nan")
-
-    @property
-    def cov_xy(self) -> float:
-        return self._cxy / (self.count - 1) if self.count > 1 else float("nan")
-
-
-class RollingMoments:
+class RollingMoments(_SampleCovariance):
     """Moments of the last `window` observations (Welford add, then remove the oldest).
 
     Adding and removing points lets rounding drift accumulate, so each time the ring buffer
@@ -148,18 +158,6 @@ class RollingMoments:
             cxy += dx * dy
         self.mean_x, self.mean_y = mean_x, mean_y
         self._cxx, self._cyy, self._cxy = cxx, cyy, cxy
-
-    @property
-    def var_x(self) -> float:
-        return self._cxx / (self.count - 1) if self.count > 1 else float("nan")
-
-    @property
-    def var_y(self) -> float:
-        return self._cyy / (self.count - 1) if self.count > 1 else float("nan")
-
-    @property
-    def cov_xy(self) -> float:
-        return self._cxy / (self.count - 1) if self.count > 1 else float("nan")
 
 
 class EwmMoments:
