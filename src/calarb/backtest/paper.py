@@ -32,7 +32,6 @@ What makes it deterministic (the assumptions, also in docs/backtest.md):
 from __future__ import annotations
 
 import asyncio
-import heapq
 import time
 from collections import deque
 from collections.abc import Callable
@@ -103,21 +102,15 @@ class LockstepScheduler(EventScheduler):
 
     async def run_until_async(self, until_ns: int, timeout_s: float = 10.0) -> int:
         queue = self._queue
-        clock = self.clock
         count = 0
         while queue and queue[0][0] <= until_ns:
-            action = queue[0][2]
-            link = getattr(action, "__self__", None)
+            link = getattr(queue[0][2], "__self__", None)
             if type(link) is InboundLink and not link.parked:
                 await link.wait(timeout_s)
                 continue
-            at_ns, _, action, args = heapq.heappop(queue)
-            clock.advance_to(at_ns)
-            action(*args)
+            self._run_head()
             count += 1
-        clock.advance_to(until_ns)
-        self.events_run += count
-        return count
+        return self._finish(until_ns, count)
 
 
 class ParkingApplication:

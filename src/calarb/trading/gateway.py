@@ -90,14 +90,20 @@ class EventScheduler:
     def run_until(self, until_ns: int) -> int:
         """Run due events, then leave the clock at `until_ns`; returns how many ran."""
         queue = self._queue
-        clock = self.clock
         count = 0
         while queue and queue[0][0] <= until_ns:
-            at_ns, _, action, args = heapq.heappop(queue)
-            clock.advance_to(at_ns)
-            action(*args)
+            self._run_head()
             count += 1
-        clock.advance_to(until_ns)
+        return self._finish(until_ns, count)
+
+    def _run_head(self) -> None:
+        """Pop the earliest event, move the clock to its time and run it."""
+        at_ns, _, action, args = heapq.heappop(self._queue)
+        self.clock.advance_to(at_ns)
+        action(*args)
+
+    def _finish(self, until_ns: int, count: int) -> int:
+        self.clock.advance_to(until_ns)
         self.events_run += count
         return count
 
