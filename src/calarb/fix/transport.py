@@ -162,6 +162,15 @@ class SessionConnection(asyncio.Protocol):
             log.info("closing connection: no session for %r", message)
             self._close()
             return None
+        previous = getattr(session, "connection", None)
+        if (
+            previous is not None
+            and previous.transport is not None
+            and previous.transport.is_closing()
+        ):
+            # Its close is under way (the peer saw it and reconnected before the loop ran its
+            # connection_lost): finish it now, so the session is free for this connection.
+            previous.connection_lost(None)
         if getattr(session, "connection", None) is not None:
             log.info(
                 "closing connection: session %s is already connected", session.settings.session_key
