@@ -2,6 +2,12 @@
 L3 books of every symbol, a pairs strategy over all symbols), with NautilusTrader and
 hftbacktest on the same data when they are installed (the `bench` extra).
 
+calarb's figure is the fast replay (`run_itch_backtest(fast=True)`, compiled books; its Numba
+kernels are compiled in a warm-up run first and `warmup_s` says how long that took).
+`slow_events_per_s` is the slow path (every message through the Python books) over the first
+`--slow-messages` messages, and `speedup_same_prefix` compares both paths on that prefix
+(which must send the same orders, or the benchmark fails).
+
 Peers are reported as null with the reason when they are not importable: neither is in the
 bench extra yet, because installing their wheels (nautilus_trader 1.221.0, hftbacktest 2.4.4)
 into the shared environment downgrades numpy 2.4 -> 2.2 (both) and pandas 3.1 -> 2.3
@@ -17,8 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from calarb.backtest.config import BacktestConfig
-from calarb.backtest.replay import run_itch_backtest
+from calarb.backtest.replay import load_itch_source, run_itch_backtest
+from calarb.backtest.replay_kernel import ReplayKernel
 from calarb.itch.generate import generate_itch_file
 
 PEER_REASON = (
@@ -52,14 +61,55 @@ def bench_config(symbols: int) -> BacktestConfig:
     )
 
 
-def run_bench(messages: int, symbols: int, path: str | None = None) -> dict:
+def write_prefix(path: Path, messages: int, out: Path) -> int:
+    """The first `messages` messages of an ITCH file, as a file; returns how many."""
+    source = load_itch_source(path)
+    count = min(messages, source.messages)
+    end = int(source.offsets[count - 1] + source.lengths[count - 1]) if count else 0
+    out.write_bytes(source.data[:end])
+    return count
+
+
+def _compile_kernels(itch: Path) -> None:
+    """Compile every kernel of the fast replay (Numba caches them on disk afterwards)."""
+    source = load_itch_source(itch)
+    kernel = ReplayKernel(
+        np.frombuffer(source.data, dtype=np.uint8), source.offsets,
+        np.zeros(source.messages, dtype=np.int64), source.timestamps, 1, [0],
+    )  # fmt: skip
+    kernel.apply_one(0)  # the file's first message: a system event
+    kernel.advance(1, None)
+
+
+def _timed(config: BacktestConfig, itch: Path, fast: bool):
+    started = time.perf_counter()
+    result = run_itch_backtest(config, [itch], fast=fast)
+    return result, time.perf_counter() - started
+
+
+def run_bench(
+    messages: int, symbols: int, path: str | None = None, slow_messages: int = 300_000
+) -> dict:
+    """The fast replay over the whole file (after a warm-up that compiles its kernels), and
+    the slow path and the fast one over its first `slow_messages` messages (the speed-up)."""
+    config = bench_config(symbols)
     with tempfile.TemporaryDirectory() as scratch:
         itch = Path(path) if path else Path(scratch) / "bench.itch"
         if not itch.exists():
             generate_itch_file(itch, messages, symbols, seed=11)
+        prefix = Path(scratch) / "prefix.itch"
+        prefix_messages = write_prefix(itch, slow_messages, prefix)
+        warm = Path(scratch) / "warm.itch"
+        write_prefix(itch, 20_000, warm)
         started = time.perf_counter()
-        result = run_itch_backtest(bench_config(symbols), [itch])
-        elapsed = time.perf_counter() - started
+        _compile_kernels(warm)
+        _, warmup_s = _timed(config, warm, True)
+        warmup_s += time.perf_counter() - started
+        result, elapsed = _timed(config, itch, True)
+        slow, slow_s = _timed(config, prefix, False)
+        fast_prefix, fast_prefix_s = _timed(config, prefix, True)
+    if slow.engine.oms.state() != fast_prefix.engine.oms.state():
+        raise AssertionError("fast and slow replays of the prefix sent different orders")
     market_data = sum(v["messages"] for v in result.venue_states.values())
     figures = {
         "messages": market_data,
@@ -70,6 +120,13 @@ def run_bench(messages: int, symbols: int, path: str | None = None) -> dict:
         "market_data_per_s": round(market_data / elapsed),
         "orders": result.summary["orders"],
         "fills": result.summary["fills"],
+        "replay": result.replay["path"],
+        "deferred_tops": result.replay["deferred_tops"],
+        "warmup_s": round(warmup_s, 3),
+        "slow_messages": prefix_messages,
+        "slow_events_per_s": round(slow.events / slow_s),
+        "fast_events_per_s_same_prefix": round(fast_prefix.events / fast_prefix_s),
+        "speedup_same_prefix": round(slow_s / fast_prefix_s, 2),
     }
     for peer, key in (("nautilus_trader", "nautilus"), ("hftbacktest", "hftbacktest")):
         figures[f"{key}_events_per_s"] = None
@@ -82,7 +139,7 @@ def run_bench(messages: int, symbols: int, path: str | None = None) -> dict:
 
 
 def _handler(args: argparse.Namespace) -> int:
-    figures = run_bench(args.messages, args.symbols, args.file)
+    figures = run_bench(args.messages, args.symbols, args.file, args.slow_messages)
     print(json.dumps(figures, indent=None if args.json else 2))
     return 0
 
@@ -92,5 +149,9 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--messages", type=int, default=5_000_000)
     parser.add_argument("--symbols", type=int, default=8)
     parser.add_argument("--file", help="use (or create) this ITCH file instead of a temporary one")
+    parser.add_argument(
+        "--slow-messages", type=int, default=300_000,
+        help="prefix replayed on both paths for slow_events_per_s and the speed-up",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="one-line JSON")
     parser.set_defaults(handler=_handler)

@@ -15,7 +15,7 @@ def _backtest(args: argparse.Namespace) -> int:
 
     try:
         config = BacktestConfig.load(args.config)
-        result = run_backtest(config, args.data)
+        result = run_backtest(config, args.data, itch_dir=args.itch_dir)
     except (OSError, ValueError) as exc:
         print(f"calarb backtest: {exc}", file=sys.stderr)
         return 2
@@ -58,8 +58,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "backtest", help="run the trading engine over recorded or synthetic market data"
     )
-    parser.add_argument("--data", required=True,
-                        help="ITCH file(s), comma separated (one venue each), or 'synthetic'")  # fmt: skip
+    parser.add_argument(
+        "--data", required=True, action="append",
+        help="market data, repeatable: 'synthetic'; ITCH files, comma separated (one venue "
+        "each); 'lobster:FILES' (one venue of LOBSTER message/orderbook pairs: files, "
+        "directories or globs, comma separated); 'parquet:FILES' (one venue of top-of-book/L2 "
+        "series from 'calarb book bbo': FILE, SYMBOL=FILE, directories or globs)",
+    )  # fmt: skip
+    parser.add_argument("--itch-dir", help="keep the ITCH files converted from LOBSTER or "
+                        "Parquet input here (default: a temporary directory)")  # fmt: skip
     parser.add_argument("--config", required=True, help="backtest TOML (configs/backtest.toml)")
     parser.add_argument("--report", help="directory for Parquet tables and report.html")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")

@@ -22,6 +22,10 @@ calarb's orders interact with them. Assumptions, each one a choice a user can ch
   and calarb's own resting orders added (a venue's feed shows them), reach the engine after the
   feed latency. Orders reach the venue after the order latency, reports come back after it;
   each crossing draws its own latency from the venue's models.
+
+Under the fast replay (`attach_kernel`) the compiled books take every message of a locate
+the venue does not watch, and a symbol's Python book is rebuilt from them when an order of
+ours arrives; the rules above do not change.
 """
 
 from __future__ import annotations
@@ -109,6 +113,12 @@ class ReplayVenue:
         self.consumed_at: dict[tuple[str, int, int], int] = {}  # (symbol, side, price) -> shares
         self._consumed_refs: dict[str, set[int]] = {}
         self._watched: set[int] = set()  # locates with own orders or consumption
+        self._kernel: Any = None  # the compiled books (fast replay), see attach_kernel
+        self._kernel_venue = 0
+        self._watched_flags: Any = None  # kernel's watched flags of this venue's locates
+        self._published: Any = None  # kernel's last published top of this venue's locates
+        self._directory: dict[str, bytes] = {}  # symbol -> its stock directory message
+        self._known: Any = None  # kernel's "stock directory seen" flags of this venue
         self._last_top: dict[str, tuple[int, int, int, int]] = {}
         self._order_ids = itertools.count(1)
         self._exec_ids = itertools.count(1)
@@ -133,6 +143,54 @@ class ReplayVenue:
         self.execution_sink = execution_sink
         self.top_sink = top_sink
 
+    def attach_kernel(self, kernel, venue: int, directory: dict[int, bytes]) -> None:
+        """Fast replay (`calarb.backtest.replay_kernel`): the kernel keeps this venue's books
+        and applies every message of an unwatched locate; the Python book of a symbol is
+        rebuilt from the kernel's orders when an order of ours arrives for it, and takes the
+        messages of its locate while it is watched. `directory`: locate -> its stock
+        directory (R) message."""
+        from calarb.backtest.replay_kernel import LOCATES
+
+        self._kernel = kernel
+        self._kernel_venue = venue
+        span = slice(venue * LOCATES, (venue + 1) * LOCATES)
+        self._watched_flags = kernel.watched[span]
+        self._published = kernel.last_pub[span]
+        self._known = kernel.known[span]
+        for locate, payload in directory.items():
+            symbol = decode(payload).stock
+            self.symbol_by_locate[locate] = symbol
+            self.locate_by_symbol[symbol] = locate
+            self._directory[symbol] = payload
+
+    def _watch(self, locate: int) -> None:
+        self._watched.add(locate)
+        if self._watched_flags is not None:
+            self._watched_flags[locate] = 1
+
+    def _unwatch(self, locate: int) -> None:
+        self._watched.discard(locate)
+        if self._watched_flags is not None:
+            self._watched_flags[locate] = 0
+
+    def _book_for(self, symbol: str) -> OrderBook | None:
+        """The symbol's book as of now. Fast replay: a watched locate's Python book is live;
+        otherwise it is rebuilt from the kernel's live orders (None before the symbol's stock
+        directory message)."""
+        if self._kernel is None:
+            return self.feed.books.get(symbol)
+        locate = self.locate_by_symbol.get(symbol)
+        if locate is None or not self._known[locate]:
+            return None
+        if locate in self._watched:
+            return self.feed.books[symbol]
+        self.feed.books.pop(symbol, None)
+        self.feed.on_message_bytes(self._directory[symbol])  # a new, empty book
+        book = self.feed.books[symbol]
+        for ref, side, price, shares in self._kernel.live_orders(self._kernel_venue, locate):
+            book.add(ref, _BUY if side > 0 else _SELL, price, shares)
+        return book
+
     # -- market data -----------------------------------------------------------------------
 
     def on_message(self, payload: bytes, timestamp_ns: int) -> None:
@@ -156,6 +214,8 @@ class ReplayVenue:
         if subscribed is not None and symbol not in subscribed:
             return
         self._last_top[symbol] = top[2:]
+        if self._published is not None:
+            self._published[self.locate_by_symbol[symbol]] = top[2:]
         if self.top_sink is not None:
             self.scheduler.schedule(
                 self._arrival(2, self.feed_latency, now_ns), self.top_sink, self.name, top
@@ -269,7 +329,7 @@ class ReplayVenue:
         self.consumed_at[key] = self.consumed_at.get(key, 0) + shares
         self._consumed_refs.setdefault(symbol, set()).add(ref)
         self.shares_consumed += shares
-        self._watched.add(self.locate_by_symbol[symbol])
+        self._watch(self.locate_by_symbol[symbol])
 
     def _shrink_consumption(self, symbol, book: OrderBook, ref, side, price, gone: bool) -> None:
         taken = self.consumed.get(ref)
@@ -316,7 +376,7 @@ class ReplayVenue:
         if self._last_top.get(symbol) != top:
             self._publish(TopOfBook(symbol, now_ns, *top), now_ns)
         if not self.resting.get(symbol) and not self._consumed_refs.get(symbol):
-            self._watched.discard(self.locate_by_symbol[symbol])
+            self._unwatch(self.locate_by_symbol[symbol])
 
     # -- OrderGateway (calarb -> venue) ----------------------------------------------------
 
@@ -343,7 +403,7 @@ class ReplayVenue:
     def _arrive_new(self, order: VenueOrder) -> None:
         now = self._now()
         self.orders_received += 1
-        book = self.feed.books.get(order.symbol)
+        book = self._book_for(order.symbol)
         own = OwnOrder(order, next(self._order_ids), now)
         if book is None or order.quantity <= 0:
             self._report(own, ExecType.REJECTED, OrdStatus.REJECTED, now, text="unknown symbol")
@@ -362,7 +422,7 @@ class ReplayVenue:
                 [(ref, book.order(ref).shares - consumed.get(ref, 0)) for ref in level]
             )
             self.resting.setdefault(order.symbol, []).append(own)
-            self._watched.add(self.locate_by_symbol[order.symbol])
+            self._watch(self.locate_by_symbol[order.symbol])
         elif own.leaves:
             self._close(own, ExecType.CANCELED, OrdStatus.CANCELED, now)
         self._refresh_top(order.symbol, book, now)

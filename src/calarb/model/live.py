@@ -132,11 +132,18 @@ class PairModel:
         self.history: deque[ParameterSnapshot] = deque(maxlen=history_limit)
         self.fills: deque[LegFill] = deque(maxlen=history_limit)
         self._positions = {leg_a: _LegPosition(), leg_b: _LegPosition()}
+        self._quote_a = math.nan  # model price of each leg's last quote (see on_top_of_book)
+        self._quote_b = math.nan
 
     # -- inputs ---------------------------------------------------------------------------
 
     def on_top_of_book(self, top: TopOfBook) -> bool:
-        """Feed one top-of-book update; True when it became an observation (both legs priced)."""
+        """Feed one top-of-book update; True when it became an observation (both legs priced).
+
+        A quote whose model price (mid, or microprice) equals the model price of the leg's
+        previous quote is not a new observation: it returns False and changes nothing (a size
+        change at unchanged prices says nothing new about the mid). Fills do not count as
+        quotes here. Unusable quotes (empty side, crossed) are ignored before this test."""
         symbol, time_ns, bid, bid_shares, ask, ask_shares = top
         if symbol != self.leg_a and symbol != self.leg_b:
             return self._ignore(f"symbol {symbol!r} is not a leg of this pair")
@@ -150,6 +157,14 @@ class PairModel:
             price = top.microprice()
         if price is None:
             return self._ignore(f"{symbol} has an empty side at t={time_ns}")
+        if symbol == self.leg_a:
+            if price == self._quote_a:
+                return False
+            self._quote_a = price
+        else:
+            if price == self._quote_b:
+                return False
+            self._quote_b = price
         return self._observe(symbol, price / PRICE_SCALE, time_ns, "quote")
 
     def on_fill(self, symbol: str, side: Side, price: int, shares: int, time_ns: int) -> bool:
