@@ -15,8 +15,8 @@ from calarb.fix.session import FixSession
 T = 1_700_000_000_123_000_000
 
 
-def sent(msg_type: bytes, body: bytes):
-    session = FixSession(SessionSettings("FIX.4.4", "A", "B"), SimulatedClock())
+def sent(msg_type: bytes, body: bytes, begin: str = "FIX.4.4"):
+    session = FixSession(SessionSettings(begin, "A", "B"), SimulatedClock())
     session.send_body(msg_type, body)
     return decode(session.data_to_send())
 
@@ -135,17 +135,73 @@ def test_builtin_dictionary_checks_the_venue_fields_types_and_enums(good, bad, t
 
 @pytest.mark.parametrize("version", ["FIX.4.4", "FIX.4.2"])
 def test_builtin_dictionary_agrees_with_quickfix_on_the_venue_fields(shared_data, version):
-    """Same types and enumerations as QuickFIX's FIX44.xml/FIX42.xml for the venue fields of
-    ExecutionReport; FIX 4.2 has no SecondaryExecID, OrdStatusReqID or LastLiquidityInd."""
+    """Same types, enumerations and required flags as QuickFIX's FIX44.xml/FIX42.xml for the
+    venue fields of ExecutionReport; FIX 4.2 has no SecondaryExecID, OrdStatusReqID or
+    LastLiquidityInd, and only FIX 4.2 has ExecTransType (required there)."""
     from calarb.fix.dictionary import DataDictionary
 
     spec = shared_data / "quickfix-acceptance/spec" / f"{version.replace('.', '')}.xml"
     quickfix = DataDictionary.from_xml(spec)
     builtin = m.builtin_dictionary(version)
     allowed = quickfix.messages[b"8"].fields
-    for tag in (12, 13, 40, 41, 59, 103, 527, 790, 851):
+    for tag in (12, 13, 20, 40, 41, 59, 103, 527, 790, 851):
         assert (tag in builtin.messages[b"8"].fields) == (tag in allowed), tag
+        required = quickfix.messages[b"8"].required
+        assert (tag in builtin.messages[b"8"].required) == (tag in required), tag
         if tag in builtin.field_defs:
             ours, theirs = builtin.field_defs[tag], quickfix.field_defs[tag]
             assert (ours.type, ours.values) == (theirs.type, theirs.values), tag
     assert ({527, 790, 851} <= builtin.messages[b"8"].fields) is (version == "FIX.4.4")
+    assert (20 in builtin.messages[b"8"].fields) is (version == "FIX.4.2")
+
+
+def sent_fix42(msg_type: bytes, body: bytes):
+    return sent(msg_type, body, "FIX.4.2")
+
+
+FIX42_FILL = m.ExecutionReport(
+    "O1", "E5", "2", "2", "AAPL", Side.BUY, 0, 100, 1234500, "C1", 100, 1234500, 100, 1234500, T,
+    exec_trans_type="0",
+)  # fmt: skip
+
+
+def test_fix42_execution_report_sends_and_requires_exec_trans_type():
+    fix42, fix44 = m.builtin_dictionary("FIX.4.2"), m.builtin_dictionary("FIX.4.4")
+    body = m.to_body(FIX42_FILL)
+    fast = m.encode_execution_report(FIX42_FILL, b"20231114-22:13:20.123")
+    for encoded in (body, fast):
+        assert b"\x0120=0\x01" in encoded
+        message = sent_fix42(b"8", encoded)
+        fix42.validate(message)
+        assert m.decode_execution_report(message) == FIX42_FILL
+    for code in "123":  # cancel (bust), correct, status: accepted and carried
+        message = sent_fix42(b"8", body.replace(b"20=0", b"20=" + code.encode()))
+        fix42.validate(message)
+        assert m.decode_execution_report(message).exec_trans_type == code
+    # Missing or out of range on FIX 4.2: the dictionary and the decoder both name tag 20.
+    for broken in (body.replace(b"20=0\x01", b""), body.replace(b"20=0", b"20=4")):
+        message = sent_fix42(b"8", broken)
+        with pytest.raises(MessageRejected, match="tag 20"):
+            fix42.validate(message)
+        with pytest.raises(MessageRejected, match="tag 20"):
+            m.decode_execution_report(message)
+    # FIX 4.4 has no ExecTransType: its reports go without it, and its dictionary refuses 20.
+    fix44_body = m.to_body(FIX42_FILL._replace(exec_trans_type=None))
+    assert b"\x0120=" not in fix44_body
+    fix44.validate(sent(b"8", fix44_body))
+    assert m.decode_execution_report(sent(b"8", fix44_body)).exec_trans_type is None
+    with pytest.raises(MessageRejected, match="tag 20"):
+        fix44.validate(sent(b"8", body))
+
+
+def test_fill_application_answers_fix42_with_exec_trans_type():
+    """The FIX 4.2 ExecutionReport of the fill venue passes the 4.2 dictionary and decodes."""
+    from calarb.fix.apps import FillApplication
+
+    venue = FixSession(SessionSettings("FIX.4.2", "V", "C", "acceptor"), SimulatedClock())
+    order = m.NewOrderSingle("Q1", "AAPL", Side.BUY, 100, "2", T, price=1502500)
+    FillApplication().on_message(venue, sent_fix42(b"D", m.to_body(order)))
+    report = decode(venue.data_to_send())
+    m.builtin_dictionary("FIX.4.2").validate(report)
+    decoded = m.decode_execution_report(report)
+    assert (decoded.exec_trans_type, decoded.cl_ord_id, decoded.last_qty) == ("0", "Q1", 100)

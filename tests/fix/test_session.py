@@ -312,3 +312,17 @@ def test_both_versions_log_on(begin):
     acceptor.connection_made(0)
     pump(initiator, acceptor, clock)
     assert initiator.logged_on and acceptor.logged_on
+
+
+@pytest.mark.parametrize("text_size", [0, 150, 240, 400])
+def test_framing_is_exact_for_short_and_long_payloads(text_size):
+    """BodyLength and CheckSum around the 256-byte boundary of the one-call checksum; a
+    SendingTime passed in is the one sent."""
+    clock = SimulatedClock()
+    initiator, _ = logged_on_pair(clock)
+    stamp = initiator.format_time(clock.wall_ns())
+    body = order(1) + (b"58=%s\x01" % (b"t" * text_size) if text_size else b"")
+    initiator.send_body(b"D", body, stamp)
+    (message,) = messages(initiator.data_to_send())  # decode checks BodyLength and CheckSum
+    assert message[52] == stamp and message[11] == b"ORD1"
+    assert len(message.get(58) or b"") == text_size

@@ -254,6 +254,8 @@ async def scenario(folder: Path) -> None:
         await live.stop(cancel_open_orders=False)
         state_before = engine.oms.state()
         positions_before = {s: p.quantity for s, p in engine.portfolio.positions.items()}
+        legs_before = [leg.position for leg in engine.strategy.pairs["AAA/BBB"].legs]
+        fills_before = [fill.as_tuple() for fill in engine.fills]
         assert not config.pid_file.exists()
 
         second = LiveEngine(config)
@@ -261,6 +263,13 @@ async def scenario(folder: Path) -> None:
         assert {
             s: p.quantity for s, p in second.engine.portfolio.positions.items()
         } == positions_before
+        # The strategy holds what the portfolio holds (it does not believe it is flat), and
+        # the journal's fills are not counted as this run's.
+        legs_after = [leg.position for leg in second.engine.strategy.pairs["AAA/BBB"].legs]
+        assert legs_after == legs_before == [positions_before.get(s, 0) for s in ("AAA", "BBB")]
+        assert [fill.as_tuple() for fill in second.replayed_fills] == fills_before
+        assert second.engine.fills == [] and second.summary()["fills"] == 0
+        assert second.summary()["journal"]["replayed_fills"] == len(fills_before)
         assert second.engine.strategy.id_prefix == "S2-"
         await second.start()
         await second.wait_ready(10.0)
@@ -278,6 +287,7 @@ async def scenario(folder: Path) -> None:
         sent = second.engine.orders_sent
         await asyncio.sleep(0.5)
         assert second.engine.orders_sent == sent and second.engine.strategy.halted
+        assert all(fill.time_ns >= second.started_ns for fill in second.engine.fills)
         assert second.summary()["kill_switch"]["reason"].startswith("kill file")
     finally:
         if second is not None:

@@ -255,3 +255,9 @@ def test_exec_report_from_fix_message():
     )
     with pytest.raises(ValueError, match=r"ExecType \(150\) 'Z'"):
         ExecReport.from_fix(message._replace(exec_type="Z"), "V1")
+    # FIX 4.2: ExecType 1/2 are its fill codes; a bust or correction (ExecTransType 1/2) is refused
+    fix42 = message._replace(exec_type="1", exec_trans_type="0")
+    assert ExecReport.from_fix(fix42, "V1").exec_type is ExecType.TRADE
+    assert ExecReport.from_fix(fix42._replace(exec_type="2"), "V1").exec_type is ExecType.TRADE
+    with pytest.raises(ValueError, match=r"ExecTransType \(20\) '2'"):
+        ExecReport.from_fix(fix42._replace(exec_trans_type="2"), "V1")

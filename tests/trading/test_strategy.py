@@ -5,6 +5,8 @@ the strategy hears fills and releases exactly as in the engine."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from calarb.core.events import TopOfBook
@@ -216,3 +218,35 @@ def test_refused_intents_halt_and_bad_config(venue):
         PairStrategyConfig("AAA", "BBB", legging_action="pray")
     with pytest.raises(ValueError, match="does not match"):
         PairsStrategy([(PairStrategyConfig("AAA", "CCC"), desk.model)])
+
+
+def test_model_update_prices_each_leg_when_taken_and_matches_on_z(venue, make_counterparty):
+    """The engine's path (`on_model_update`, lazy) and `on_z` with the model's values give
+    the same actions at every quote; the second leg is priced only once the first is taken."""
+    lazy, eager = Desk(venue), Desk(make_counterparty("V1"))
+    pairs_sent = 0
+    for t in range(1, 400):
+        noise = 0.02 * math.sin(t * 0.7) + (0.15 if t % 97 == 0 else 0.0)
+        mids = (40.0 + 0.01 * t + noise, 50.0 + 0.0125 * t)
+        for desk in (lazy, eager):
+            desk.quote(*mids, t)
+            for symbol, mid in zip(("AAA", "BBB"), mids, strict=True):
+                price = round(mid * 10_000)
+                desk.model.on_top_of_book(TopOfBook(symbol, t, price - 100, 500, price + 100, 500))
+        leg_b = lazy.strategy.pairs["AAA/BBB"].leg_b
+        expected = (
+            eager.strategy.on_z("AAA/BBB", eager.model.z, eager.model.beta, t)
+            if eager.model.ready
+            else []
+        )
+        taken = []
+        for action in lazy.strategy.on_model_update("AAA/BBB", t):
+            if not taken and len(expected) == 2:  # both legs to send: B is not priced yet
+                assert leg_b.working is None and leg_b.armed
+            taken.append(action)
+        assert taken == expected
+        pairs_sent += len(taken) == 2
+        for desk, sent in ((lazy, taken), (eager, expected)):
+            for intent in desk.send(sent, t):
+                desk.fill(intent, t=t)
+    assert pairs_sent >= 2  # the walk crossed the bands: real orders were compared

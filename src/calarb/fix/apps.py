@@ -19,10 +19,11 @@ from calarb.fix.session import HEADER_TAGS, FixSession, reverse_route
 from calarb.fix.timefmt import TimestampFormatter
 
 # ExecutionReport of a full fill: AvgPx, ClOrdID, CumQty, ExecID, LastPx, LastQty, OrderID,
-# OrderQty, OrdStatus=2, Price, Side, Symbol, TransactTime, ExecType=F, LeavesQty=0.
+# OrderQty, OrdStatus=2, Price, Side, Symbol, TransactTime, ExecType (F in 4.4, 2 = fill in
+# 4.2, which has no F), LeavesQty=0.
 _FILL = (
     b"6=%s\x0111=%s\x0114=%d\x0117=E%d\x0131=%s\x0132=%d\x0137=O%d\x0138=%d\x0139=2\x01"
-    b"44=%s\x0154=%s\x0155=%s\x0160=%s\x01150=F\x01151=0\x01"
+    b"44=%s\x0154=%s\x0155=%s\x0160=%s\x01150=%s\x01151=0\x01"
 )
 _SIDE_CODES = {Side.BUY: b"1", Side.SELL: b"2"}
 ECHOED_TYPES = frozenset({b"D", b"F", b"G", b"H", b"d"})
@@ -87,8 +88,9 @@ class EchoApplication:
 
 class FillApplication:
     """A venue that fills every NewOrderSingle at once at its limit price (or 0 for market),
-    answering with one ExecutionReport (ExecType F, OrdStatus 2). Used by benchmarks and
-    interoperability tests; other application messages get BusinessMessageReject."""
+    answering with one ExecutionReport (ExecType F, or 2 in FIX 4.2; OrdStatus 2). Used by
+    benchmarks and interoperability tests; other application messages get
+    BusinessMessageReject."""
 
     def __init__(self) -> None:
         self.orders = 0
@@ -113,11 +115,12 @@ class FillApplication:
         symbol = fields[b"55"]
         cl_ord_id.decode(), symbol.decode()  # a ClOrdID or Symbol that is not text is refused
         now = self._timestamp(session.clock.wall_ns())
+        fix42 = session.begin_string == b"FIX.4.2"
         # the ExecutionReport `encode_execution_report` writes, formatted in one step
         body = _FILL % (
             price, cl_ord_id, quantity, self.orders, price, quantity, self.orders, quantity,
-            price, side, symbol, now,
+            price, side, symbol, now, b"2" if fix42 else b"F",
         )  # fmt: skip
-        if session.begin_string == b"FIX.4.2":
+        if fix42:
             body += b"20=0\x01"  # ExecTransType, required in 4.2
         session.send_body(b"8", body)

@@ -306,6 +306,9 @@ class ExecutionReport(NamedTuple):
     comm_type: str | None = None  # 13: '1' per unit, '2' percent, '3' absolute
     ord_rej_reason: int | None = None  # 103, on a reject (or 150=I for an unknown order)
     ord_status_req_id: str | None = None  # 790, echoed from the OrderStatusRequest
+    # 20, FIX 4.2 only, where it is required: '0' new, '1' cancel (a bust of ExecRefID),
+    # '2' correct, '3' status. FIX 4.4 has no ExecTransType (ExecType carries it).
+    exec_trans_type: str | None = None
     msg_type = b"8"
     FIELDS = (
         ("avg_px", 6, "price", True),
@@ -314,6 +317,7 @@ class ExecutionReport(NamedTuple):
         ("comm_type", 13, "char", False),
         ("cum_qty", 14, "qty", True),
         ("exec_id", 17, "str", True),
+        ("exec_trans_type", 20, "char", False),  # required in FIX 4.2 (builtin_dictionary)
         ("last_px", 31, "price", False),
         ("last_qty", 32, "qty", False),
         ("order_id", 37, "str", True),
@@ -449,9 +453,17 @@ _new_execution_report = tuple.__new__
 
 
 def decode_execution_report(message: FixMessage) -> ExecutionReport:
-    """Typed ExecutionReport from a decoded message (the generic `from_message`, specialised)."""
+    """Typed ExecutionReport from a decoded message (the generic `from_message`, specialised).
+    A FIX 4.2 report (BeginString 8 as received) must carry ExecTransType (20); a value of
+    20 other than 0-3 is refused whatever the version."""
     fields = message.by_text
     get = fields.get
+    exec_trans_type = get(b"20")
+    if exec_trans_type is None:
+        if get(b"8") == b"FIX.4.2":
+            raise MessageRejected(R.REQUIRED_TAG_MISSING, 20, "ExecTransType is required in 4.2")
+    elif exec_trans_type not in EXEC_TRANS_TYPES:
+        raise MessageRejected(R.VALUE_IS_INCORRECT, 20, f"ExecTransType {exec_trans_type!r}")
     try:
         transact = get(b"60")
         last_px = get(b"31")
@@ -501,6 +513,7 @@ def decode_execution_report(message: FixMessage) -> ExecutionReport:
                 None if comm_type is None else comm_type.decode(),
                 None if rej_reason is None else int(rej_reason),
                 None if status_req_id is None else status_req_id.decode(),
+                None if exec_trans_type is None else exec_trans_type.decode(),
             ),
         )  # fmt: skip
     except (KeyError, ValueError):
@@ -539,8 +552,10 @@ _ENUMS_FIX44 = {
     103: _codes("0 1 2 3 4 5 6 7 8 9 10 11 13 14 15 99"),  # OrdRejReason
     851: _codes("1 2 3"),  # LastLiquidityInd
 }
+EXEC_TRANS_TYPES = _codes("0 1 2 3")  # ExecTransType (20), FIX 4.2: new, cancel, correct, status
 _ENUMS_FIX42 = {
     **_ENUMS_FIX44,
+    20: EXEC_TRANS_TYPES,
     13: _codes("1 2 3"),
     40: _codes("1 2 3 4 5 6 7 8 9 A B C D E F G H I P"),
     59: _codes("0 1 2 3 4 5 6"),
@@ -549,13 +564,16 @@ _ENUMS_FIX42 = {
 # Typed-message tags FIX 4.2 does not define: SecondaryExecID (527) came with FIX 4.3,
 # OrdStatusReqID (790) and LastLiquidityInd (851) with FIX 4.4.
 _NOT_IN_FIX42 = frozenset({527, 790, 851})
+# Typed-message tags only FIX 4.2 defines, and there they are required (ExecTransType).
+_ONLY_IN_FIX42 = frozenset({20})
 
 
 def builtin_dictionary(begin_string: str = "FIX.4.4"):
     """A DataDictionary covering the typed messages above (header, trailer, their fields,
     types, enumerations and required flags), for validation without a QuickFIX XML file.
-    For "FIX.4.2" the fields that version does not define are left out and its enumerations
-    are used."""
+    For "FIX.4.2" the fields that version does not define are left out, its enumerations
+    are used and ExecTransType (20) is a required field of ExecutionReport; FIX 4.4 does not
+    define ExecTransType."""
     from calarb.fix.dictionary import DataDictionary, FieldDef, MessageDef
 
     fix42 = begin_string == "FIX.4.2"
@@ -567,11 +585,11 @@ def builtin_dictionary(begin_string: str = "FIX.4.4"):
         order = []
         required = []
         for attribute, tag, kind, is_required in cls.FIELDS:
-            if fix42 and tag in _NOT_IN_FIX42:
+            if tag in (_NOT_IN_FIX42 if fix42 else _ONLY_IN_FIX42):
                 continue
             fields.setdefault(tag, FieldDef(tag, attribute, _FIX_TYPES[kind], enums.get(tag)))
             order.append(tag)
-            if is_required:
+            if is_required or (fix42 and tag in _ONLY_IN_FIX42):
                 required.append(tag)
         messages[msg_type] = MessageDef(
             msg_type,

@@ -37,11 +37,13 @@ Rules implemented (FIX 4.2 / 4.4 session protocol):
 
 from __future__ import annotations
 
+import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from calarb.core.clock import Clock
+from calarb.core.clock import Clock, LiveClock
 from calarb.fix.codec import (
     FixFramer,
     FixMessage,
@@ -75,6 +77,8 @@ HEADER_TAGS = frozenset(
 )  # fmt: skip
 _REVERSE_ROUTE = ((115, 128), (128, 115), (116, 129), (129, 116), (144, 145), (145, 144))
 _SECOND_NS = 1_000_000_000
+_adler32 = zlib.adler32
+_SHORT_PAYLOAD = 250  # BodyLength text + payload within 256 bytes: their sum fits Adler-32's
 
 
 class Application(Protocol):
@@ -157,6 +161,8 @@ class FixSession:
     ) -> None:
         self.settings = settings
         self.clock = clock
+        # A LiveClock's reading is time.monotonic_ns itself: the hot path calls it directly.
+        self._monotonic_ns = time.monotonic_ns if type(clock) is LiveClock else clock.monotonic_ns
         self.store = store if store is not None else MemoryStore()
         self.dictionary = dictionary
         if dictionary is not None:
@@ -169,6 +175,8 @@ class FixSession:
         self._sender = settings.sender_comp_id.encode()
         self._target = settings.target_comp_id.encode()
         self._timestamp = TimestampFormatter(millis=self._fix42_or_later)
+        self.format_time = self._timestamp
+        """Epoch ns -> this session's UTCTimestamp text (milliseconds from FIX 4.2 on)."""
         self._head = b"8=%s\x019=" % self.begin_string
         self._head_sum = sum(self._head)
         self._after_seq = b"\x0149=%s\x0152=" % self._sender
@@ -332,10 +340,12 @@ class FixSession:
         self._now = self.clock.monotonic_ns()
         return self._emit(msg_type, encode_fields(body), header)
 
-    def send_body(self, msg_type: bytes, body: bytes) -> int:
-        """Hot path: `body` is already encoded (tag=value SOH ...)."""
-        self._now = self.clock.monotonic_ns()
-        return self._emit(msg_type, body, ())
+    def send_body(self, msg_type: bytes, body: bytes, sending_time: bytes | None = None) -> int:
+        """Hot path: `body` is already encoded (tag=value SOH ...). `sending_time`: the
+        SendingTime (52) text when the caller already formatted the current time with
+        `format_time` (e.g. for TransactTime in the body), else the clock is read."""
+        self._now = self._monotonic_ns()
+        return self._emit(msg_type, body, (), sending_time=sending_time)
 
     def logout(self, text: str | None = None) -> None:
         """Start the Logout handshake."""
@@ -354,6 +364,7 @@ class FixSession:
         header: list[tuple[int, bytes]] | tuple = (),
         seq: int | None = None,
         persist: bool = True,
+        sending_time: bytes | None = None,
     ) -> int:
         store = self.store
         if seq is None:
@@ -363,7 +374,8 @@ class FixSession:
             text = b"35=%s\x0134=" % msg_type
             prefix = self._type_prefix[msg_type] = (text, sum(text))
         seq_text = b"%d" % seq
-        sending_time = self._timestamp(self.clock.wall_ns())
+        if sending_time is None:
+            sending_time = self._timestamp(self.clock.wall_ns())
         if header:
             fields = sorted(
                 [
@@ -376,14 +388,16 @@ class FixSession:
             )
             std = b"35=%s\x01%s" % (msg_type, encode_fields(fields))
             payload = std + body
-            total = byte_sum(payload)
         else:
             payload = b"".join(
                 (prefix[0], seq_text, self._after_seq, sending_time, self._after_time, body)
             )
-            total = byte_sum(payload)
-        length = b"%d\x01" % len(payload)
-        total += self._head_sum + byte_sum(length)
+        size = len(payload)
+        length = b"%d\x01" % size
+        if size <= _SHORT_PAYLOAD:  # one C call: Adler-32's low half is 1 + the exact sum
+            total = self._head_sum - 1 + (_adler32(payload, _adler32(length)) & 0xFFFF)
+        else:
+            total = self._head_sum + byte_sum(length) + byte_sum(payload)
         raw = b"%s%s%s10=%03d\x01" % (self._head, length, payload, total & 0xFF)
         if self.received_logon or msg_type in ADMIN_TYPES or not self._has_connected:
             self._outbound += raw

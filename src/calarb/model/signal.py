@@ -75,9 +75,13 @@ class SpreadSignal:
                     self.stopped = False
                 return _HOLD
             if z <= -rules.entry:
-                return self._enter(_LONG, time_ns)
+                self.position = _LONG
+                self.entered_ns = time_ns
+                return _ENTER_LONG
             if z >= rules.entry:
-                return self._enter(_SHORT, time_ns)
+                self.position = _SHORT
+                self.entered_ns = time_ns
+                return _ENTER_SHORT
             return _HOLD
         signed = z * self.position  # negative while the spread is still stretched
         if -signed >= rules.stop or (
@@ -85,21 +89,17 @@ class SpreadSignal:
         ):
             self.position = _FLAT
             self.stopped = True
-            return SignalAction.STOP
+            return _STOP
         if signed >= -rules.exit:
             self.position = _FLAT
-            return SignalAction.EXIT
+            return _EXIT
         return _HOLD
-
-    def _enter(self, position: SpreadPosition, time_ns: int) -> SignalAction:
-        self.position = position
-        self.entered_ns = time_ns
-        return SignalAction.ENTER_LONG if position is _LONG else SignalAction.ENTER_SHORT
 
 
 # Module constants: an enum attribute lookup is slow on the per-observation path.
 _FLAT, _LONG, _SHORT = SpreadPosition.FLAT, SpreadPosition.LONG, SpreadPosition.SHORT
-_HOLD = SignalAction.HOLD
+_HOLD, _STOP, _EXIT = SignalAction.HOLD, SignalAction.STOP, SignalAction.EXIT
+_ENTER_LONG, _ENTER_SHORT = SignalAction.ENTER_LONG, SignalAction.ENTER_SHORT
 
 
 def signal_batch(

@@ -3,10 +3,12 @@
 A tick is one market-data message through the engine. `begin_tick` opens it (the packet
 received stamp), each stage stores the recorder clock's reading into a pre-allocated list
 (`stamp` is one list store; `stamp_once` keeps the first reading when a tick sends several
-orders), and `end_tick` turns the stamps into durations: each stage's duration is the time
-from the previous stage stamped in the same tick, and tick-to-trade is packet received to
-order written, counted only for ticks that wrote an order. The stage durations of those
-ticks are also kept apart (`order_stage_summary_us`): they are the parts of tick to trade.
+orders; the engine and the FIX gateway do the same store inline, `stamps[stage] = now()`
+with the recorder's `stamps` and `now`, to save a call per stage), and `end_tick` turns the
+stamps into durations: each stage's duration is the time from the previous stage stamped in
+the same tick, and tick-to-trade is packet received to order written, counted only for
+ticks that wrote an order. The stage durations of those ticks are also kept apart
+(`order_stage_summary_us`): they are the parts of tick to trade.
 
 Durations go into pre-allocated integer buffers; they are folded into HdrHistograms (3
 significant digits, 1 ns to 60 s) when a buffer fills or a report is asked for, so the hot
@@ -120,7 +122,12 @@ class LatencyRecorder:
         self.clock = clock
         # A LiveClock's reading is time.monotonic_ns itself: call it without the wrapper.
         self._now = time.monotonic_ns if type(clock) is LiveClock else clock.monotonic_ns
+        self.now = self._now
+        """The recorder clock's reading (ns), for callers that stamp inline."""
         self._stamps = [0] * _STAGE_COUNT
+        self.stamps = self._stamps
+        """The open tick's stamps by `Stage` (0: not stamped); the same list for the
+        recorder's life, so a caller may keep it and store `now()` into it."""
         self._zeros = [0] * _STAGE_COUNT
         self._stages = [_Series(buffer_size) for _ in Stage]
         self._order_stages = [_Series(buffer_size) for _ in Stage]  # ticks that wrote an order

@@ -19,6 +19,14 @@ order, from before the packet is decoded to the first NewOrderSingle written; ev
 reported apart (`all_ticks_us`). The floor, in the same run: one ITCH Add Order unpacked with
 one `struct` call plus one complete NewOrderSingle (header, body, BodyLength, CheckSum)
 formatted as plain bytes.
+
+`stages_us` splits tick to trade (each stage from the previous stamp of the tick): `decoded`
+(packet to the venue's top of book), `book_updated` (consolidated top; router, risk gate,
+portfolio and strategy see it), `model_updated` (the pair model's observation), `signal`
+(the strategy's decision: rules, sizes, targets), `risk_passed` (the first leg's order
+priced from the top of book, then the pre-trade checks: the strategy prices each leg when
+the engine takes it), `routed` (venue choice and child order), `fix_encoded` (OMS record,
+NewOrderSingle body, the session's framing and message store), `written` (the flush).
 """
 
 from __future__ import annotations

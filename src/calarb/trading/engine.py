@@ -6,7 +6,9 @@ Tick to trade (`on_market_data`): the venue's ITCH message bytes (or a ready `To
 symbol's consolidated top of book across venues (router gets the venue's own top; risk
 gate, portfolio and strategy the consolidated one) -> each pair model of the symbol -> the
 strategy -> risk gate -> router -> OMS -> the venue's `OrderGateway`. Nothing is done when a
-venue's change leaves the consolidated top unchanged.
+venue's change leaves the consolidated top unchanged. Each order goes all the way to its
+gateway before the strategy prices the next one (it hands its actions over lazily), so the
+first leg of a pair is written without waiting for the second.
 
 And back (`on_execution_report`, `on_cancel_reject`): OMS (order states), whose listeners
 are the portfolio (positions, P&L), the risk gate (exposure), the strategy (its legs; own
@@ -25,12 +27,13 @@ sends reduce-only deleveraging orders and halts the strategy too.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from calarb.book.feed import ItchBookFeed
-from calarb.core.clock import Clock
+from calarb.core.clock import Clock, LiveClock
 from calarb.core.events import TopOfBook
 from calarb.core.types import PRICE_SCALE
 from calarb.ops.latency import LatencyRecorder, Stage
@@ -126,6 +129,8 @@ class TradingEngine:
         if not gateways:
             raise ValueError("an engine needs at least one venue gateway")
         self.clock = clock
+        # A LiveClock's reading is time.monotonic_ns itself: the tick path calls it directly.
+        self._monotonic_ns = time.monotonic_ns if type(clock) is LiveClock else clock.monotonic_ns
         self.strategy = strategy
         self.gateways: dict[str, OrderGateway] = dict(gateways)
         venue_fees = {venue: (fees or {}).get(venue, VenueFees()) for venue in self.gateways}
@@ -134,6 +139,9 @@ class TradingEngine:
         self.router = router or Router(venue_fees.items())
         self.oms = OrderManager([self.portfolio, self.risk, strategy, self], journal)
         self.recorder = recorder
+        # Stamps are stored inline on the hot path (one list store per stage, no call).
+        self._stamps = recorder.stamps if recorder is not None else None
+        self._stamp_now = recorder.now if recorder is not None else None
         self.true_hedge_ratios = dict(true_hedge_ratios or {})
         symbols = strategy.symbols
         self.feeds = {venue: ItchBookFeed(symbols=symbols) for venue in self.gateways}
@@ -172,8 +180,9 @@ class TradingEngine:
                 if feed is None:
                     raise KeyError(f"market data from unknown venue {venue!r}")
                 top = feed.on_message_bytes(message)
-            if recorder is not None:
-                recorder.stamp(_DECODED)
+            stamps = self._stamps
+            if stamps is not None:
+                stamps[_DECODED] = self._stamp_now()
             if top is not None:
                 self._on_venue_top(venue, top)
         finally:
@@ -187,8 +196,8 @@ class TradingEngine:
             return  # a symbol no pair trades
         self.router.on_top_of_book(venue, top)
         venue_tops[venue] = top
-        now = self.clock.monotonic_ns()
-        recorder = self.recorder
+        now = self._monotonic_ns()
+        stamps = self._stamps
         last = self.consolidated.get(symbol)
         if len(venue_tops) == 1:
             # One venue quotes the symbol: its top is the consolidated one (what
@@ -205,38 +214,38 @@ class TradingEngine:
                 and last[4] == ask
                 and last[5] == ask_shares
             ):
-                if recorder is not None:
-                    recorder.stamp(_BOOK_UPDATED)
+                if stamps is not None:
+                    stamps[_BOOK_UPDATED] = self._stamp_now()
                 return
             best = _new_top(TopOfBook, (symbol, now, bid, bid_shares, ask, ask_shares))
         else:
             best = consolidated_top(symbol, now, venue_tops)
             if last is not None and last[2:] == best[2:]:
-                if recorder is not None:
-                    recorder.stamp(_BOOK_UPDATED)
+                if stamps is not None:
+                    stamps[_BOOK_UPDATED] = self._stamp_now()
                 return
         self.consolidated[symbol] = best
         self.risk.on_top_of_book(best)
         self.portfolio.on_top_of_book(best)
         strategy = self.strategy
         strategy.on_top_of_book(best)
-        if recorder is not None:
-            recorder.stamp(_BOOK_UPDATED)
+        if stamps is not None:
+            stamps[_BOOK_UPDATED] = self._stamp_now()
         for state in strategy.pairs_by_symbol[symbol]:
             if not state.model.on_top_of_book(best):
                 continue
             self.ticks_to_model += 1
-            if recorder is not None:
-                recorder.stamp_once(_MODEL_UPDATED)
+            if stamps is not None and not stamps[_MODEL_UPDATED]:
+                stamps[_MODEL_UPDATED] = self._stamp_now()
             actions = strategy.on_model_update(state.name, now)
-            if recorder is not None:
-                recorder.stamp_once(_SIGNAL)
+            if stamps is not None and not stamps[_SIGNAL]:
+                stamps[_SIGNAL] = self._stamp_now()
             if actions:
                 self._execute(actions, now)
 
     # -- orders out ------------------------------------------------------------------------
 
-    def _execute(self, actions: list[StrategyAction], now_ns: int) -> None:
+    def _execute(self, actions: Iterable[StrategyAction], now_ns: int) -> None:
         for action in actions:
             if type(action) is CancelOrder:
                 self._cancel_parent(action.parent_id, now_ns)
@@ -252,12 +261,12 @@ class TradingEngine:
             self.rejects[reason.name] += 1
             self.strategy.on_intent_refused(intent)
             return False
-        recorder = self.recorder
-        if recorder is not None:
-            recorder.stamp_once(_RISK_PASSED)
+        stamps = self._stamps
+        if stamps is not None and not stamps[_RISK_PASSED]:
+            stamps[_RISK_PASSED] = self._stamp_now()
         decision = self.router.route(intent)
-        if recorder is not None:
-            recorder.stamp_once(_ROUTED)
+        if stamps is not None and not stamps[_ROUTED]:
+            stamps[_ROUTED] = self._stamp_now()
         if decision.unrouted:
             self.rejects["NO_VENUE"] += 1
             self.risk.release(intent, decision.unrouted)

@@ -98,6 +98,8 @@ class FixOrderGateway:
         self.session = session
         self.clock = clock
         self.recorder = recorder
+        self._stamps = recorder.stamps if recorder is not None else None  # stored inline
+        self._stamp_now = recorder.now if recorder is not None else None
         self.reconcile_timeout_ns = reconcile_timeout_ns
         self.sink: ExecutionSink | None = None
         self.oms: OrderManager | None = None
@@ -139,22 +141,26 @@ class FixOrderGateway:
         symbol = self._symbols.get(symbol_name)
         if symbol is None:
             symbol = self._symbols[symbol_name] = symbol_name.encode()
+        now_text = session.format_time(self._wall_ns())  # TransactTime and SendingTime
         body = encode_new_order_single(
             cl_ord_id.encode(),
             symbol,
             side,
             quantity,
             price if ord_type is _LIMIT else None,
-            self._transact_time(self._wall_ns()),
+            now_text,
             _TIME_IN_FORCE[time_in_force],
         )
-        session.send_body(_NEW_ORDER, body)
-        recorder = self.recorder
-        if recorder is not None:
-            recorder.stamp_once(_FIX_ENCODED)
-        self._flush()
-        if recorder is not None:
-            recorder.stamp_once(_WRITTEN)
+        session.send_body(_NEW_ORDER, body, now_text)
+        stamps = self._stamps
+        if stamps is None:
+            self._flush()
+        else:
+            if not stamps[_FIX_ENCODED]:
+                stamps[_FIX_ENCODED] = self._stamp_now()
+            self._flush()
+            if not stamps[_WRITTEN]:
+                stamps[_WRITTEN] = self._stamp_now()
         self._written_ns[cl_ord_id] = self._monotonic_ns()
         self.new_orders_sent += 1
 

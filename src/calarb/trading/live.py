@@ -6,11 +6,12 @@ One process, one thread, one loop (uvloop when installed). Per venue: a `MoldSub
 session carries a `FixOrderGateway`. A timer task runs `engine.on_timer` (legging timeouts,
 post-trade checks), the gateways' reconciliation deadlines and the kill-file check.
 
-Start-up: the journal (if configured) is replayed into the OMS (positions, P&L and open
-orders come back; the risk gate is rebuilt), the strategy's ClOrdIDs get a new run number so
-they never collide with the journal's, and the strategy stays halted (warm-up) until every
-feed has caught up with its session and every FIX session has logged on. After each Logon
-the gateway reconciles the venue's open orders.
+Start-up: the journal (if configured) is replayed (`restore_from_journal`: positions, P&L
+and open orders come back, the risk gate is rebuilt, the strategy takes back its legs; the
+replayed fills are kept apart, so the fill counters count this run's), the strategy's
+ClOrdIDs get a new run number so they never collide with the journal's, and the strategy
+stays halted (warm-up) until every feed has caught up with its session and every FIX
+session has logged on. After each Logon the gateway reconciles the venue's open orders.
 
 Kill switch: SIGUSR1, the kill file appearing, or `kill()`: cancels every open order (and
 flattens if configured) and halts the strategy for good. SIGINT/SIGTERM or the duration
@@ -35,14 +36,21 @@ from calarb.itch.moldudp64 import MoldReceiver
 from calarb.itch.transport import MoldSubscriber
 from calarb.ops.latency import LatencyRecorder
 from calarb.trading.config import RunConfig, VenueSettings
-from calarb.trading.engine import TradingEngine
+from calarb.trading.engine import Fill, TradingEngine
 from calarb.trading.fix_gateway import FixOrderGateway
-from calarb.trading.journal import Journal, JournalContents
+from calarb.trading.journal import Journal, JournalContents, JournalEntry
 from calarb.trading.strategy import PairsStrategy
 
 log = logging.getLogger("calarb.trading.live")
 
-__all__ = ["ArrivalClock", "LiveClock", "LiveEngine", "VenueFeed", "run_live"]
+__all__ = [
+    "ArrivalClock",
+    "LiveClock",
+    "LiveEngine",
+    "VenueFeed",
+    "restore_from_journal",
+    "run_live",
+]
 
 
 class ArrivalClock:
@@ -108,6 +116,29 @@ class VenueFeed:
             self.subscriber = None
 
 
+def restore_from_journal(
+    engine: TradingEngine, entries: list[JournalEntry], now_ns: int
+) -> list[Fill]:
+    """Bring a freshly built engine back to where the journal's run left it: the OMS
+    replays the orders and reports (the portfolio gets the positions and P&L back), the risk
+    gate is rebuilt (positions, open orders, used ClOrdIDs) and the strategy takes back its
+    legs (`PairsStrategy.restore`: positions, working orders, transitions).
+
+    Returns the replayed fills. They are not this run's: the engine's fill counters
+    (`fills`, `filled_shares`) start from zero after the restore."""
+    engine.oms.replay(entries)
+    engine.risk.rebuild(
+        engine.oms.open_orders(),
+        {s: engine.portfolio.quantity(s) for s in engine.portfolio.positions},
+        engine.oms.parent_ids(),
+    )
+    engine.strategy.restore(engine.oms.orders(), now_ns)
+    replayed = list(engine.fills)
+    engine.fills.clear()
+    engine.filled_shares = 0
+    return replayed
+
+
 _RUN_ID = re.compile(r"^(?P<prefix>.*?)(?P<run>\d+)-\d+$")
 
 
@@ -136,6 +167,7 @@ class LiveEngine:
         self.recorder = recorder if recorder is not None else LatencyRecorder(self.clock)
         self.journal: Journal | None = None
         self.replayed: JournalContents | None = None
+        self.replayed_fills: list[Fill] = []  # the journal's fills, from earlier runs
         self.gateways: dict[str, FixOrderGateway] = {}
         self.initiators: dict[str, FixInitiator] = {}
         self.feeds: dict[str, VenueFeed] = {}
@@ -185,12 +217,7 @@ class LiveEngine:
             },
         )
         if entries:
-            engine.oms.replay(entries)
-            engine.risk.rebuild(
-                engine.oms.open_orders(),
-                {s: engine.portfolio.quantity(s) for s in engine.portfolio.positions},
-                engine.oms.parent_ids(),
-            )
+            self.replayed_fills = restore_from_journal(engine, entries, self.clock.monotonic_ns())
         for gateway in self.gateways.values():
             gateway.attach(engine, engine.oms, engine.router)
         for venue in config.venues:
@@ -330,6 +357,7 @@ class LiveEngine:
         summary["journal"] = {
             "path": str(self.config.journal) if self.config.journal else None,
             "replayed_entries": len(self.replayed.entries) if self.replayed else 0,
+            "replayed_fills": len(self.replayed_fills),
         }
         return summary
 

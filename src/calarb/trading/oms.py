@@ -140,14 +140,20 @@ class OrderManager:
     def submit(self, order: VenueOrder, now_ns: int) -> OrderRecord:
         """Record a NewOrderSingle about to be sent. A ClOrdID used before is a caller bug
         (the risk gate refuses duplicate parents): ValueError naming it."""
-        if order.cl_ord_id in self._by_id:
-            raise ValueError(f"ClOrdID {order.cl_ord_id!r} is already used by this OMS")
+        cl_ord_id = order[0]
+        by_id = self._by_id
+        if cl_ord_id in by_id:
+            raise ValueError(f"ClOrdID {cl_ord_id!r} is already used by this OMS")
         if self.journal is not None:
             self.journal.record("order", now_ns, order)
         record = OrderRecord(order, now_ns)
-        self._by_id[order.cl_ord_id] = record
-        self._by_parent.setdefault(order.parent_id, []).append(record)
-        self._open[record.root_id] = record
+        by_id[cl_ord_id] = record
+        siblings = self._by_parent.get(order[1])
+        if siblings is None:
+            self._by_parent[order[1]] = [record]
+        else:
+            siblings.append(record)
+        self._open[cl_ord_id] = record  # by root id: the first ClOrdID
         return record
 
     def _next_id(self, record: OrderRecord) -> str:

@@ -99,6 +99,7 @@ class StatusRequest(NamedTuple):
 
 # LastLiquidityInd (851, an INT in FIX 4.4) -> Liquidity, for `ExecReport.from_fix`
 _LIQUIDITY_CODES = {1: Liquidity.ADDED, 2: Liquidity.REMOVED}
+_FIX42_FILL_TYPES = {"1": ExecType.TRADE, "2": ExecType.TRADE}  # 4.2 partial fill, fill
 
 
 class ExecReport(NamedTuple):
@@ -136,12 +137,22 @@ class ExecReport(NamedTuple):
         come from the message's typed fields; `orig_cl_ord_id` is used only when the report
         carries no OrigClOrdID. A LastLiquidityInd other than 1 (added) or 2 (removed), e.g.
         3 (routed out), becomes `Liquidity.UNKNOWN`: the fill still counts, charged as taker.
-        Raises ValueError naming the tag for an ExecType or OrdStatus code this core does not
-        know."""
+        FIX 4.2's fill codes, ExecType 1 (partial fill) and 2 (fill), are read as 4.4's F (trade);
+        a 4.2 ExecTransType (20) other than 0 (new) or 3 (status) is refused. Raises ValueError
+        naming the tag for a code this core does not know."""
+        code = message.exec_type
         try:
-            exec_type = ExecType(message.exec_type)
+            exec_type = ExecType(code)
         except ValueError:
-            raise ValueError(f"ExecType (150) {message.exec_type!r} is not supported") from None
+            exec_type = _FIX42_FILL_TYPES.get(code)
+            if exec_type is None:
+                raise ValueError(f"ExecType (150) {code!r} is not supported") from None
+        trans_type = getattr(message, "exec_trans_type", None)
+        if trans_type not in (None, "0", "3"):
+            raise ValueError(
+                f"ExecTransType (20) {trans_type!r} (cancel or correct of an earlier report) "
+                "is not supported"
+            )
         try:
             ord_status = OrdStatus(message.ord_status)
         except ValueError:

@@ -313,17 +313,25 @@ class RiskGate:
             window.popleft()
         if len(window) >= limits.max_orders_per_window:
             return self._reject(RiskReason.RATE_THROTTLE)
-        # Passed: reserve.
+        # Passed: reserve. The exposure is `_refresh` with the values computed above (high,
+        # low and gross already count the reserved quantity; `mark` is the mark from now on).
         window.append(now_ns)
-        self._seen_ids.add(intent[0])
-        self._reserved[intent[0]] = quantity
+        cl_ord_id = intent[0]
+        self._seen_ids.add(cl_ord_id)
+        self._reserved[cl_ord_id] = quantity
         if buy:
             s.open_buy += quantity
         else:
             s.open_sell += quantity
-        if s.mark == 0:
-            s.mark = mark
-        self._refresh(s)
+        s.mark = mark
+        net_high = high * mark
+        net_low = low * mark
+        self.gross_exposure += gross - s.gross
+        self.net_high += net_high - s.net_high
+        self.net_low += net_low - s.net_low
+        s.gross = gross
+        s.net_high = net_high
+        s.net_low = net_low
         self.counts[0] += 1
         return _PASSED
 

@@ -78,8 +78,20 @@ class VenueState:
         self.fees = fees
         self.connected = True
         self.latency_ns = latency_ns
-        # symbol -> (bid levels best first, ask levels best first), each a tuple of BookLevel
-        self.books: dict[str, tuple[Sequence[BookLevel], Sequence[BookLevel]]] = {}
+        # symbol -> its TopOfBook (`on_top_of_book`, made levels when routing: a quote costs
+        # one store) or (bid levels best first, ask levels best first), tuples of BookLevel
+        self.books: dict[str, TopOfBook | tuple[Sequence[BookLevel], Sequence[BookLevel]]] = {}
+
+    def levels(self, symbol: str, buy: bool) -> Sequence[BookLevel]:
+        """The levels an order on that side would take (asks for a buy), best first."""
+        book = self.books.get(symbol)
+        if book is None:
+            return ()
+        if type(book) is TopOfBook:
+            if buy:
+                return (_new(BookLevel, (book[4], book[5], 0)),) if book[5] > 0 else ()
+            return (_new(BookLevel, (book[2], book[3], 0)),) if book[3] > 0 else ()
+        return book[1] if buy else book[0]
 
 
 class Router:
@@ -111,10 +123,7 @@ class Router:
 
     def on_top_of_book(self, venue: str, top: TopOfBook) -> None:
         state = self.venues.get(venue) or self._venue(venue)
-        symbol, _, bid, bid_shares, ask, ask_shares = top
-        bids = (_new(BookLevel, (bid, bid_shares, 0)),) if bid_shares > 0 else ()
-        asks = (_new(BookLevel, (ask, ask_shares, 0)),) if ask_shares > 0 else ()
-        state.books[symbol] = (bids, asks)
+        state.books[top[0]] = top
 
     def on_levels(
         self, venue: str, symbol: str, bids: Sequence[BookLevel], asks: Sequence[BookLevel]
@@ -146,89 +155,122 @@ class Router:
         per_ms = self.latency_cost_per_ms
         skipped: list[tuple[str, SkipReason]] = []
         takers = []  # (best price key, all-in cost, -displayed, name, displayed, best price)
-        connected = []
+        any_connected = False
         for state in self.venues.values():
             if not state.connected:
                 skipped.append((state.name, _DISCONNECTED))
                 continue
-            connected.append(state)
-            book = state.books.get(symbol)
+            any_connected = True
             displayed = 0
-            if book:
-                levels = book[1] if buy else book[0]
-                for price, shares, _count in levels:
-                    if (price <= limit if buy else price >= limit) or limit == 0:
-                        displayed += shares
-                    else:
-                        break
+            levels = state.levels(symbol, buy)
+            for price, shares, _count in levels:
+                if (price <= limit if buy else price >= limit) or limit == 0:
+                    displayed += shares
+                else:
+                    break
             if displayed <= 0:
                 skipped.append((state.name, _NO_LIQUIDITY))
                 continue
             best = levels[0][0]
             cost = state.fees.taker + state.latency_ns * per_ms // 1_000_000
-            takers.append((best if buy else -best, cost, -displayed, state.name, displayed, best))
-        if not connected:
+            takers.append((best if buy else -best, cost, -displayed, state, displayed, best))
+        if not any_connected:
             return _new(RouteDecision, (intent, (), (), tuple(skipped), quantity))
         if len(takers) > 1:
-            takers.sort()
+            takers.sort(key=_taker_key)
         legs: list[RouteLeg] = []
         left = quantity
-        for _key, _cost, _size, name, displayed, best in takers:
+        for _key, _cost, _size, state, displayed, best in takers:
             if left <= 0:
                 break
             if len(legs) >= self.max_children - 1 and left > displayed:
-                skipped.append((name, SkipReason.MAX_CHILDREN))
+                skipped.append((state.name, SkipReason.MAX_CHILDREN))
                 break
             take = left if left < displayed else displayed
-            state = self.venues[name]
             legs.append(
                 _new(
                     RouteLeg,
-                    (name, take, _TAKE, displayed, best, state.fees.taker, state.latency_ns),
+                    (state.name, take, _TAKE, displayed, best, state.fees.taker, state.latency_ns),
                 )
             )
             left -= take
         if left > 0:
-            if time_in_force is not _DAY and legs:
-                # IOC/FOK: no point resting; give the remainder to the best taking venue.
-                first = legs[0]
-                legs[0] = first._replace(quantity=first.quantity + left)
-            else:
-                rest = min(
-                    connected,
-                    key=lambda v: (v.fees.maker + self._latency_cost(v), v.latency_ns, v.name),
-                )
-                reason = LegReason.REST_REMAINDER if legs else LegReason.PASSIVE
-                merged = False
-                for index, leg in enumerate(legs):
-                    if leg.venue == rest.name:
-                        legs[index] = leg._replace(quantity=leg.quantity + left)
-                        merged = True
-                if not merged:
-                    book = rest.books.get(symbol)
-                    levels = (book[1] if buy else book[0]) if book else ()
-                    legs.append(
-                        RouteLeg(
-                            rest.name,
-                            left,
-                            reason,
-                            0,
-                            levels[0].price if levels else 0,
-                            rest.fees.maker,
-                            rest.latency_ns,
-                        )
-                    )
-        if len(legs) > 1:
-            self.splits += 1
-        orders = []
-        for k, leg in enumerate(legs, 1):
-            orders.append(
+            self._place_remainder(legs, left, symbol, buy, time_in_force)
+        if len(legs) == 1:  # the usual case: one child, `<parent>.1`
+            leg = legs[0]
+            orders: tuple[VenueOrder, ...] = (
                 _new(
                     VenueOrder,
                     (
-                        f"{parent_id}.{k}", parent_id, leg[0], symbol, side, leg[1], limit,
+                        parent_id + ".1", parent_id, leg[0], symbol, side, leg[1], limit,
                         ord_type, time_in_force, tag,
                     ),
-                )
+                ),
             )  # fmt: skip
-        return _new(RouteDecision, (intent, tuple(orders), tuple(legs), tuple(skipped), 0))
+            return _new(RouteDecision, (intent, orders, (leg,), tuple(skipped), 0))
+        if legs:
+            self.splits += 1
+        orders = tuple(
+            [
+                _new(
+                    VenueOrder,
+                    (
+                        f"{parent_id}.{k}",
+                        parent_id,
+                        leg[0],
+                        symbol,
+                        side,
+                        leg[1],
+                        limit,
+                        ord_type,
+                        time_in_force,
+                        tag,
+                    ),
+                )
+                for k, leg in enumerate(legs, 1)
+            ]
+        )
+        return _new(RouteDecision, (intent, orders, tuple(legs), tuple(skipped), 0))
+
+    def _place_remainder(
+        self, legs: list[RouteLeg], left: int, symbol: str, buy: bool, time_in_force: TimeInForce
+    ) -> None:
+        """Quantity beyond what is displayed: IOC/FOK goes to the best taking venue, a DAY
+        order rests at the cheapest maker venue (merged into its leg if it has one)."""
+        if time_in_force is not _DAY and legs:
+            # IOC/FOK: no point resting; give the remainder to the best taking venue.
+            legs[0] = _with_more(legs[0], left)
+            return
+        rest = min(
+            (venue for venue in self.venues.values() if venue.connected),
+            key=lambda v: (v.fees.maker + self._latency_cost(v), v.latency_ns, v.name),
+        )
+        reason = LegReason.REST_REMAINDER if legs else LegReason.PASSIVE
+        merged = False
+        for index, leg in enumerate(legs):
+            if leg.venue == rest.name:
+                legs[index] = _with_more(leg, left)
+                merged = True
+        if not merged:
+            levels = rest.levels(symbol, buy)
+            legs.append(
+                RouteLeg(
+                    rest.name,
+                    left,
+                    reason,
+                    0,
+                    levels[0].price if levels else 0,
+                    rest.fees.maker,
+                    rest.latency_ns,
+                )
+            )
+
+
+def _with_more(leg: RouteLeg, quantity: int) -> RouteLeg:
+    """`leg` taking `quantity` more shares (`_replace`, without its keyword machinery)."""
+    return _new(RouteLeg, (leg[0], leg[1] + quantity, *leg[2:]))
+
+
+def _taker_key(taker: tuple) -> tuple:
+    """Best price first, then lowest all-in cost, then largest displayed size, then name."""
+    return (taker[0], taker[1], taker[2], taker[3].name)

@@ -47,8 +47,9 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import NamedTuple
 
 from calarb.core.events import TopOfBook
@@ -254,14 +255,8 @@ _SHARES = Sizing.SHARES
 _LOG = SpreadForm.LOG
 _HOLD, _STOP = SignalAction.HOLD, SignalAction.STOP
 _ENTER_LONG, _ENTER_SHORT = SignalAction.ENTER_LONG, SignalAction.ENTER_SHORT
+_ENTRY, _EXIT = Transition.ENTRY, Transition.EXIT
 _new_intent = tuple.__new__  # builds an OrderIntent from all its fields, without its __new__
-
-
-def _mid(top: TopOfBook | None) -> float | None:
-    """`TopOfBook.mid_price` of a top that may be missing."""
-    if top is None or top[3] <= 0 or top[5] <= 0:  # no top, or a side without shares
-        return None
-    return (top[2] + top[4]) / 2
 
 
 class PairsStrategy:
@@ -301,13 +296,26 @@ class PairsStrategy:
         """The consolidated top of book of a symbol (prices orders and sizes legs)."""
         self.tops[top.symbol] = top
 
-    def on_model_update(self, pair: str, now_ns: int) -> list[StrategyAction]:
-        """After the pair's model took an observation: apply the rules to its z-score."""
+    def on_model_update(self, pair: str, now_ns: int) -> Iterable[StrategyAction]:
+        """After the pair's model took an observation: apply the rules to its z-score.
+
+        The engine's hot path: the orders of armed legs are priced as the result is iterated,
+        so the first leg can be on the wire before the second is priced. The actions and
+        their order are those of `on_z` (a leg already sent meanwhile, e.g. by `on_timer`
+        from a report the first send caused, is not sent twice). Iterate it once, at once."""
         state = self.pairs[pair]
         model = state.model
+        if self.halted:
+            return _NOTHING
         if not model.ready or model.observations < state.min_observations:
-            return self._drive(state, now_ns, None) if state.transition else _NOTHING
-        return self._drive(state, now_ns, (model.z, model.beta))
+            if not state.transition:
+                return _NOTHING
+            actions = self._decide(state, now_ns, None)
+        else:
+            actions = self._decide(state, now_ns, (model.z, model.beta))
+        if state.transition is None:
+            return actions
+        return chain(actions, self._leg_intents(state))
 
     def on_z(self, pair: str, z: float, beta: float, now_ns: int) -> list[StrategyAction]:
         """Apply the rules to a given z-score and hedge ratio (what `on_model_update` does
@@ -387,6 +395,16 @@ class PairsStrategy:
     ) -> list[StrategyAction]:
         if self.halted:
             return _NOTHING
+        actions = self._decide(state, now_ns, signal)
+        if state.transition is not None:
+            actions.extend(self._leg_intents(state))
+        return actions
+
+    def _decide(
+        self, state: PairState, now_ns: int, signal: tuple[float, float] | None
+    ) -> list[StrategyAction]:
+        """Transitions, timeouts and the signal; the armed legs' orders are left to
+        `_leg_intents` (sent only while a transition is under way)."""
         actions: list[StrategyAction] = []
         if state.transition is not None:
             if state.settled:
@@ -400,11 +418,16 @@ class PairsStrategy:
             if z != z or beta != beta:
                 return actions
             self._apply_signal(state, z, beta, now_ns, actions)
-        if state.transition is not None:
-            for leg in state.legs:
-                if leg.armed and leg.working is None:
-                    self._send_leg(state, leg, actions)
         return actions
+
+    def _leg_intents(self, state: PairState) -> Iterator[OrderIntent]:
+        """The order of each armed leg without a working order, leg A first, each priced
+        when it is reached."""
+        for leg in state.legs:
+            if leg.armed and leg.working is None:
+                intent = self._leg_intent(state, leg)
+                if intent is not None:
+                    yield intent
 
     def _apply_signal(
         self, state: PairState, z: float, beta: float, now_ns: int, actions: list
@@ -425,7 +448,7 @@ class PairsStrategy:
             state.leg_a.target = state.leg_a.position + direction * shares_a
             state.leg_b.target = state.leg_b.position + direction * shares_b
             counters.entries += 1
-            self._start(state, Transition.ENTRY, now_ns)
+            self._start(state, _ENTRY, now_ns)
             return
         if action is _STOP:
             counters.stops += 1
@@ -434,7 +457,7 @@ class PairsStrategy:
         for leg in state.legs:
             leg.target = 0
         state.cooldown_until_ns = now_ns + state.config.cooldown_ns
-        self._start(state, Transition.EXIT, now_ns)
+        self._start(state, _EXIT, now_ns)
 
     def _start(self, state: PairState, transition: Transition, now_ns: int) -> None:
         state.transition = transition
@@ -449,8 +472,15 @@ class PairsStrategy:
     def _entry_sizes(self, state: PairState, beta: float) -> tuple[int, int] | None:
         config = state.config
         tops = self.tops
-        mid_a = _mid(tops.get(config.leg_a))
-        mid_b = _mid(tops.get(config.leg_b))
+        top_a = tops.get(config.leg_a)
+        top_b = tops.get(config.leg_b)
+        # TopOfBook.mid_price of each: none without a top or with a side without shares
+        if top_a is None or top_a[3] <= 0 or top_a[5] <= 0:
+            return None
+        if top_b is None or top_b[3] <= 0 or top_b[5] <= 0:
+            return None
+        mid_a = (top_a[2] + top_a[4]) / 2
+        mid_b = (top_b[2] + top_b[4]) / 2
         if not mid_a or not mid_b or not math.isfinite(beta) or beta == 0.0:
             return None
         lot = config.lot_size
@@ -461,8 +491,17 @@ class PairsStrategy:
         ratio = abs(beta)
         if state.model.form is _LOG:
             ratio *= mid_a / mid_b
-        shares_b = int(round(shares_a * ratio / lot)) * lot
-        if shares_a <= 0 or shares_b <= 0:
+        if shares_a <= 0:
+            return None
+        # round(lots) to nearest, ties to even, written out: exact for lots >= 0 (the integer
+        # part's remainder is exact), and cheaper than round() on a cold path.
+        lots = shares_a * ratio / lot
+        whole = int(lots)
+        fraction = lots - whole
+        if fraction > 0.5 or (fraction == 0.5 and whole & 1):
+            whole += 1
+        shares_b = whole * lot
+        if shares_b <= 0:
             return None
         return shares_a, -shares_b if beta > 0 else shares_b
 
@@ -512,17 +551,19 @@ class PairsStrategy:
             leg.armed = leg.gap != 0
             leg.aggressive = aggressive
 
-    def _send_leg(self, state: PairState, leg: _Leg, actions: list) -> None:
-        gap = leg.gap
+    def _leg_intent(self, state: PairState, leg: _Leg) -> OrderIntent | None:
+        """The leg's order from the current top of book, or None (no gap left: disarmed;
+        no price to work from: stays armed for the next quote)."""
+        gap = leg.target - leg.position
         if gap == 0:
             leg.armed = False
-            return
+            return None
         config = state.config
         buy = gap > 0
         side = _BUY if buy else _SELL
         top = self.tops.get(leg.symbol)
         if top is None:
-            return
+            return None
         tick = config.tick_size
         if leg.aggressive:
             reference = top.ask_price if buy else top.bid_price
@@ -538,11 +579,11 @@ class PairsStrategy:
             offset = config.limit_offset_ticks
             time_in_force = _IOC if config.order_style is _IOC_STYLE else _DAY
         if present <= 0:
-            return  # no price to work from: stay armed for the next quote
+            return None  # no price to work from: stay armed for the next quote
         price = reference + offset * tick if buy else reference - offset * tick
         price = price // tick * tick if buy else -(-price // tick) * tick
         if price <= 0:
-            return
+            return None
         cl_ord_id = f"{self.id_prefix}{self._next_id}"
         self._next_id += 1
         quantity = gap if buy else -gap
@@ -553,5 +594,61 @@ class PairsStrategy:
         leg.armed = False
         self._parents[cl_ord_id] = (state, leg)
         state.counters.orders += 1
-        fields = (cl_ord_id, leg.symbol, side, quantity, price, _LIMIT, time_in_force, leg.tag)
-        actions.append(_new_intent(OrderIntent, (*fields, False)))  # reduce_only=False
+        return _new_intent(
+            OrderIntent,
+            (cl_ord_id, leg.symbol, side, quantity, price, _LIMIT, time_in_force, leg.tag, False),
+        )  # reduce_only=False
+
+    def restore(self, orders: Iterable[OrderRecord], now_ns: int) -> None:
+        """After a restart: take back the legs from the journal's orders (the OMS's
+        `orders()` after `replay`), recognised by their leg tag; others (manual, kill switch,
+        deleveraging) are not the strategy's, as they were not before the restart.
+
+        Each leg's position is its orders' filled shares, and their parents are the
+        strategy's again (later fills and releases, e.g. from reconciliation, reach the legs).
+        A leg's open order is its working order; its target is where that order takes it.
+        A pair with a working order resumes its transition at `now_ns`: an exit when every
+        target is flat, else an entry from flat (legging control applies on timeout). A pair
+        holding only one leg is closed (an aggressive exit). A pair holding both legs is long
+        or short as leg A is, entered at `now_ns` (its maximum holding time counts from the
+        restart). Call it on a fresh strategy, before any order of the new run."""
+        by_tag = {leg.tag: (state, leg) for state in self.pairs.values() for leg in state.legs}
+        for order in orders:
+            found = by_tag.get(order.tag)
+            if found is None:
+                continue
+            leg = found[1]
+            self._parents[order.parent_id] = found
+            leg.position += order.cum_qty if order.side is _BUY else -order.cum_qty
+            if order.is_open:
+                if leg.working != order.parent_id:
+                    leg.working, leg.remaining = order.parent_id, 0
+                leg.working_side = order.side
+                leg.remaining += order.leaves_qty
+                leg.cancel_sent = order.pending_id is not None
+        for state in self.pairs.values():
+            leg_a, leg_b = state.legs
+            for leg in state.legs:
+                open_shares = leg.remaining if leg.working_side is _BUY else -leg.remaining
+                leg.target = leg.position + (open_shares if leg.working is not None else 0)
+                leg.start = leg.position
+                leg.armed = leg.aggressive = False
+            state.action_ns = now_ns
+            state.signal.entered_ns = now_ns
+            if leg_a.working is not None or leg_b.working is not None:
+                if leg_a.target == 0 and leg_b.target == 0:
+                    state.transition = Transition.EXIT
+                else:
+                    state.transition = Transition.ENTRY
+                    leg_a.start = leg_b.start = 0
+            elif (leg_a.position == 0) != (leg_b.position == 0):
+                state.transition = Transition.EXIT
+                for leg in state.legs:
+                    leg.target = 0
+                    leg.armed = leg.aggressive = leg.position != 0
+            if state.transition is Transition.EXIT:
+                state.signal.position = SpreadPosition.FLAT
+                state.cooldown_until_ns = now_ns + state.config.cooldown_ns
+            else:
+                direction = (leg_a.target > 0) - (leg_a.target < 0)
+                state.signal.position = SpreadPosition(direction)
