@@ -195,3 +195,6 @@ def test_bench_reports_the_fast_path_and_the_slow_prefix(tmp_path):
     for key in ("events_per_s", "slow_events_per_s", "fast_events_per_s_same_prefix"):
         assert figures[key] > 0
     assert figures["speedup_same_prefix"] > 0
+    for peer in ("nautilus", "hftbacktest"):  # the bench extra installs both
+        assert figures[f"{peer}_events_per_s"] > 0 and figures[f"ratio_vs_{peer}"] > 0
+        assert figures[peer]["events"] >= figures["messages"] // 2  # every book change replayed

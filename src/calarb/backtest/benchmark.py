@@ -8,15 +8,19 @@ kernels are compiled in a warm-up run first and `warmup_s` says how long that to
 `--slow-messages` messages, and `speedup_same_prefix` compares both paths on that prefix
 (which must send the same orders, or the benchmark fails).
 
-Peers are reported as null with the reason when they are not importable: neither is in the
-bench extra yet, because installing their wheels (nautilus_trader 1.221.0, hftbacktest 2.4.4)
-into the shared environment downgrades numpy 2.4 -> 2.2 (both) and pandas 3.1 -> 2.3
-(nautilus_trader).
+The peers (`calarb.backtest.peers`, the `bench` extra) replay the same file after calarb, in
+the same process: NautilusTrader's BacktestEngine (L3_MBO book, order book deltas, a trivial
+strategy subscribed to every symbol) and hftbacktest (L3 FIFO queue model). Each counts its
+own events (`*_events_per_s`: deltas, L3 events; calarb's `events` are ITCH messages plus
+the engine's scheduled deliveries), so the ratios are not a quotient of those: `ratio_vs_*`
+is the peer's replay time over calarb's for the same file, i.e. the ratio of input messages
+replayed per second. `--no-peers` leaves them out.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import json
 import tempfile
@@ -30,10 +34,7 @@ from calarb.backtest.replay import load_itch_source, run_itch_backtest
 from calarb.backtest.replay_kernel import ReplayKernel
 from calarb.itch.generate import generate_itch_file
 
-PEER_REASON = (
-    "not installed: its PyPI wheel installs, but pulls numpy 2.2 (and pandas < 3 for "
-    "nautilus_trader) over the project's numpy 2.4 / pandas 3.1, so it is not in the bench extra"
-)
+PEERS = (("nautilus", "nautilus_trader"), ("hftbacktest", "hftbacktest"))
 
 
 def bench_config(symbols: int) -> BacktestConfig:
@@ -88,10 +89,15 @@ def _timed(config: BacktestConfig, itch: Path, fast: bool):
 
 
 def run_bench(
-    messages: int, symbols: int, path: str | None = None, slow_messages: int = 300_000
+    messages: int,
+    symbols: int,
+    path: str | None = None,
+    slow_messages: int = 300_000,
+    peers: bool = True,
 ) -> dict:
-    """The fast replay over the whole file (after a warm-up that compiles its kernels), and
-    the slow path and the fast one over its first `slow_messages` messages (the speed-up)."""
+    """The fast replay over the whole file (after a warm-up that compiles its kernels), the
+    slow path and the fast one over its first `slow_messages` messages (the speed-up), then
+    the peers over the whole file."""
     config = bench_config(symbols)
     with tempfile.TemporaryDirectory() as scratch:
         itch = Path(path) if path else Path(scratch) / "bench.itch"
@@ -108,6 +114,7 @@ def run_bench(
         result, elapsed = _timed(config, itch, True)
         slow, slow_s = _timed(config, prefix, False)
         fast_prefix, fast_prefix_s = _timed(config, prefix, True)
+        peer_figures = _run_peers(itch, elapsed) if peers else {}
     if slow.engine.oms.state() != fast_prefix.engine.oms.state():
         raise AssertionError("fast and slow replays of the prefix sent different orders")
     market_data = sum(v["messages"] for v in result.venue_states.values())
@@ -127,19 +134,34 @@ def run_bench(
         "slow_events_per_s": round(slow.events / slow_s),
         "fast_events_per_s_same_prefix": round(fast_prefix.events / fast_prefix_s),
         "speedup_same_prefix": round(slow_s / fast_prefix_s, 2),
+        **peer_figures,
     }
-    for peer, key in (("nautilus_trader", "nautilus"), ("hftbacktest", "hftbacktest")):
-        figures[f"{key}_events_per_s"] = None
-        figures[f"ratio_vs_{key}"] = None
-        if importlib.util.find_spec(peer) is None:
-            figures[f"{key}_note"] = f"{peer} {PEER_REASON}"
-        else:
-            figures[f"{key}_note"] = f"{peer} is importable but its runner is not written yet"
+    return figures
+
+
+def _run_peers(itch: Path, calarb_elapsed_s: float) -> dict:
+    """Each peer over the same file: its events/s, and its replay time over calarb's."""
+    from calarb.backtest import peers
+
+    figures: dict = {}
+    for key, package in PEERS:
+        if importlib.util.find_spec(package) is None:
+            figures.update({f"{key}_events_per_s": None, f"ratio_vs_{key}": None,
+                            f"{key}_note": f"{package} is not installed (bench extra)"})  # fmt: skip
+            continue
+        gc.collect()
+        peer = getattr(peers, f"run_{key}")(itch)
+        figures[f"{key}_events_per_s"] = round(peer["events_per_s"])
+        figures[f"ratio_vs_{key}"] = round(peer["elapsed_s"] / calarb_elapsed_s, 2)
+        figures[key] = {name: peer[name] for name in ("version", "events", "elapsed_s",
+                                                      "conversion_s", "notes")}  # fmt: skip
     return figures
 
 
 def _handler(args: argparse.Namespace) -> int:
-    figures = run_bench(args.messages, args.symbols, args.file, args.slow_messages)
+    figures = run_bench(
+        args.messages, args.symbols, args.file, args.slow_messages, peers=not args.no_peers
+    )
     print(json.dumps(figures, indent=None if args.json else 2))
     return 0
 
@@ -153,5 +175,6 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:
         "--slow-messages", type=int, default=300_000,
         help="prefix replayed on both paths for slow_events_per_s and the speed-up",
     )  # fmt: skip
+    parser.add_argument("--no-peers", action="store_true", help="calarb only")
     parser.add_argument("--json", action="store_true", help="one-line JSON")
     parser.set_defaults(handler=_handler)
