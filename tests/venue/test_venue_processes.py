@@ -315,6 +315,11 @@ def test_two_venue_processes_fix_fills_match_trades_and_feed_books_match(tmp_pat
                 for client in clients:
                     await trade(client, round_number)
                 await asyncio.sleep(0.35)
+            beta = clients[1]  # its disconnect fault may come late on a loaded machine
+            deadline = loop.time() + 15
+            while beta.initiator.connections < 2 or not beta.initiator.session.logged_on:
+                assert loop.time() < deadline, "BETA was never dropped by the fault and back"
+                await asyncio.sleep(0.05)
             # cancel what still rests, so nothing of ours can trade after we log out
             deadline = loop.time() + 10
             while any(client.open_orders for client in clients):

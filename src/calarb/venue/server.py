@@ -159,6 +159,7 @@ class Venue:
         self.engine = MatchingEngine(synthetic.instruments())
         self.traders = BackgroundTraders(self.engine, synthetic, seed, BACKGROUND_PREFIX)
         self.faults = config.faults.schedule()
+        self._deferred_disconnects: list[str] = []  # participants to drop once connected
         self.trades: list[Execution] = []
         latency_s = config.order_latency_ms / 1000.0
         self._latency_s = latency_s
@@ -234,6 +235,10 @@ class Venue:
     def step(self, timestamp_ns: int) -> None:
         """A fair-value step happened: faults due, traders act, changes go out."""
         now = self.clock.stamp(timestamp_ns)
+        if self._deferred_disconnects:
+            self._deferred_disconnects = [
+                target for target in self._deferred_disconnects if not self._disconnect(target)
+            ]
         for fault in self.faults.due(timestamp_ns - self.clock.start_ns):
             self.apply_fault(fault, now)
         self.traders.act(now, self.fair_values)
@@ -245,12 +250,23 @@ class Venue:
             self.engine.halt(now, fault.target, fault.reason)
         elif fault.kind == "resume":
             self.engine.resume(now, fault.target, fault.reason)
-        elif fault.kind == "disconnect":
-            for session in self.gateway.sessions_to_drop(fault.target):
-                connection = session.connection
-                transport = getattr(connection, "transport", None)
-                if transport is not None:
-                    transport.close()  # abrupt: no Logout, as a network failure would be
+        elif fault.kind == "disconnect" and not self._disconnect(fault.target):
+            # Nobody to drop yet (a participant logging on late): the fault waits for it, so
+            # a scheduled disconnect is never lost to start-up timing.
+            log.warning("venue %s: %s not connected, disconnect deferred", self.name,
+                        fault.target)  # fmt: skip
+            self._deferred_disconnects.append(fault.target)
+
+    def _disconnect(self, target: str) -> bool:
+        """Close the connections of `target`'s sessions; False when it has none ("*" always
+        counts as done)."""
+        dropped = target == "*"
+        for session in self.gateway.sessions_to_drop(target):
+            transport = getattr(session.connection, "transport", None)
+            if transport is not None:
+                transport.close()  # abrupt: no Logout, as a network failure would be
+                dropped = True
+        return dropped
 
     def publish(self) -> None:
         """Book changes to market data (and the trade log), order outcomes to FIX."""
