@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from calarb.backtest.benchmark import bench_config, run_bench
 from calarb.backtest.config import BacktestConfig
-from calarb.backtest.replay import run_itch_backtest
+from calarb.backtest.replay import load_itch_source, run_itch_backtest
 from calarb.book.bulk import replay_books
 from calarb.core.events import TopOfBook
+from calarb.itch.bulk import decode_file, frame_bytes
 from calarb.itch.codec import encode_framed
+from calarb.itch.errors import ItchDecodeError
 from calarb.itch.generate import generate_itch_file
 from calarb.itch.messages import OrderExecuted
 from calarb.model.hedge import OlsHedge
@@ -90,6 +93,10 @@ def test_fast_replay_gives_the_slow_paths_results(market, style):
         assert venue["fills_made"] > 0  # resting orders filled by replayed executions
     # most top changes were size-only and never scheduled one by one
     assert fast.replay["deferred_tops"] > fast.summary["orders"] * 100
+    # idle timer ticks ran in the kernel: their equity rows were recorded as runs
+    assert max(run[2] for run in fast.recorder.samples) > 1
+    assert {run[2] for run in slow.recorder.samples} == {1}
+    assert len(fast.recorder.equity) == len(slow.recorder.samples) == len(fast.equity)
 
 
 @pytest.mark.slow
@@ -198,3 +205,32 @@ def test_bench_reports_the_fast_path_and_the_slow_prefix(tmp_path):
     for peer in ("nautilus", "hftbacktest"):  # the bench extra installs both
         assert figures[f"{peer}_events_per_s"] > 0 and figures[f"ratio_vs_{peer}"] > 0
         assert figures[peer]["events"] >= figures["messages"] // 2  # every book change replayed
+
+
+def test_loading_frames_the_file_in_one_walk(market, tmp_path):
+    """Offsets and types as `frame_bytes` gives them, times the running maximum of the
+    timestamps, messages per locate; the same from a gzip file; a cut file names the byte
+    offset of its bad frame."""
+    _, two = market
+    source = load_itch_source(two)
+    frames = frame_bytes(two)
+    np.testing.assert_array_equal(source.offsets, frames.offsets)
+    np.testing.assert_array_equal(source.types, frames.types)
+    stamps = np.empty(frames.messages, dtype=np.int64)
+    locates = np.empty(frames.messages, dtype=np.int64)
+    for records in decode_file(two).arrays.values():
+        stamps[records["index"]] = records["timestamp"]
+        locates[records["index"]] = records["stock_locate"]
+    np.testing.assert_array_equal(source.times, np.maximum.accumulate(stamps))
+    np.testing.assert_array_equal(source.locate_counts, np.bincount(locates, minlength=65536))
+    assert sorted(source.symbols.values()) == sorted(replay_books(two).symbols)
+    packed = tmp_path / "two.itch.gz"
+    generate_itch_file(packed, 60_000, 8, seed=12)
+    unpacked = load_itch_source(packed)
+    assert unpacked.buffer.tobytes() == source.data
+    np.testing.assert_array_equal(unpacked.times, source.times)
+    cut = tmp_path / "cut.itch"
+    cut.write_bytes(source.data[: int(source.offsets[100]) + 5])
+    with pytest.raises(ItchDecodeError) as error:
+        load_itch_source(cut)
+    assert error.value.offset == int(source.offsets[100]) - 2  # its length prefix

@@ -67,7 +67,7 @@ def write_prefix(path: Path, messages: int, out: Path) -> int:
     source = load_itch_source(path)
     count = min(messages, source.messages)
     end = int(source.offsets[count - 1] + source.lengths[count - 1]) if count else 0
-    out.write_bytes(source.data[:end])
+    out.write_bytes(source.buffer[:end].tobytes())
     return count
 
 
@@ -75,11 +75,11 @@ def _compile_kernels(itch: Path) -> None:
     """Compile every kernel of the fast replay (Numba caches them on disk afterwards)."""
     source = load_itch_source(itch)
     kernel = ReplayKernel(
-        np.frombuffer(source.data, dtype=np.uint8), source.offsets,
-        np.zeros(source.messages, dtype=np.int64), source.timestamps, 1, [0],
+        source.buffer, source.offsets,
+        np.zeros(source.messages, dtype=np.uint8), source.times, 1, [0],
     )  # fmt: skip
     kernel.apply_one(0)  # the file's first message: a system event
-    kernel.advance(1, None)
+    kernel.advance(1, None, 0)
 
 
 def _timed(config: BacktestConfig, itch: Path, fast: bool):

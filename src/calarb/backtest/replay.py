@@ -19,9 +19,11 @@ market generated from the configuration's `[synthetic]` section (`calarb.backtes
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -29,20 +31,17 @@ import numpy as np
 from calarb.backtest.config import BacktestConfig
 from calarb.backtest.models import ConstantLatency
 from calarb.backtest.replay_kernel import (
-    ACTIVE,
-    COALESCE,
-    DEAD,
     LIMIT,
     LOCATES,
+    WATCHED,
     FastPathUnavailable,
     ReplayKernel,
-    message_fields,
+    frame_times,
 )
 from calarb.backtest.results import BacktestResult, RunRecorder, TapedGateway
 from calarb.backtest.venue import ReplayVenue
 from calarb.core.clock import SimulatedClock
 from calarb.core.events import TopOfBook
-from calarb.itch.bulk import frame_bytes
 from calarb.itch.codec import decode
 from calarb.itch.spec import MESSAGE_LENGTHS
 from calarb.trading.engine import TradingEngine
@@ -58,56 +57,67 @@ for _code, _length in MESSAGE_LENGTHS.items():
 
 @dataclass
 class ItchSource:
-    """One venue's ITCH file, framed: message offsets, lengths and timestamps."""
+    """One venue's ITCH file, framed: message offsets, types and times."""
 
     path: str
-    data: bytes
+    buffer: np.ndarray  # uint8, the file's bytes
     offsets: np.ndarray  # int64, offset of each message's type byte
-    lengths: np.ndarray  # int64
-    timestamps: np.ndarray  # int64 ns after midnight
-    locates: np.ndarray  # int64 stock locate of each message
+    types: np.ndarray  # uint8, each message's type byte
+    times: np.ndarray  # int64 ns after midnight: the running maximum of the timestamps
+    locate_counts: np.ndarray  # int64, messages per stock locate
     symbols: dict[int, str]  # locate -> symbol (stock directory)
+    directory: dict[int, bytes]  # locate -> its stock directory (R) message
 
     @property
     def messages(self) -> int:
         return int(self.offsets.size)
 
+    @cached_property
+    def lengths(self) -> np.ndarray:
+        """int64, each message's length."""
+        return _LENGTH_BY_TYPE[self.types]
+
+    @cached_property
+    def data(self) -> bytes:
+        """The file's bytes as `bytes` (a copy: the slow path slices messages out of it)."""
+        return self.buffer.tobytes()
+
 
 def load_itch_source(path: str | Path) -> ItchSource:
     """Frame a whole ITCH file (plain or .gz); a bad frame raises `ItchDecodeError` naming its
     byte offset."""
-    frames = frame_bytes(path)
-    buf = frames.buffer
-    offsets = frames.offsets
-    stamp, locates = message_fields(buf, offsets)
-    data = buf.tobytes()
+    buf, offsets, types, times, locate_counts = frame_times(path)
     symbols = {}
-    for number in frames.message_numbers("R"):
-        start = int(offsets[number])
-        message = decode(data[start : start + MESSAGE_LENGTHS["R"]])
+    directory = {}
+    for start in offsets[types == ord("R")].tolist():
+        payload = buf[start : start + MESSAGE_LENGTHS["R"]].tobytes()
+        message = decode(payload)
         symbols[message.stock_locate] = message.stock
+        directory[message.stock_locate] = payload
     return ItchSource(
-        str(path), data, offsets, _LENGTH_BY_TYPE[frames.types], stamp, locates, symbols
-    )
+        str(path), buf, offsets, types, times, locate_counts, symbols, directory,
+    )  # fmt: skip
 
 
 def most_active_symbols(sources: Sequence[ItchSource]) -> list[str]:
     """Symbols of all sources, most messages first (ties: alphabetical)."""
     counts: dict[str, int] = {}
     for source in sources:
-        per_locate = np.bincount(source.locates, minlength=65536)
+        per_locate = source.locate_counts
         for locate, symbol in source.symbols.items():
             counts[symbol] = counts.get(symbol, 0) + int(per_locate[locate])
     return sorted(counts, key=lambda s: (-counts[s], s))
 
 
-def merge_order(sources: Sequence[ItchSource]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(venue index, message index, time) of every message of every source, in time order;
-    ties go to the lower venue index, then file order."""
-    keys = [np.maximum.accumulate(s.timestamps) if s.messages else s.timestamps for s in sources]
-    if len(sources) == 1:  # already in that order
-        return np.zeros(sources[0].messages, np.int64), np.arange(sources[0].messages), keys[0]
-    times = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+def merge_order(
+    sources: Sequence[ItchSource],
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """(venue index, message index, time) of every message of every source, in time order
+    (each source's running maximum time); ties go to the lower venue index, then file order.
+    One source: its own order (message index None: the identity)."""
+    if len(sources) == 1:
+        return np.zeros(sources[0].messages, np.uint8), None, sources[0].times
+    times = np.concatenate([s.times for s in sources]) if sources else np.zeros(0, np.int64)
     venue = np.concatenate([np.full(s.messages, i, np.int64) for i, s in enumerate(sources)])
     index = np.concatenate([np.arange(s.messages, dtype=np.int64) for s in sources])
     order = np.lexsort((index, venue, times))
@@ -171,20 +181,39 @@ def _fast_path_applies(config: BacktestConfig, venues: int) -> bool:
 
 class _ReplayScheduler(EventScheduler):
     """An `EventScheduler` that also says which event is running, as its (time, insertion
-    number): the fast path orders pending size-only tops against it."""
+    number), and whose insertion numbers the compiled kernel can take too (the fast path
+    orders pending size-only tops and the timer against them)."""
 
     def __init__(self, clock: SimulatedClock) -> None:
         super().__init__(clock)
         self.current: tuple[int, int] = (clock.monotonic_ns(), -1)
+        self.next_sequence = 0
+
+    def schedule(self, at_ns: int, action: Callable[..., object], *args: object) -> None:
+        heapq.heappush(self._queue, (at_ns, self.next_sequence, action, args))
+        self.next_sequence += 1
 
     def _run_head(self) -> None:
-        head = self._queue[0]
-        self.current = (head[0], head[1])
-        super()._run_head()
+        at_ns, sequence, action, args = heapq.heappop(self._queue)
+        self.current = (at_ns, sequence)
+        self.clock.advance_to(at_ns)
+        action(*args)
 
-    def reserve(self) -> int:
-        """An insertion number for something held outside the queue (a pending top)."""
-        return next(self._sequence)
+    def run_until_kept(
+        self, until_ns: int, action: Callable[..., object], keep: Callable[[], bool]
+    ) -> bool:
+        """`run_until`, but leave the events from the first due one of `action` on if `keep()`
+        says so then (the clock stays at the last event run); returns whether it stopped."""
+        queue = self._queue
+        count = 0
+        while queue and queue[0][0] <= until_ns:
+            if queue[0][2] is action and keep():
+                self.events_run += count
+                return True
+            self._run_head()
+            count += 1
+        self._finish(until_ns, count)
+        return False
 
 
 class _SizesOnDemandRouter(Router):
@@ -233,17 +262,20 @@ class _ReplayRun:
             config, self.clock, self.venues, self.recorder, strategy, router=router
         )
         self.top_sink = self.engine.on_market_data
-        sink = self._active_top if fast else self.top_sink
+        sink = self._venue_top if fast else self.top_sink
         for venue in self.venues.values():
             venue.connect(self.recorder, sink)
-        _start_timer(scheduler, self.engine, self.recorder, start_ns, self.end_ns, config.sample_ns)
-        # fast replay: (venue, locate) slot -> its pending size-only tops, oldest first, each
-        # (arrival, insertion number, venue name, top)
-        self.pending: dict[int, list[tuple[int, int, str, TopOfBook]]] = {}
+        self.tick = _start_timer(
+            scheduler, self.engine, self.recorder, start_ns, self.end_ns, config.sample_ns
+        )
+        # fast replay
+        self.kernel: ReplayKernel | None = None
         self.slots_of: dict[str, list[int]] = {}  # symbol -> its (venue, locate) slots
+        self.slot_names: dict[int, tuple[str, str]] = {}  # slot -> (venue name, symbol)
         self.slot_of: dict[tuple[str, str], int] = {}  # (venue name, symbol) -> slot
         self.off_queue_tops = 0  # size-only top changes not scheduled (fast replay)
         self.late_tops = 0  # of which delivered on demand or at the end
+        self._idle_at = -1  # scheduler.events_run when the timer was last found idle
 
     def replay_slow(self) -> None:
         """Every message through its venue's Python books, in merged order."""
@@ -255,8 +287,12 @@ class _ReplayRun:
         scheduler = self.scheduler
         next_time = scheduler.next_time
         run_until = scheduler.run_until
+        index_of = self.index_of
         for venue, index, at in zip(
-            self.venue_of.tolist(), self.index_of.tolist(), self.time_of.tolist(), strict=True
+            self.venue_of.tolist(),
+            range(len(self.time_of)) if index_of is None else index_of.tolist(),
+            self.time_of.tolist(),
+            strict=True,
         ):
             due = next_time()
             if due is not None and due <= at:
@@ -269,126 +305,153 @@ class _ReplayRun:
     def replay_fast(self) -> None:
         """The compiled books take every message; Python sees only what it must (see
         `calarb.backtest.replay_kernel`). Top changes that move a price (or empty a side)
-        are scheduled as usual; size-only ones wait in `pending` until the router routes an
-        order of their symbol, a later top of theirs reaches the engine, or the run ends."""
+        are scheduled as usual; size-only ones wait in the kernel's chains until the router
+        routes an order of their symbol or the run ends, and the later top of theirs that
+        reaches the engine first makes them dead. A timer tick due while the engine has
+        nothing to do on a timer runs in the kernel: only its equity row is recorded."""
         sources = self.sources
         venues = [self.venues[name] for name in self.names]
-        kernel, lengths, targets = self._kernel()
+        kernel = self.kernel = self._kernel()
+        names = self.slot_names
         data = kernel.buf.data  # the bytes under the kernel's array (no copy)
         offsets = kernel.offsets
+        length_of = _LENGTH_BY_TYPE
         venue_of = kernel.venue_of
         times = kernel.times
         watched = kernel.watched
-        feed_free = kernel.feed_free
+        out = kernel.out
+        period = self.config.sample_ns
+        end_ns = self.end_ns
+        tick = self.tick
         scheduler = self.scheduler
-        next_time = scheduler.next_time
-        run_until = scheduler.run_until
-        schedule = scheduler.schedule
-        reserve = scheduler.reserve
+        queue = scheduler._queue
+        run_until_kept = scheduler.run_until_kept
+        advance = kernel.advance
+        heappush = heapq.heappush
         active_top = self._active_top
-        pending = self.pending
+        timer_idle = self._timer_idle
+        sample_repeated = self.recorder.sample_repeated
         total = int(times.size)
         position = 0
         while position < total:
-            for i, venue in enumerate(venues):
-                feed_free[i] = venue._link_free[2]
-            reason, position, outputs = kernel.advance(position, next_time())
-            for i, venue in enumerate(venues):
-                venue._link_free[2] = int(feed_free[i])
+            base = scheduler.next_sequence
+            if queue and queue[0][2] is tick and timer_idle():
+                held = heapq.heappop(queue)
+                reason, position, outputs, made, ran, tick_at, tick_seq = advance(
+                    position, queue[0][0] if queue else None, base, held[0], period, end_ns
+                )
+                if ran:
+                    scheduler.events_run += ran
+                    sample_repeated(held[0], period, ran)
+                    if tick_seq >= 0:
+                        heappush(queue, (tick_at, tick_seq, tick, ()))
+                else:
+                    heappush(queue, held)
+            else:
+                reason, position, outputs, made, *_ = advance(
+                    position, queue[0][0] if queue else None, base
+                )
+            scheduler.next_sequence = base + made
             if outputs:
-                for slot, arrival, stamp, bid, bid_shares, ask, ask_shares, kind in kernel.out[
+                for slot, arrival, stamp, bid, bid_shares, ask, ask_shares, sequence in out[
                     :outputs
                 ].tolist():
-                    if kind == DEAD:
-                        continue
-                    venue, symbol = targets[slot]
-                    venue._last_top[symbol] = (bid, bid_shares, ask, ask_shares)
+                    name, symbol = names[slot]
                     top = _new_top(TopOfBook, (symbol, stamp, bid, bid_shares, ask, ask_shares))
-                    if kind == ACTIVE:
-                        schedule(arrival, active_top, venue.name, top)
-                        continue
-                    self.off_queue_tops += 1
-                    entry = (arrival, reserve(), venue.name, top)
-                    chain = pending.get(slot)
-                    if chain is None:
-                        pending[slot] = [entry]
-                    elif kind == COALESCE:
-                        chain[-1] = entry  # nothing reads it before the new one arrives
-                    else:
-                        chain.append(entry)
+                    heappush(queue, (arrival, sequence, active_top, (slot, name, top)))
             if position >= total or reason == LIMIT:
                 continue
             at = int(times[position])
-            due = next_time()
-            if due is not None and due <= at:
-                run_until(at)
+            if queue and queue[0][0] <= at and run_until_kept(at, tick, timer_idle):
+                continue  # the kernel runs that tick
+            if reason != WATCHED:
+                continue
             start = int(offsets[position])
             v = int(venue_of[position])
             if watched[v * LOCATES + ((data[start + 1] << 8) | data[start + 2])]:
-                venues[v].on_message(bytes(data[start : start + int(lengths[position])]), at)
+                end = start + int(length_of[data[start]])
+                venues[v].on_message(bytes(data[start:end]), at)
                 kernel.apply_one(position)
                 position += 1
-        self.off_queue_tops += kernel.coalesced
+        self.off_queue_tops = kernel.off_queue
         for i, venue in enumerate(venues):
             venue.messages = sources[i].messages
 
-    def _active_top(self, venue_name: str, top: TopOfBook) -> None:
-        """A top change the engine must see now; it supersedes that venue's pending ones."""
-        slot = self.slot_of.get((venue_name, top.symbol))
-        if slot is not None and slot in self.pending:
-            self._take_slot(slot, deliver=False)
+    def _timer_idle(self) -> bool:
+        """A timer tick now, or at any time before the next event, does nothing but record
+        an equity row: no limit breached, no pair in a transition (legging, timeouts), no
+        kill to carry out (what `TradingEngine.on_timer` acts on). Only events change that."""
+        scheduler = self.scheduler
+        if scheduler.events_run == self._idle_at:
+            return True
+        engine = self.engine
+        risk = engine.risk
+        if risk.killed and not engine.kill_switch_engaged:
+            return False
+        for state in self.strategy.pairs.values():
+            if state.transition is not None:
+                return False
+        if risk.breaches():
+            return False
+        self._idle_at = scheduler.events_run
+        return True
+
+    def _active_top(self, slot: int, venue_name: str, top: TopOfBook) -> None:
+        """A top change the engine must see now; it makes the slot's pending ones dead."""
+        superseded = self.kernel.superseded
+        superseded[slot, 0], superseded[slot, 1] = self.scheduler.current
         self.top_sink(venue_name, top)
+
+    def _venue_top(self, venue_name: str, top: TopOfBook) -> None:
+        """A top change a venue's Python book published (a watched symbol): as `_active_top`."""
+        self._active_top(self.slot_of[(venue_name, top.symbol)], venue_name, top)
+
+    def _deliver(self, slot: int, entry: list[int]) -> None:
+        """A pending size-only top reaches the engine."""
+        name, symbol = self.slot_names[slot]
+        self.late_tops += 1
+        self.top_sink(name, _new_top(TopOfBook, (symbol, *entry[2:])))
 
     def _take_pending(self, symbol: str) -> None:
         """Before the router reads `symbol`'s sizes: the last of its pending tops that the
         slow path would have delivered by now reaches the engine."""
-        for slot in self.slots_of.get(symbol, ()):
-            if slot in self.pending:
-                self._take_slot(slot, deliver=True)
-
-    def _take_slot(self, slot: int, deliver: bool) -> None:
-        chain = self.pending[slot]
+        kernel = self.kernel
         now = self.scheduler.current
-        due = 0
-        while due < len(chain) and chain[due][:2] < now:
-            due += 1
-        if not due:
-            return
-        last = chain[due - 1]
-        del chain[:due]
-        if not chain:
-            del self.pending[slot]
-        if deliver:
-            self.late_tops += 1
-            self.top_sink(last[2], last[3])
+        for slot in self.slots_of.get(symbol, ()):
+            entry = kernel.take_due(slot, now)
+            if entry is not None:
+                self._deliver(slot, entry)
 
     def _finish_pending(self) -> None:
         """After the last event: each slot's last pending top reaches the engine (so its
         final state is the slow path's), in arrival order."""
-        lasts = sorted((chain[-1] for chain in self.pending.values()), key=lambda e: e[:2])
-        self.pending.clear()
-        self.late_tops += len(lasts)
-        for _, _, venue_name, top in lasts:
-            self.top_sink(venue_name, top)
+        kernel = self.kernel
+        lasts = []
+        for slot in self.slot_names:
+            entry = kernel.last_pending(slot)
+            if entry is not None:
+                lasts.append((entry[:2], slot, entry))
+        for _, slot, entry in sorted(lasts):
+            self._deliver(slot, entry)
         # the engine counts each top it is handed; the slow path hands it every one
         self.engine.market_data_messages += self.off_queue_tops - self.late_tops
 
-    def _kernel(self) -> tuple[ReplayKernel, np.ndarray, dict[int, tuple[ReplayVenue, str]]]:
+    def _kernel(self) -> ReplayKernel:
+        """The compiled books over the merged stream, subscribed slots marked
+        (`self.slot_names`, `self.slots_of`)."""
         sources = self.sources
-        if len(sources) == 1:
-            buf = np.frombuffer(sources[0].data, dtype=np.uint8)
-            offsets = sources[0].offsets[self.index_of]
-            lengths = sources[0].lengths[self.index_of]
+        if len(sources) == 1:  # merged order is file order
+            buf = sources[0].buffer
+            offsets = sources[0].offsets
         else:
-            buf = np.frombuffer(b"".join(s.data for s in sources), dtype=np.uint8)
-            bases = np.cumsum([0] + [len(s.data) for s in sources[:-1]])
+            buf = np.concatenate([s.buffer for s in sources])
+            bases = np.cumsum([0] + [s.buffer.size for s in sources[:-1]])
             firsts = np.cumsum([0] + [s.messages for s in sources[:-1]])
             all_offsets = np.concatenate(
                 [s.offsets + b for s, b in zip(sources, bases, strict=True)]
             )
             merged = firsts[self.venue_of] + self.index_of
             offsets = all_offsets[merged]
-            lengths = np.concatenate([s.lengths for s in sources])[merged]
         venues = [self.venues[name] for name in self.names]
         kernel = ReplayKernel(
             buf, np.ascontiguousarray(offsets), self.venue_of, self.time_of, len(sources),
@@ -405,24 +468,18 @@ class _ReplayRun:
         for source in sources:
             for symbol in set(source.symbols.values()):
                 listed[symbol] = listed.get(symbol, 0) + 1
-        targets = {}
         for i, (source, venue) in enumerate(zip(sources, venues, strict=True)):
-            types = np.frombuffer(source.data, dtype=np.uint8)[source.offsets]
-            directory = {}
-            for start in source.offsets[types == ord("R")].tolist():
-                payload = source.data[start : start + MESSAGE_LENGTHS["R"]]
-                directory[(payload[1] << 8) | payload[2]] = payload
-            venue.attach_kernel(kernel, i, directory)
+            venue.attach_kernel(kernel, i, source.directory)
             for locate, symbol in source.symbols.items():
                 if symbol not in subscribed:
                     continue
                 slot = i * LOCATES + locate
                 kernel.publish[slot] = 1
                 kernel.coalesce[slot] = listed[symbol] == 1 and symbol not in sizes_matter
-                targets[slot] = (venue, symbol)
-                self.slots_of.setdefault(symbol, []).append(slot)
+                self.slot_names[slot] = (venue.name, symbol)
                 self.slot_of[(venue.name, symbol)] = slot
-        return kernel, lengths, targets
+                self.slots_of.setdefault(symbol, []).append(slot)
+        return kernel
 
     def result(self, paths: Sequence[str | Path], elapsed_s: float) -> BacktestResult:
         scheduler = self.scheduler
@@ -442,7 +499,8 @@ class _ReplayRun:
 
 def _start_timer(scheduler, engine, recorder, start_ns: int, end_ns: int, period_ns: int):
     """Every `period_ns` until `end_ns`: the engine's timer (legging timeouts, post-trade
-    limits), then an equity sample."""
+    limits), then an equity sample. Returns the scheduled action (the fast replay runs the
+    idle ones in its kernel)."""
 
     def tick() -> None:
         now = scheduler.clock.monotonic_ns()
@@ -452,6 +510,7 @@ def _start_timer(scheduler, engine, recorder, start_ns: int, end_ns: int, period
             scheduler.schedule(now + period_ns, tick)
 
     scheduler.schedule(start_ns, tick)
+    return tick
 
 
 def run_backtest(

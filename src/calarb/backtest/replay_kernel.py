@@ -15,15 +15,27 @@ publish on the way. It stops *before* a message that
   reference of another symbol's book. Then the fast path gives up (`ANOMALY`) and the
   backtest runs on the slow path, so results never depend on the path.
 
-Each published top is one output row: the venue's feed shows it at `arrival` (the message
-time plus the constant feed latency). A **size-only** change (same prices, both sides quoted,
-not crossed, of a symbol quoted on one venue only and modelled on its mid) changes nothing in
-the engine but stored sizes (see docs/backtest.md, "Fast replay"), so such a row is replaced
-by the next size-only row of the same (venue, locate) when both arrive before `horizon` (the
-replaced ones are counted, `coalesced`); Python holds the rest until the router needs them.
+Each published top gets an insertion number from the scheduler's counter (`seq_base` on),
+as the slow path's scheduled delivery would. A top that must reach the engine at its
+`arrival` (the message time plus the constant feed latency) is an output row, which Python
+schedules. A **size-only** change (same prices, both sides quoted, not crossed, of a symbol
+quoted on one venue only and modelled on its mid) changes nothing in the engine but stored
+sizes (see docs/backtest.md, "Fast replay"): it goes to its slot's chain of pending entries
+instead, replacing the chain's last entry when it arrives before `horizon` (nothing can read
+the chain before then), and Python asks for the entries when the router needs them.
+
+The timer's tick, while the engine is idle on a timer (Python says so), runs here too: the
+kernel counts the ticks due before the horizon and before each message, and takes the
+insertion number of the tick each one schedules; Python records their equity rows.
+
+`frame_times` frames a whole file in one walk for the replay (offsets, types, running-maximum
+times, messages per locate).
 """
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import numpy as np
 from numba import njit
@@ -56,51 +68,119 @@ from calarb.book.bulk import (
     _rows_at_least,
 )
 from calarb.book.bulk import _COUNTERS as _BOOK_COUNTERS
-from calarb.itch.bulk import hot_kernel
+from calarb.itch.bulk import (
+    LENGTH_TABLE,
+    PREFIX_SIZE,
+    detect_zero_prefixes,
+    frame_length,
+    hot_kernel,
+    load_itch_bytes,
+    stop_at_bad_frame,
+)
+from calarb.itch.files import GZIP_MAGIC
+from calarb.itch.spec import MESSAGE_LENGTHS
 
 LOCATES = 65536
 
 # Stop reasons.
 END, HORIZON, WATCHED, LIMIT, ANOMALY = 0, 1, 2, 3, 4
-# Output row columns.
-OUT_VL, OUT_ARRIVAL, OUT_TS, OUT_BID, OUT_BID_SZ, OUT_ASK, OUT_ASK_SZ, OUT_KIND = range(8)
-# Output row kinds: replaced by a later row of its slot in the same call; a change the engine
-# must see at its arrival (a price moved, a side emptied or filled, crossed, microprice, a
-# symbol of several venues); size-only, arriving before `horizon` (it may replace the pending
-# one of its slot); size-only, arriving at or after `horizon`.
-DEAD, ACTIVE, COALESCE, SIZE_ONLY = 0, 1, 2, 3
+# Output row columns (active top changes): (venue, locate) slot, feed arrival, ITCH timestamp,
+# the top, the insertion number of its delivery.
+OUT_VL, OUT_ARRIVAL, OUT_TS, OUT_BID, OUT_BID_SZ, OUT_ASK, OUT_ASK_SZ, OUT_SEQ = range(8)
 _OUT_FIELDS = 8
-# Kernel counters (after the book counters of calarb.book.bulk).
-_REASON = _BOOK_COUNTERS  # reason, position, outputs: read together after a call
+# Pending entry columns (size-only top changes): arrival, insertion number, ITCH timestamp,
+# the top.
+_ENTRY_FIELDS = 7
+# last_pub columns: the top, and whether one was published.
+_PUBLISHED = 4
+# Kernel counters (after the book counters of calarb.book.bulk). A call's results, read
+# together: stop reason, next position, outputs, insertion numbers taken, timer ticks run,
+# the next tick's time (NO_TICK: none) and insertion number (-1: none scheduled).
+_REASON = _BOOK_COUNTERS
 _POS = _REASON + 1
 _OUTS = _REASON + 2
-_COALESCED = _REASON + 3
-_CALL = _REASON + 4
-_ANOMALY_AT = _REASON + 5
-_COUNTERS = _REASON + 6
+_MADE = _REASON + 3
+_TICKS = _REASON + 4
+_TICK_AT = _REASON + 5
+_TICK_SEQ = _REASON + 6
+_RESULTS = 7
+_OFF_QUEUE = _REASON + 7  # size-only top changes (never scheduled)
+_ANOMALY_AT = _REASON + 8
+_E_USED = _REASON + 9  # pending entries used
+_COUNTERS = _REASON + 10
 
 _A, _F, _E, _C, _X, _D, _U, _R = (ord(c) for c in "AFECXDUR")
 _BUY, _SELL = ord("B"), ord("S")
 _VENUE_SHIFT = 56  # order keys of venue v are ref | v << 56 (several venues: refs < 2**56)
 _NO_HORIZON = np.iinfo(np.int64).max
-_CALL_LIMIT = 4096  # messages per kernel call at most
-_ROOM = 4 * _CALL_LIMIT  # pool and table room ensured at a time
+NO_TICK = _NO_HORIZON  # the timer's state when the kernel may not run a tick
+_SHORTEST = min(MESSAGE_LENGTHS.values())
+_CALL_LIMIT = 512  # messages per kernel call at most
+_ROOM = 2 * _CALL_LIMIT  # pool and table room ensured at a time (a small table stays cached)
 
 
 # --------------------------------------------------------------------------- kernel
 
 
-@njit(cache=True)
-def message_fields(buf, offsets):
-    """(timestamp, stock locate) of every message whose type byte is at `offsets[i]`."""
-    n = offsets.shape[0]
-    stamps = np.empty(n, dtype=np.int64)
-    locates = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        p = offsets[i]
-        stamps[i] = _be48(buf, p + 5)
-        locates[i] = _be16(buf, p + 1)
-    return stamps, locates
+@njit(cache=True, _nrt=False)
+def _frame_times(buf, lengths, zero_prefixes, offsets, types, times, locate_counts):
+    """One walk over the frames (`frame_length` validates each): per message the offset of
+    its type byte, the type byte and the running maximum of the timestamps (a file's order
+    is kept where its timestamps step back); each message counts in `locate_counts[its
+    stock locate]`. Returns (messages, end): `end` is the first bad frame's offset, or the
+    size."""
+    size = buf.shape[0]
+    pos = 0
+    i = 0
+    latest = 0
+    while pos < size:
+        length = frame_length(buf, pos, lengths, zero_prefixes)
+        if length < 0:
+            break
+        p = pos + PREFIX_SIZE
+        offsets[i] = p
+        types[i] = buf[p]
+        stamp = _be48(buf, p + 5)
+        if stamp > latest:
+            latest = stamp
+        times[i] = latest
+        locate_counts[_be16(buf, p + 1)] += 1
+        i += 1
+        pos = p + length
+    return i, pos
+
+
+def _mapped(source) -> np.ndarray | None:
+    """A plain ITCH file mapped read-only (its pages are the page cache's: nothing is copied
+    or allocated); None for anything else (in-memory data, gzip, an empty file)."""
+    if not isinstance(source, str | os.PathLike):
+        return None
+    path = Path(source)
+    with path.open("rb") as probe:
+        head = probe.read(len(GZIP_MAGIC))
+    if len(head) < len(GZIP_MAGIC) or head == GZIP_MAGIC:
+        return None
+    return np.memmap(path, dtype=np.uint8, mode="r").view(np.ndarray)
+
+
+def frame_times(source) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A whole ITCH file (or buffer) framed in one walk: (bytes, type-byte offsets, types,
+    running-maximum times, messages per stock locate). A bad frame raises the
+    `ItchDecodeError` of `calarb.itch.bulk.frame_bytes`, naming its byte offset."""
+    buf = _mapped(source)
+    if buf is None:
+        buf = load_itch_bytes(source)
+    zero_prefixes = detect_zero_prefixes(buf)
+    most = buf.shape[0] // (PREFIX_SIZE + _SHORTEST) + 1
+    offsets = np.empty(most, dtype=np.int64)  # pages past the last message are never touched
+    types = np.empty(most, dtype=np.uint8)
+    times = np.empty(most, dtype=np.int64)
+    locate_counts = np.zeros(LOCATES, dtype=np.int64)
+    messages, end = _frame_times(
+        buf, LENGTH_TABLE, zero_prefixes, offsets, types, times, locate_counts
+    )
+    stop_at_bad_frame(buf, end, zero_prefixes, messages, lenient=False)
+    return buf, offsets[:messages], types[:messages], times[:messages], locate_counts
 
 
 @hot_kernel
@@ -187,19 +267,34 @@ def _top(levels, best, vl, top):
 
 
 @njit(cache=True, _nrt=False)
-def _advance(buf, offsets, venue_of, times, start, limit, horizon, venues, feed_latency,
-             feed_free, orders, levels, table, shift, best, worst, order_free, level_free, ctr,
-             known, watched, publish, coalesce, last_pub, pending, out, before, after):  # fmt: skip
-    """Apply messages from `start` until a stop (see the module docstring); fills `out`."""
-    ctr[_CALL] += 1
-    call = ctr[_CALL]
+def _advance(start, limit, horizon, seq_base, tick_at, period, tick_end, buf, offsets,
+             venue_of, times, venues,
+             feed_latency, feed_free, orders, levels, table, shift, best, worst, order_free,
+             level_free, ctr, known, watched, publish, coalesce, last_pub, out, before, after,
+             chain, entries, entry_next, superseded):  # fmt: skip
+    """Apply messages from `start` until a stop (see the module docstring); fills `out` with
+    the active top changes and the slots' chains with the size-only ones. `tick_at`: when
+    the timer's next tick is due, if the kernel may run it (it is idle: only its equity row
+    is recorded; NO_TICK otherwise), then every `period` up to `tick_end`."""
     n = times.shape[0]
     end = min(n, start + limit)
     outs = 0
+    made = 0  # insertion numbers taken: seq_base + made is the next one
     pos = start
     reason = LIMIT if end < n else END
+    ran = 0
+    tick_seq = -1
     while pos < end:
         t = times[pos]
+        while tick_at <= t and tick_at < horizon:  # an idle tick: the equity row only
+            ran += 1
+            if tick_at + period <= tick_end:
+                tick_seq = seq_base + made  # the tick schedules its next run
+                made += 1
+                tick_at += period
+            else:
+                tick_seq = -1
+                tick_at = _NO_HORIZON
         if t >= horizon:
             reason = HORIZON
             break
@@ -238,6 +333,7 @@ def _advance(buf, offsets, venue_of, times, start, limit, horizon, venues, feed_
             coalesce[vl] != 0
             and after[1] > 0
             and after[3] > 0
+            and last_pub[vl, _PUBLISHED] != 0
             and last_pub[vl, 1] > 0
             and last_pub[vl, 3] > 0
             and after[0] == last_pub[vl, 0]
@@ -246,31 +342,55 @@ def _advance(buf, offsets, venue_of, times, start, limit, horizon, venues, feed_
         )
         for k in range(4):
             last_pub[vl, k] = after[k]
-        if size_only and arrival < horizon:
-            if pending[vl, 0] == call:
-                out[pending[vl, 1], OUT_KIND] = DEAD
-                ctr[_COALESCED] += 1
-            pending[vl, 0] = call
-            pending[vl, 1] = outs
-        else:
-            pending[vl, 0] = 0
-            if not size_only and arrival < horizon:
-                horizon = arrival
+        last_pub[vl, _PUBLISHED] = 1
+        seq = seq_base + made
+        made += 1
+        stamp = _be48(buf, p + 5)
+        if size_only:
+            ctr[_OFF_QUEUE] += 1
+            # entries an active top of the slot superseded (it ran) are dead: drop them
+            head = chain[vl, 0]
+            while head >= 0 and (
+                entries[head, 0] < superseded[vl, 0]
+                or (entries[head, 0] == superseded[vl, 0] and entries[head, 1] < superseded[vl, 1])
+            ):
+                head = entry_next[head]
+            chain[vl, 0] = head
+            if head < 0:
+                chain[vl, 1] = -1
+            if arrival < horizon and chain[vl, 1] >= 0:
+                e = chain[vl, 1]  # nothing can read the tail before this one arrives
+            else:
+                e = ctr[_E_USED]
+                ctr[_E_USED] = e + 1
+                entry_next[e] = -1
+                if chain[vl, 1] >= 0:
+                    entry_next[chain[vl, 1]] = e
+                else:
+                    chain[vl, 0] = e
+                chain[vl, 1] = e
+            entries[e, 0] = arrival
+            entries[e, 1] = seq
+            entries[e, 2] = stamp
+            for k in range(4):
+                entries[e, 3 + k] = after[k]
+            continue
+        if arrival < horizon:
+            horizon = arrival
         out[outs, OUT_VL] = vl
         out[outs, OUT_ARRIVAL] = arrival
-        out[outs, OUT_TS] = _be48(buf, p + 5)
+        out[outs, OUT_TS] = stamp
         for k in range(4):
             out[outs, OUT_BID + k] = after[k]
-        if not size_only:
-            out[outs, OUT_KIND] = ACTIVE
-        elif arrival < horizon:
-            out[outs, OUT_KIND] = COALESCE
-        else:
-            out[outs, OUT_KIND] = SIZE_ONLY
+        out[outs, OUT_SEQ] = seq
         outs += 1
+    ctr[_REASON] = reason
     ctr[_POS] = pos
     ctr[_OUTS] = outs
-    ctr[_REASON] = reason
+    ctr[_MADE] = made
+    ctr[_TICKS] = ran
+    ctr[_TICK_AT] = tick_at
+    ctr[_TICK_SEQ] = tick_seq
 
 
 @njit(cache=True, _nrt=False)
@@ -292,12 +412,18 @@ class FastPathUnavailable(Exception):
 
 class ReplayKernel:
     """The compiled books of all venues of a merged stream, and the arrays Python and the
-    kernel share (watched locates, last published tops).
+    kernel share (watched locates, last published tops, pending size-only tops, the timer).
 
     `buf`: the venues' message bytes concatenated; `offsets[i]`: where merged message i's type
     byte is in `buf`; `venue_of[i]`, `times[i]`: its venue and (merged) time.
     `publish[vl]`: the (venue, locate) is a subscribed symbol (its top changes are reported);
-    `coalesce[vl]`: its size-only changes may be coalesced.
+    `coalesce[vl]`: its size-only changes may be held (pending).
+
+    Pending size-only tops: each slot has a chain of entries (arrival, insertion number,
+    ITCH timestamp, top), oldest first, in `entries` linked by `entry_next`
+    (`chain[vl]` = head, tail; -1 when empty). `superseded[vl]`: (time, insertion number) of
+    the last active top of the slot that reached the engine; entries before it are dead
+    (the slow path's engine had that top later, and nothing reads theirs any more).
     """
 
     def __init__(self, buf, offsets, venue_of, times, venues: int, feed_latency) -> None:
@@ -313,8 +439,11 @@ class ReplayKernel:
         self.watched = np.zeros(slots, dtype=np.uint8)
         self.publish = np.zeros(slots, dtype=np.uint8)
         self.coalesce = np.zeros(slots, dtype=np.uint8)
-        self.last_pub = np.zeros((slots, 4), dtype=np.int64)
-        self.pending = np.zeros((slots, 2), dtype=np.int64)
+        self.last_pub = np.zeros((slots, 5), dtype=np.int64)
+        self.chain = np.full((slots, 2), -1, dtype=np.int64)
+        self.superseded = np.full((slots, 2), -1, dtype=np.int64)
+        self.entries = np.empty((_CHUNK, _ENTRY_FIELDS), dtype=np.int64)
+        self.entry_next = np.empty(_CHUNK, dtype=np.int64)
         self.ctr = np.zeros(_COUNTERS, dtype=np.int64)
         self.table = np.full((1 << _INITIAL_BITS, 2), -1, dtype=np.int64)
         self.shift = np.uint64(64 - _INITIAL_BITS)
@@ -328,10 +457,12 @@ class ReplayKernel:
         self._before = np.zeros(4, dtype=np.int64)
         self._after = np.zeros(4, dtype=np.int64)
         self._budget = 0  # messages that can be applied before the pools must be checked
+        self._state: tuple = ()  # the arrays after `tick_end` in `_advance`'s arguments
 
     def _room(self, messages: int) -> None:
         """Grow pools and table so that `messages` more cannot overflow them (a message adds
-        at most one order, level and entry). The table stays small (cache-resident)."""
+        at most one order, level, entry of the table and pending entry). The table stays
+        small (cache-resident)."""
         self._budget = messages
         ctr = self.ctr
         if self.orders.shape[0] < ctr[_O_USED] + messages:
@@ -342,31 +473,68 @@ class ReplayKernel:
             self.level_free = _at_least(self.level_free, self.levels.shape[0])
         while 2 * (ctr[_H_SIZE] + messages) > self.table.shape[0]:
             self.table, self.shift = _hash_grown(self.table, self.shift)
-
-    def advance(self, start: int, horizon: int | None) -> tuple[int, int, int]:
-        """Apply messages from `start` (at most `_CALL_LIMIT`; see the module docstring);
-        returns (reason, next position, outputs): the reported top changes are
-        `self.out[:outputs]`."""
-        limit = _CALL_LIMIT
-        if self._budget < limit:
-            self._room(_ROOM)
-        _advance(
-            self.buf, self.offsets, self.venue_of, self.times, start, limit,
-            _NO_HORIZON if horizon is None else horizon, self.venues, self.feed_latency,
+        if self.entries.shape[0] < ctr[_E_USED] + messages:
+            self.entries = _rows_at_least(self.entries, ctr[_E_USED] + messages)
+            self.entry_next = _at_least(self.entry_next, self.entries.shape[0])
+        self._state = (
+            self.buf, self.offsets, self.venue_of, self.times, self.venues, self.feed_latency,
             self.feed_free, self.orders, self.levels, self.table, self.shift, self.best,
             self.worst, self.order_free, self.level_free, self.ctr, self.known, self.watched,
-            self.publish, self.coalesce, self.last_pub, self.pending, self.out, self._before,
-            self._after,
+            self.publish, self.coalesce, self.last_pub, self.out, self._before, self._after,
+            self.chain, self.entries, self.entry_next, self.superseded,
         )  # fmt: skip
-        reason, position, outputs = self.ctr[_REASON : _OUTS + 1].tolist()
-        if reason == ANOMALY:
+
+    def advance(
+        self, start: int, horizon: int | None, seq_base: int, tick_at: int = NO_TICK,
+        period: int = 1, tick_end: int = 0,
+    ) -> list[int]:  # fmt: skip
+        """Apply messages from `start` (at most `_CALL_LIMIT`; see the module docstring),
+        running the timer's idle ticks from `tick_at` (see `_advance`); returns [reason,
+        next position, outputs, insertion numbers taken from `seq_base` on, ticks run, next
+        tick time (NO_TICK: none), its insertion number (-1: not scheduled)]. The active top
+        changes are `self.out[:outputs]`."""
+        if self._budget < _CALL_LIMIT:
+            self._room(_ROOM)
+        _advance(start, _CALL_LIMIT, _NO_HORIZON if horizon is None else horizon, seq_base,
+                 tick_at, period, tick_end, *self._state)  # fmt: skip
+        results = self.ctr[_REASON : _REASON + _RESULTS].tolist()
+        if results[0] == ANOMALY:
             raise FastPathUnavailable(f"message {int(self.ctr[_ANOMALY_AT])} of the merged stream")
-        self._budget -= position - start
-        return reason, position, outputs
+        self._budget -= results[1] - start
+        return results
 
     @property
-    def coalesced(self) -> int:
-        return int(self.ctr[_COALESCED])
+    def off_queue(self) -> int:
+        """Size-only top changes the kernel held instead of reporting them."""
+        return int(self.ctr[_OFF_QUEUE])
+
+    def take_due(self, slot: int, now: tuple[int, int]) -> list[int] | None:
+        """Drop the slot's pending entries before `now` (time, insertion number); returns the
+        last of them as [arrival, insertion number, ITCH timestamp, bid, bid shares, ask, ask
+        shares] if no active top superseded it, else None."""
+        chain, entries, following = self.chain, self.entries, self.entry_next
+        head = int(chain[slot, 0])
+        last = -1
+        while head >= 0 and (int(entries[head, 0]), int(entries[head, 1])) < now:
+            last = head
+            head = int(following[head])
+        if last < 0:
+            return None
+        chain[slot, 0] = head
+        if head < 0:
+            chain[slot, 1] = -1
+        return self._live(slot, last)
+
+    def last_pending(self, slot: int) -> list[int] | None:
+        """The slot's newest pending entry (as `take_due`'s) if no active top superseded it;
+        the chain is emptied."""
+        tail = int(self.chain[slot, 1])
+        self.chain[slot] = -1
+        return self._live(slot, tail) if tail >= 0 else None
+
+    def _live(self, slot: int, entry: int) -> list[int] | None:
+        values = self.entries[entry].tolist()
+        return values if tuple(values[:2]) > tuple(self.superseded[slot].tolist()) else None
 
     def apply_one(self, pos: int) -> None:
         """Apply message `pos` that the Python venue handled (keeps the books in step)."""
@@ -398,4 +566,7 @@ class ReplayKernel:
         return list(zip(refs, sides, prices, shares, strict=True))
 
 
-__all__ = ["ANOMALY", "END", "HORIZON", "LIMIT", "WATCHED", "FastPathUnavailable", "ReplayKernel"]
+__all__ = [
+    "ANOMALY", "END", "HORIZON", "LIMIT", "NO_TICK", "WATCHED", "FastPathUnavailable",
+    "ReplayKernel",
+]  # fmt: skip

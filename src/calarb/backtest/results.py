@@ -57,12 +57,17 @@ class RunRecorder:
         self.engine = None
         self.sends: dict[str, tuple[int, float | None, str]] = {}  # ClOrdID -> (t, mid, type)
         self.first_answer_ns: dict[str, int] = {}
-        self.equity: list[tuple] = []
+        # equity samples in runs: (first time, period, count, realized, unrealized, fees, net,
+        # each symbol's position), the same values at first + k period for k < count
+        self.samples: list[tuple] = []
         self.symbols: list[str] = []
+        self._positions: tuple[int, ...] = ()  # each symbol's position after ...
+        self._positions_at = -1  # ... this many fills
 
     def attach(self, engine) -> None:
         self.engine = engine
         self.symbols = list(engine.strategy.symbols)
+        self._positions_at = -1
 
     # -- taps ------------------------------------------------------------------------------
 
@@ -85,12 +90,37 @@ class RunRecorder:
         self.engine.on_cancel_reject(reject, now_ns)
 
     def sample(self, now_ns: int) -> None:
-        portfolio = self.engine.portfolio
-        positions = portfolio.positions
-        self.equity.append(
-            (now_ns, portfolio.realized, portfolio.unrealized, portfolio.fees, portfolio.net_pnl,
-             *(positions[s].quantity if s in positions else 0 for s in self.symbols))
-        )  # fmt: skip
+        self.samples.append((now_ns, 0, 1, *self._values()))
+
+    def sample_repeated(self, first_ns: int, period_ns: int, count: int) -> None:
+        """`count` samples every `period_ns` from `first_ns` while nothing changes (the fast
+        replay's idle timer ticks): the rows `sample` would record then, as one run."""
+        self.samples.append((first_ns, period_ns, count, *self._values()))
+
+    @property
+    def equity(self) -> list[tuple]:
+        """The equity samples: (time, realized, unrealized, fees, net, positions...)."""
+        return [
+            (first + k * period, *values)
+            for first, period, count, *values in self.samples
+            for k in range(count)
+        ]
+
+    def _values(self) -> tuple:
+        """realized, unrealized, fees, net and each symbol's position, now. Positions change
+        only with fills (the OMS tells the portfolio and the engine, which lists them): they
+        are read again after one."""
+        engine = self.engine
+        portfolio = engine.portfolio
+        fills = len(engine.fills)
+        if self._positions_at != fills:
+            positions = portfolio.positions
+            self._positions = tuple(
+                positions[s].quantity if s in positions else 0 for s in self.symbols
+            )
+            self._positions_at = fills
+        return (portfolio.realized, portfolio.unrealized, portfolio.fees, portfolio.net_pnl,
+                *self._positions)  # fmt: skip
 
 
 class TapedGateway:
@@ -159,7 +189,16 @@ def fills_table(recorder: RunRecorder) -> pd.DataFrame:
 
 def equity_table(recorder: RunRecorder) -> pd.DataFrame:
     columns = ["time_ns", "realized", "unrealized", "fees", "net", *recorder.symbols]
-    frame = pd.DataFrame(recorder.equity, columns=columns)
+    runs = np.array(recorder.samples) if recorder.samples else None
+    if runs is not None and runs.dtype.kind == "i" and runs.shape[1:] == (len(columns) + 2,):
+        # the usual case (integers), without per-row work
+        counts = runs[:, 2]
+        values = np.repeat(runs[:, 2:], counts, axis=0)
+        step = np.arange(len(values)) - np.repeat(np.cumsum(counts) - counts, counts)
+        values[:, 0] = np.repeat(runs[:, 0], counts) + step * np.repeat(runs[:, 1], counts)
+        frame = pd.DataFrame(values, columns=columns)
+    else:
+        frame = pd.DataFrame(recorder.equity, columns=columns)
     for name in ("realized", "unrealized", "fees", "net"):
         frame[name] = frame[name] / PRICE_SCALE
     frame["gross"] = frame["realized"] + frame["unrealized"]

@@ -117,6 +117,7 @@ class ReplayVenue:
         self._kernel_venue = 0
         self._watched_flags: Any = None  # kernel's watched flags of this venue's locates
         self._published: Any = None  # kernel's last published top of this venue's locates
+        self._feed_free: Any = None  # kernel's feed link of this venue (last arrival time)
         self._directory: dict[str, bytes] = {}  # symbol -> its stock directory message
         self._known: Any = None  # kernel's "stock directory seen" flags of this venue
         self._last_top: dict[str, tuple[int, int, int, int]] = {}
@@ -156,6 +157,7 @@ class ReplayVenue:
         span = slice(venue * LOCATES, (venue + 1) * LOCATES)
         self._watched_flags = kernel.watched[span]
         self._published = kernel.last_pub[span]
+        self._feed_free = kernel.feed_free[venue : venue + 1]
         self._known = kernel.known[span]
         for locate, payload in directory.items():
             symbol = decode(payload).stock
@@ -213,18 +215,37 @@ class ReplayVenue:
         subscribed = self.subscribed
         if subscribed is not None and symbol not in subscribed:
             return
-        self._last_top[symbol] = top[2:]
-        if self._published is not None:
-            self._published[self.locate_by_symbol[symbol]] = top[2:]
+        if self._published is not None:  # the kernel's books publish too: one record
+            self._published[self.locate_by_symbol[symbol]] = (*top[2:], 1)
+        else:
+            self._last_top[symbol] = top[2:]
         if self.top_sink is not None:
-            self.scheduler.schedule(
-                self._arrival(2, self.feed_latency, now_ns), self.top_sink, self.name, top
-            )
+            self.scheduler.schedule(self._feed_arrival(now_ns), self.top_sink, self.name, top)
+
+    def _feed_arrival(self, now_ns: int) -> int:
+        """`_arrival` on the feed link, which the kernel's books share under fast replay."""
+        free = self._feed_free
+        if free is None:
+            return self._arrival(2, self.feed_latency, now_ns)
+        at = now_ns + self.feed_latency.sample()
+        if at < free[0]:
+            at = int(free[0])
+        free[0] = at
+        return at
+
+    def _last_published(self, symbol: str) -> tuple[int, int, int, int] | None:
+        if self._published is None:
+            return self._last_top.get(symbol)
+        *top, published = self._published[self.locate_by_symbol[symbol]].tolist()
+        return tuple(top) if published else None
 
     def _watched_message(self, payload: bytes, locate: int, now_ns: int) -> None:
         symbol = self.symbol_by_locate[locate]
         book = self.feed.books[symbol]
         kind = payload[0]
+        if not self.resting.get(symbol):
+            self._consumed_only_message(payload, symbol, book, kind, now_ns)
+            return
         reduced: tuple[int, int, int, int, bool] | None = None  # ref, side, price, shares, traded
         if kind in (_E, _C, _X, _D, _U):
             ref = _REF.unpack_from(payload, 11)[0]
@@ -255,6 +276,22 @@ class ReplayVenue:
             added = book.order(new_ref)
             if added is not None:
                 self._crossing_add(symbol, added.ref, added.side, added.price, added.shares, now_ns)
+        self._refresh_top(symbol, book, now_ns)
+
+    def _consumed_only_message(
+        self, payload: bytes, symbol: str, book: OrderBook, kind: int, now_ns: int
+    ) -> None:
+        """`_watched_message` where none of our orders rests (we only consumed shares): no
+        queue to move, nothing to fill; consumption shrinks with the replayed orders."""
+        before = None
+        if kind in (_E, _C, _X, _D, _U):
+            ref = _REF.unpack_from(payload, 11)[0]
+            if ref in self.consumed:
+                before = book.order(ref)
+        self.feed.on_message_bytes(payload)
+        if before is not None:
+            gone = kind in (_D, _U)
+            self._shrink_consumption(symbol, book, ref, int(before.side), before.price, gone)
         self._refresh_top(symbol, book, now_ns)
 
     # -- queue and fills -------------------------------------------------------------------
@@ -352,15 +389,27 @@ class ReplayVenue:
     # -- what calarb sees ------------------------------------------------------------------
 
     def _best(self, book: OrderBook, symbol: str, side: Side) -> tuple[int, int]:
-        sign = int(side)
-        shares_at: dict[int, int] = {}
+        """The best price calarb sees on one side and its shares: the replayed book's best
+        level with shares left after our consumption, merged with our resting orders."""
         consumed_at = self.consumed_at
-        for level in book.levels(side, 8 if len(consumed_at) < 8 else None):
+        best = (0, 0)
+        level = book.best_bid if side is _BUY else book.best_ask
+        if level is not None:
+            sign = int(side)
             visible = level.shares - consumed_at.get((symbol, sign, level.price), 0)
             if visible > 0:
-                shares_at[level.price] = visible
-                break
-        for own in self.resting.get(symbol, ()):
+                best = (level.price, visible)
+            else:  # consumed: the next level with shares left (of 8, one is not consumed)
+                for level in book.levels(side, 8 if len(consumed_at) < 8 else None)[1:]:
+                    visible = level.shares - consumed_at.get((symbol, sign, level.price), 0)
+                    if visible > 0:
+                        best = (level.price, visible)
+                        break
+        resting = self.resting.get(symbol)
+        if not resting:
+            return best
+        shares_at = {best[0]: best[1]} if best[1] else {}
+        for own in resting:
             if own.order.side is side:
                 price = own.order.price
                 shares_at[price] = shares_at.get(price, 0) + own.leaves
@@ -373,7 +422,7 @@ class ReplayVenue:
         bid = self._best(book, symbol, _BUY)
         ask = self._best(book, symbol, _SELL)
         top = (*bid, *ask)
-        if self._last_top.get(symbol) != top:
+        if self._last_published(symbol) != top:
             self._publish(TopOfBook(symbol, now_ns, *top), now_ns)
         if not self.resting.get(symbol) and not self._consumed_refs.get(symbol):
             self._unwatch(self.locate_by_symbol[symbol])

@@ -308,7 +308,11 @@ class TradingEngine:
         self._after_event(now)
 
     def on_timer(self, now_ns: int | None = None) -> None:
-        """Time passing without market data: legging timeouts, post-trade limit checks."""
+        """Time passing without market data: legging timeouts, post-trade limit checks.
+
+        It acts only on a breached limit, a pair in a transition or a pending kill; the fast
+        replay runs ticks in its kernel while none of these holds (`calarb.backtest.replay`,
+        `_ReplayRun._timer_idle`): keep the two in step."""
         now = self.clock.monotonic_ns() if now_ns is None else now_ns
         if self.risk.breaches() and not any(
             order.parent_id.startswith("DELEV") for order in self.oms.open_orders()

@@ -245,18 +245,17 @@ class RiskGate:
         """Check one intent at time `now_ns` (monotonic ns); on PASSED its quantity is
         reserved and its ClOrdID is used up."""
         limits = self.limits
-        symbol, side, quantity, price = intent[1], intent[2], intent[3], intent[4]
+        cl_ord_id, symbol, side, quantity, price, _, _, _, reduce_only = intent
         s = self._symbols.get(symbol)
         if s is None:
             s = self._symbol(symbol)
         if s.halted:
             return self._reject(RiskReason.HALTED)
-        reduce_only = intent[8]
         if self.killed and not reduce_only:
             return self._reject(RiskReason.KILL_SWITCH)
         if quantity <= 0 or price < 0:
             return self._reject(RiskReason.INVALID_ORDER)
-        if intent[0] in self._seen_ids:
+        if cl_ord_id in self._seen_ids:
             return self._reject(RiskReason.DUPLICATE_CLORDID)
         if quantity > limits.max_order_quantity:
             return self._reject(RiskReason.MAX_ORDER_QUANTITY)
@@ -316,7 +315,6 @@ class RiskGate:
         # Passed: reserve. The exposure is `_refresh` with the values computed above (high,
         # low and gross already count the reserved quantity; `mark` is the mark from now on).
         window.append(now_ns)
-        cl_ord_id = intent[0]
         self._seen_ids.add(cl_ord_id)
         self._reserved[cl_ord_id] = quantity
         if buy:
@@ -385,10 +383,14 @@ class RiskGate:
         found = []
         gross = net = 0
         for s in self._symbols.values():
-            if abs(s.position) > s.limit:
-                found.append(Breach(RiskReason.POSITION_LIMIT, s.symbol, abs(s.position), s.limit))
-            gross += abs(s.position) * s.mark
-            net += s.position * s.mark
+            position = s.position
+            if not position and s.limit >= 0:  # often (a timer checks every period): nothing
+                continue
+            size = abs(position)
+            if size > s.limit:
+                found.append(Breach(RiskReason.POSITION_LIMIT, s.symbol, size, s.limit))
+            gross += size * s.mark
+            net += position * s.mark
         if gross > limits.max_gross_exposure:
             found.append(Breach(RiskReason.GROSS_EXPOSURE, None, gross, limits.max_gross_exposure))
         if abs(net) > limits.max_net_exposure:
