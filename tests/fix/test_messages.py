@@ -81,6 +81,16 @@ def test_hot_path_encoders_match_generic_ones():
         assert m.decode_execution_report(sent(b"8", fast)) == report
 
 
+def test_new_order_single_price_text_is_format_price_whether_remembered_or_not():
+    """The hot-path encoder remembers price texts; past its bound it forgets and starts over,
+    and every body still carries exactly `format_price`'s text."""
+    prices = [1, 10_000, 991_200, 12_345_678, *range(400_000, 400_000 + 2 * m._PRICE_TEXT_LIMIT)]
+    for price in prices + prices[:10]:
+        body = m.encode_new_order_single(b"C1", b"AAPL", Side.BUY, 100, price, b"T", b"0")
+        assert b"\x0144=%s\x01" % m.format_price(price) in body
+        assert len(m._PRICE_TEXT) <= m._PRICE_TEXT_LIMIT
+
+
 @pytest.mark.parametrize("report", VENUE_REPORTS, ids=["fill", "reject", "status"])
 def test_execution_report_decoder_reads_the_venue_fields_like_the_generic_one(report):
     decoded = sent(b"8", m.to_body(report))

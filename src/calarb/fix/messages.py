@@ -413,9 +413,24 @@ def encode_new_order_single(
             time_in_force,
             transact_time,
         )
+    price_text = _PRICE_TEXT.get(price)
+    if price_text is None:
+        price_text = _remember_price_text(price)
     return _NOS_LIMIT % (
-        cl_ord_id, quantity, format_price(price), _SIDE[side], symbol, time_in_force, transact_time
+        cl_ord_id, quantity, price_text, _SIDE[side], symbol, time_in_force, transact_time
     )  # fmt: skip
+
+
+_PRICE_TEXT: dict[int, bytes] = {}
+"""Limit price -> `format_price` text, for the NewOrderSingle path (prices repeat)."""
+_PRICE_TEXT_LIMIT = 4096
+
+
+def _remember_price_text(price: int) -> bytes:
+    if len(_PRICE_TEXT) >= _PRICE_TEXT_LIMIT:
+        _PRICE_TEXT.clear()
+    text = _PRICE_TEXT[price] = format_price(price)
+    return text
 
 
 _EXEC = (

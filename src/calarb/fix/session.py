@@ -345,7 +345,7 @@ class FixSession:
         SendingTime (52) text when the caller already formatted the current time with
         `format_time` (e.g. for TransactTime in the body), else the clock is read."""
         self._now = self._monotonic_ns()
-        return self._emit(msg_type, body, (), sending_time=sending_time)
+        return self._emit(msg_type, body, (), None, True, sending_time)
 
     def logout(self, text: str | None = None) -> None:
         """Start the Logout handshake."""

@@ -100,6 +100,7 @@ class StatusRequest(NamedTuple):
 # LastLiquidityInd (851, an INT in FIX 4.4) -> Liquidity, for `ExecReport.from_fix`
 _LIQUIDITY_CODES = {1: Liquidity.ADDED, 2: Liquidity.REMOVED}
 _FIX42_FILL_TYPES = {"1": ExecType.TRADE, "2": ExecType.TRADE}  # 4.2 partial fill, fill
+_PENDING_NEW = OrdStatus.PENDING_NEW  # a module constant: enum attribute lookups are slow
 
 
 class ExecReport(NamedTuple):
@@ -242,28 +243,25 @@ class OrderRecord:
     )
 
     def __init__(self, order: VenueOrder, now_ns: int) -> None:
-        self.root_id = order.cl_ord_id
-        self.cl_ord_id = order.cl_ord_id
-        self.chain = [order.cl_ord_id]
-        self.parent_id = order.parent_id
-        self.venue = order.venue
-        self.symbol = order.symbol
-        self.side = order.side
-        self.quantity = order.quantity
-        self.price = order.price
-        self.ord_type = order.ord_type
-        self.time_in_force = order.time_in_force
-        self.tag = order.tag
-        self.status = OrdStatus.PENDING_NEW
+        # One unpack of the order (on the order path, each attribute read costs a lookup).
+        (
+            cl_ord_id, self.parent_id, self.venue, self.symbol, self.side, quantity,
+            self.price, self.ord_type, self.time_in_force, self.tag,
+        ) = order  # fmt: skip
+        self.root_id = cl_ord_id
+        self.cl_ord_id = cl_ord_id
+        self.chain = [cl_ord_id]
+        self.quantity = quantity
+        self.status = _PENDING_NEW
         self.order_id: str | None = None
         self.cum_qty = 0
-        self.leaves_qty = order.quantity
+        self.leaves_qty = quantity
         self.avg_px = 0
         self.cum_notional = 0  # sum of last_px * last_qty, exact
         self.pending_id: str | None = None  # ClOrdID of an outstanding cancel or replace
         self.pending_quantity = 0
         self.pending_price = 0
-        self.status_before_pending = OrdStatus.PENDING_NEW
+        self.status_before_pending = _PENDING_NEW
         self.created_ns = now_ns
         self.updated_ns = now_ns
         self.text = ""

@@ -161,17 +161,23 @@ class Router:
                 skipped.append((state.name, _DISCONNECTED))
                 continue
             any_connected = True
-            displayed = 0
-            levels = state.levels(symbol, buy)
-            for price, shares, _count in levels:
-                if (price <= limit if buy else price >= limit) or limit == 0:
-                    displayed += shares
-                else:
-                    break
+            book = state.books.get(symbol)
+            if type(book) is TopOfBook:  # one level per side: `levels`, without building it
+                best, displayed = (book[4], book[5]) if buy else (book[2], book[3])
+                if displayed > 0 and not ((best <= limit if buy else best >= limit) or limit == 0):
+                    displayed = 0
+            else:
+                displayed = 0
+                levels = state.levels(symbol, buy)
+                for price, shares, _count in levels:
+                    if (price <= limit if buy else price >= limit) or limit == 0:
+                        displayed += shares
+                    else:
+                        break
+                best = levels[0][0] if displayed > 0 else 0
             if displayed <= 0:
                 skipped.append((state.name, _NO_LIQUIDITY))
                 continue
-            best = levels[0][0]
             cost = state.fees.taker + state.latency_ns * per_ms // 1_000_000
             takers.append((best if buy else -best, cost, -displayed, state, displayed, best))
         if not any_connected:
@@ -195,7 +201,11 @@ class Router:
             )
             left -= take
         if left > 0:
-            self._place_remainder(legs, left, symbol, buy, time_in_force)
+            if time_in_force is not _DAY and legs:
+                # IOC/FOK: no point resting; the remainder goes to the best taking venue.
+                legs[0] = _with_more(legs[0], left)
+            else:
+                self._rest_remainder(legs, left, symbol, buy)
         if len(legs) == 1:  # the usual case: one child, `<parent>.1`
             leg = legs[0]
             orders: tuple[VenueOrder, ...] = (
@@ -232,15 +242,10 @@ class Router:
         )
         return _new(RouteDecision, (intent, orders, tuple(legs), tuple(skipped), 0))
 
-    def _place_remainder(
-        self, legs: list[RouteLeg], left: int, symbol: str, buy: bool, time_in_force: TimeInForce
-    ) -> None:
-        """Quantity beyond what is displayed: IOC/FOK goes to the best taking venue, a DAY
-        order rests at the cheapest maker venue (merged into its leg if it has one)."""
-        if time_in_force is not _DAY and legs:
-            # IOC/FOK: no point resting; give the remainder to the best taking venue.
-            legs[0] = _with_more(legs[0], left)
-            return
+    def _rest_remainder(self, legs: list[RouteLeg], left: int, symbol: str, buy: bool) -> None:
+        """Quantity beyond what is displayed of a DAY order (or all of an IOC/FOK order
+        nothing crosses): it rests at the cheapest maker venue (merged into its leg if it has
+        one)."""
         rest = min(
             (venue for venue in self.venues.values() if venue.connected),
             key=lambda v: (v.fees.maker + self._latency_cost(v), v.latency_ns, v.name),

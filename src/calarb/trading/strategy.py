@@ -558,35 +558,36 @@ class PairsStrategy:
         if gap == 0:
             leg.armed = False
             return None
-        config = state.config
-        buy = gap > 0
-        side = _BUY if buy else _SELL
         top = self.tops.get(leg.symbol)
         if top is None:
             return None
-        tick = config.tick_size
+        config = state.config
+        buy = gap > 0
+        _, _, bid, bid_shares, ask, ask_shares = top
         if leg.aggressive:
-            reference = top.ask_price if buy else top.bid_price
-            present = top.ask_shares if buy else top.bid_shares
+            reference, present = (ask, ask_shares) if buy else (bid, bid_shares)
             offset = config.hedge_offset_ticks
             time_in_force = _IOC
         else:
-            far = config.price_reference is _FAR
-            if buy == far:
-                reference, present = top.ask_price, top.ask_shares
+            if buy == (config.price_reference is _FAR):
+                reference, present = ask, ask_shares
             else:
-                reference, present = top.bid_price, top.bid_shares
+                reference, present = bid, bid_shares
             offset = config.limit_offset_ticks
             time_in_force = _IOC if config.order_style is _IOC_STYLE else _DAY
         if present <= 0:
             return None  # no price to work from: stay armed for the next quote
-        price = reference + offset * tick if buy else reference - offset * tick
-        price = price // tick * tick if buy else -(-price // tick) * tick
+        tick = config.tick_size
+        if buy:
+            side, quantity = _BUY, gap
+            price = (reference + offset * tick) // tick * tick
+        else:
+            side, quantity = _SELL, -gap
+            price = -(-(reference - offset * tick) // tick) * tick
         if price <= 0:
             return None
         cl_ord_id = f"{self.id_prefix}{self._next_id}"
         self._next_id += 1
-        quantity = gap if buy else -gap
         leg.working = cl_ord_id
         leg.working_side = side
         leg.remaining = quantity
