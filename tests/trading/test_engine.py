@@ -40,7 +40,7 @@ LIMITS = RiskLimits(max_position=1_000, max_order_quantity=500)
 STEP_NS = 100_000_000
 
 
-def simulate(seed: int, seconds: float, kill_at_s: float | None = None):
+def simulate(seed: int, seconds: float, kill_at_s: float | None = None, idle_log=None):
     config = SyntheticMarketConfig(
         seed=seed,
         symbols=(
@@ -85,6 +85,17 @@ def simulate(seed: int, seconds: float, kill_at_s: float | None = None):
         venue.start_of_day(0)
         traders[name].act(0, fair_values)
         venue.pump(0)
+
+    def timer() -> None:
+        if idle_log is None:
+            trading.on_timer()
+            return
+        idle = trading.timer_is_idle()
+        before = (trading.orders_sent, trading.cancels_sent, trading.strategy.halted)
+        trading.on_timer()
+        idle_log.append((idle, before != (trading.orders_sent, trading.cancels_sent,
+                                          trading.strategy.halted)))  # fmt: skip
+
     worst_position = 0
     for _ in range(int(seconds * 1e9) // STEP_NS):
         now = fair_values.now_ns + STEP_NS
@@ -93,7 +104,7 @@ def simulate(seed: int, seconds: float, kill_at_s: float | None = None):
         for name, venue in venues.items():
             traders[name].act(now, fair_values)
             venue.pump(now)
-        scheduler.schedule(now + 1_000_000, trading.on_timer)
+        scheduler.schedule(now + 1_000_000, timer)
         if (
             kill_at_s is not None
             and now >= kill_at_s * 1e9
@@ -210,6 +221,16 @@ def test_kill_switch_cancels_flattens_and_halts():
     assert "KILL_SWITCH" not in summary["rejects"]  # the strategy halted: it tried nothing
     flat_or_reduced = [abs(q) for q in summary["positions"].values()]
     assert sum(flat_or_reduced) < sum(r.quantity for r in flatten)
+
+
+def test_timer_is_idle_exactly_when_a_tick_would_do_nothing():
+    """The fast replay runs the ticks `timer_is_idle` calls idle in its kernel: an idle tick
+    must never act; the run also has ticks that act (a legging timeout)."""
+    log: list[tuple[bool, bool]] = []
+    simulate(seed=9, seconds=40, idle_log=log)
+    assert not any(acted for idle, acted in log if idle)
+    assert any(acted for idle, acted in log if not idle)
+    assert sum(idle for idle, _ in log) > len(log) // 2
 
 
 def test_consolidated_top_of_book():

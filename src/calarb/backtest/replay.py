@@ -378,20 +378,12 @@ class _ReplayRun:
             venue.messages = sources[i].messages
 
     def _timer_idle(self) -> bool:
-        """A timer tick now, or at any time before the next event, does nothing but record
-        an equity row: no limit breached, no pair in a transition (legging, timeouts), no
-        kill to carry out (what `TradingEngine.on_timer` acts on). Only events change that."""
+        """`TradingEngine.timer_is_idle`, asked again only after an event ran (only events
+        change its answer)."""
         scheduler = self.scheduler
         if scheduler.events_run == self._idle_at:
             return True
-        engine = self.engine
-        risk = engine.risk
-        if risk.killed and not engine.kill_switch_engaged:
-            return False
-        for state in self.strategy.pairs.values():
-            if state.transition is not None:
-                return False
-        if risk.breaches():
+        if not self.engine.timer_is_idle():
             return False
         self._idle_at = scheduler.events_run
         return True

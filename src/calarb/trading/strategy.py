@@ -323,12 +323,17 @@ class PairsStrategy:
         return self._drive(self.pairs[pair], now_ns, (z, beta))
 
     def on_timer(self, now_ns: int) -> list[StrategyAction]:
-        """Time passing (and fills having arrived): legging timeouts, pending sends."""
+        """Time passing (and fills having arrived): legging timeouts, pending sends. Only
+        pairs in a transition act (`timer_is_idle`)."""
         actions: list[StrategyAction] = []
         for state in self.pairs.values():
             if state.transition is not None:
                 actions.extend(self._drive(state, now_ns, None))
         return actions
+
+    def timer_is_idle(self) -> bool:
+        """`on_timer` would do nothing, whatever the time: no pair is in a transition."""
+        return all(state.transition is None for state in self.pairs.values())
 
     def on_fill(self, order: OrderRecord, quantity: int, price: int, liquidity: Liquidity) -> None:
         """OMS listener: a fill of one of our orders (others are ignored)."""
