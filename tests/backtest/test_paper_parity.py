@@ -20,7 +20,9 @@ CONFIG = Path(__file__).resolve().parents[2] / "configs" / "backtest.toml"
 def config(**overrides) -> BacktestConfig:
     # V1: constant latencies; V2: log-normal order latency (configs/backtest.toml), so the
     # paper run must also draw its latencies in the backtest's order.
-    return BacktestConfig.load(CONFIG).with_overrides({"synthetic.seconds": 30, **overrides})
+    # 30 simulated seconds with an early first signal: enough orders to compare, quickly.
+    short = {"synthetic.seconds": 30, "strategy.min_observations": 200}
+    return BacktestConfig.load(CONFIG).with_overrides({**short, **overrides})
 
 
 def order_sequence(result) -> list[tuple]:
