@@ -100,6 +100,21 @@ def test_fast_replay_gives_the_slow_paths_results(market, style):
 
 
 @pytest.mark.slow
+def test_fast_replay_stops_idle_ticks_at_a_maximum_holding_deadline(market):
+    """A held pair's maximum holding time makes a later timer tick act (an exit with no
+    quote): the kernel must hand that tick to Python, or the exit would come late."""
+    one, _ = market
+    config = _config("ioc")
+    config.table["strategy"]["max_holding_s"] = 2.0  # two timer periods
+    fast = run_itch_backtest(config, [one])
+    slow = run_itch_backtest(config, [one], fast=False)
+    _assert_same_run(fast, slow)
+    stops = sum(state.counters.stops for state in fast.engine.strategy.pairs.values())
+    assert stops > 5
+    assert max(run[2] for run in fast.recorder.samples) > 1  # idle ticks still in the kernel
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("shared", [False, True], ids=["own-symbols", "shared-symbols"])
 def test_fast_replay_on_two_venues(market, shared):
     """Own symbols: each venue lists other symbols (the seeds name them differently) and DAY

@@ -90,7 +90,7 @@ def simulate(seed: int, seconds: float, kill_at_s: float | None = None, idle_log
         if idle_log is None:
             trading.on_timer()
             return
-        idle = trading.timer_is_idle()
+        idle = trading.clock.monotonic_ns() < trading.timer_idle_until()
         before = (trading.orders_sent, trading.cancels_sent, trading.strategy.halted)
         trading.on_timer()
         idle_log.append((idle, before != (trading.orders_sent, trading.cancels_sent,

@@ -135,6 +135,24 @@ def test_maximum_holding_time_stops_the_position(venue):
     assert len(out) == 2 and desk.counters.stops == 1
 
 
+def test_maximum_holding_time_stops_on_the_timer_when_no_quote_comes(venue):
+    desk = Desk(venue, rules=RULES)
+    for i in range(200):  # a model with a z-score: quotes that move both legs
+        for symbol, mid in (("AAA", 40.0 + 0.01 * (i % 7)), ("BBB", 50.0 + 0.01 * (i % 5))):
+            price = round(mid * 10_000)
+            desk.model.on_top_of_book(TopOfBook(symbol, i, price - 100, 500, price + 100, 500))
+    assert desk.model.ready and desk.strategy.timer_idle_until() > 10**18  # flat: never
+    for intent in desk.send(desk.strategy.on_z("AAA/BBB", -2.5, 1.0, 0), 0):
+        desk.fill(intent)
+    assert desk.strategy.timer_idle_until() == 0  # entry under way until a timer settles it
+    assert desk.strategy.on_timer(1) == []  # (the engine calls it after every report)
+    assert desk.strategy.timer_idle_until() == 60_000_000_000
+    assert desk.strategy.on_timer(59_999_999_999) == []
+    out = desk.send(desk.strategy.on_timer(60_000_000_000), 1)  # no quote since the entry
+    assert len(out) == 2 and desk.counters.stops == 1
+    assert {(i.symbol, i.side) for i in out} == {("AAA", Side.SELL), ("BBB", Side.BUY)}
+
+
 def _legged_entry(desk):
     a, b = desk.send(desk.strategy.on_z("AAA/BBB", -2.5, 1.0, 0), 0)
     desk.fill(a)  # leg A fills, leg B's IOC finds nothing

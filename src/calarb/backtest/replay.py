@@ -48,6 +48,7 @@ from calarb.trading.engine import TradingEngine
 from calarb.trading.gateway import EventScheduler
 from calarb.trading.orders import OrderIntent
 from calarb.trading.router import RouteDecision, Router
+from calarb.trading.strategy import IDLE_FOREVER
 
 _new_top = tuple.__new__  # builds a TopOfBook without its Python-level __new__
 _LENGTH_BY_TYPE = np.zeros(256, dtype=np.int64)
@@ -275,7 +276,8 @@ class _ReplayRun:
         self.slot_of: dict[tuple[str, str], int] = {}  # (venue name, symbol) -> slot
         self.off_queue_tops = 0  # size-only top changes not scheduled (fast replay)
         self.late_tops = 0  # of which delivered on demand or at the end
-        self._idle_at = -1  # scheduler.events_run when the timer was last found idle
+        self._idle_at = -1  # scheduler.events_run when `_idle_bound` was last asked
+        self._idle_bound = 0
 
     def replay_slow(self) -> None:
         """Every message through its venue's Python books, in merged order."""
@@ -337,8 +339,12 @@ class _ReplayRun:
             base = scheduler.next_sequence
             if queue and queue[0][2] is tick and timer_idle():
                 held = heapq.heappop(queue)
+                horizon = queue[0][0] if queue else None
+                bound = self._idle_until()  # ticks from then on act: Python runs them
+                if bound < IDLE_FOREVER and (horizon is None or bound < horizon):
+                    horizon = bound
                 reason, position, outputs, made, ran, tick_at, tick_seq = advance(
-                    position, queue[0][0] if queue else None, base, held[0], period, end_ns
+                    position, horizon, base, held[0], period, end_ns
                 )
                 if ran:
                     scheduler.events_run += ran
@@ -377,16 +383,18 @@ class _ReplayRun:
         for i, venue in enumerate(venues):
             venue.messages = sources[i].messages
 
-    def _timer_idle(self) -> bool:
-        """`TradingEngine.timer_is_idle`, asked again only after an event ran (only events
-        change its answer)."""
+    def _idle_until(self) -> int:
+        """`TradingEngine.timer_idle_until`, asked again only after an event ran (only
+        events change its answer)."""
         scheduler = self.scheduler
-        if scheduler.events_run == self._idle_at:
-            return True
-        if not self.engine.timer_is_idle():
-            return False
-        self._idle_at = scheduler.events_run
-        return True
+        if scheduler.events_run != self._idle_at:
+            self._idle_bound = self.engine.timer_idle_until()
+            self._idle_at = scheduler.events_run
+        return self._idle_bound
+
+    def _timer_idle(self) -> bool:
+        """The tick at the head of the queue would do nothing (the kernel may run it)."""
+        return self.scheduler._queue[0][0] < self._idle_until()
 
     def _active_top(self, slot: int, venue_name: str, top: TopOfBook) -> None:
         """A top change the engine must see now; it makes the slot's pending ones dead."""

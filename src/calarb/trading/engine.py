@@ -310,8 +310,8 @@ class TradingEngine:
     def on_timer(self, now_ns: int | None = None) -> None:
         """Time passing without market data: legging timeouts, post-trade limit checks.
 
-        It acts only on a breached limit, a pair in a transition or a pending kill: see
-        `timer_is_idle`, which must change with it."""
+        It acts only on a breached limit, a pair in a transition, a maximum holding time or
+        a pending kill: see `timer_idle_until`, which must change with it."""
         now = self.clock.monotonic_ns() if now_ns is None else now_ns
         if self.risk.breaches() and not any(
             order.parent_id.startswith("DELEV") for order in self.oms.open_orders()
@@ -322,14 +322,14 @@ class TradingEngine:
                     self.deleveraging_orders += 1
         self._after_event(now)
 
-    def timer_is_idle(self) -> bool:
-        """A timer tick now, or at any later time before the next event, would do nothing
-        (no pending kill, no pair in a transition, no limit breached): the fast replay runs
-        such ticks in its kernel."""
+    def timer_idle_until(self) -> int:
+        """Until when a timer tick would do nothing if no event came first: 0 with a kill
+        pending or a limit breached, else the strategy's `timer_idle_until` (a pair in a
+        transition, a maximum holding time). The fast replay runs such ticks in its kernel."""
         risk = self.risk
-        if risk.killed and not self.kill_switch_engaged:
-            return False
-        return self.strategy.timer_is_idle() and not risk.breaches()
+        if (risk.killed and not self.kill_switch_engaged) or risk.breaches():
+            return 0
+        return self.strategy.timer_idle_until()
 
     def _after_event(self, now_ns: int) -> None:
         actions = self.strategy.on_timer(now_ns)

@@ -27,7 +27,8 @@ touch plus `hedge_offset_ticks`.
 Transitions. A signal (from a settled pair: every leg at its target, nothing working) moves
 the targets and sends both legs; the signal is not consulted again until the pair settles.
 After an exit or stop no entry is taken for `cooldown_ns`. Maximum holding time is the
-`SignalRules.max_holding_ns` stop. If a transition is not complete `leg_timeout_ns` after
+`SignalRules.max_holding_ns` stop, checked on every model update and on the timer (a quiet
+market does not extend a holding). If a transition is not complete `leg_timeout_ns` after
 its last action:
 
 * entry, nothing filled on either leg: abandoned (working orders cancelled, targets back);
@@ -208,6 +209,20 @@ class PairCounters:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
+IDLE_FOREVER = 1 << 62
+"""`timer_idle_until` when no time alone can make the timer act."""
+
+
+def _holding_deadline(state: PairState) -> int | None:
+    """When a held pair's maximum holding time runs out (None: flat, no maximum, or no
+    z-score to ask the signal with)."""
+    limit = state.config.rules.max_holding_ns
+    signal = state.signal
+    if limit is None or signal.position is SpreadPosition.FLAT or not state.model.ready:
+        return None
+    return signal.entered_ns + limit
+
+
 class PairState:
     """One pair's model, signal, legs and transition."""
 
@@ -323,17 +338,32 @@ class PairsStrategy:
         return self._drive(self.pairs[pair], now_ns, (z, beta))
 
     def on_timer(self, now_ns: int) -> list[StrategyAction]:
-        """Time passing (and fills having arrived): legging timeouts, pending sends. Only
-        pairs in a transition act (`timer_is_idle`)."""
+        """Time passing (and fills having arrived): legging timeouts, pending sends, and the
+        maximum holding time of a held pair even when no quote comes (the signal is asked
+        again with the model's last z-score). See `timer_idle_until`."""
         actions: list[StrategyAction] = []
         for state in self.pairs.values():
             if state.transition is not None:
                 actions.extend(self._drive(state, now_ns, None))
+            else:
+                deadline = _holding_deadline(state)
+                if deadline is not None and deadline <= now_ns:
+                    model = state.model
+                    actions.extend(self._drive(state, now_ns, (model.z, model.beta)))
         return actions
 
-    def timer_is_idle(self) -> bool:
-        """`on_timer` would do nothing, whatever the time: no pair is in a transition."""
-        return all(state.transition is None for state in self.pairs.values())
+    def timer_idle_until(self) -> int:
+        """Until when `on_timer` would do nothing, events aside: 0 while a pair is in a
+        transition, else the earliest maximum-holding deadline of a held pair, else
+        `IDLE_FOREVER`."""
+        until = IDLE_FOREVER
+        for state in self.pairs.values():
+            if state.transition is not None:
+                return 0
+            deadline = _holding_deadline(state)
+            if deadline is not None and deadline < until:
+                until = deadline
+        return until
 
     def on_fill(self, order: OrderRecord, quantity: int, price: int, liquidity: Liquidity) -> None:
         """OMS listener: a fill of one of our orders (others are ignored)."""
