@@ -37,13 +37,12 @@ Rules implemented (FIX 4.2 / 4.4 session protocol):
 
 from __future__ import annotations
 
-import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from calarb.core.clock import Clock, LiveClock
+from calarb.core.clock import Clock
 from calarb.fix.codec import (
     FixFramer,
     FixMessage,
@@ -161,8 +160,7 @@ class FixSession:
     ) -> None:
         self.settings = settings
         self.clock = clock
-        # A LiveClock's reading is time.monotonic_ns itself: the hot path calls it directly.
-        self._monotonic_ns = time.monotonic_ns if type(clock) is LiveClock else clock.monotonic_ns
+        self._monotonic_ns = clock.monotonic_ns
         self.store = store if store is not None else MemoryStore()
         self.dictionary = dictionary
         if dictionary is not None:

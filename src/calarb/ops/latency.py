@@ -22,13 +22,12 @@ within a tick, so every stage would read 0).
 from __future__ import annotations
 
 import enum
-import time
 from array import array
 
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
-from calarb.core.clock import Clock, LiveClock
+from calarb.core.clock import Clock
 
 LOWEST_NS = 1
 HIGHEST_NS = 60_000_000_000
@@ -120,8 +119,7 @@ class LatencyRecorder:
         if buffer_size <= 0:
             raise ValueError(f"buffer_size must be positive, got {buffer_size}")
         self.clock = clock
-        # A LiveClock's reading is time.monotonic_ns itself: call it without the wrapper.
-        self._now = time.monotonic_ns if type(clock) is LiveClock else clock.monotonic_ns
+        self._now = clock.monotonic_ns
         self.now = self._now
         """The recorder clock's reading (ns), for callers that stamp inline."""
         self._stamps = [0] * _STAGE_COUNT

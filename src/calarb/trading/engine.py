@@ -27,13 +27,12 @@ sends reduce-only deleveraging orders and halts the strategy too.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from calarb.book.feed import ItchBookFeed
-from calarb.core.clock import Clock, LiveClock
+from calarb.core.clock import Clock
 from calarb.core.events import TopOfBook
 from calarb.core.types import PRICE_SCALE
 from calarb.ops.latency import LatencyRecorder, Stage
@@ -129,8 +128,7 @@ class TradingEngine:
         if not gateways:
             raise ValueError("an engine needs at least one venue gateway")
         self.clock = clock
-        # A LiveClock's reading is time.monotonic_ns itself: the tick path calls it directly.
-        self._monotonic_ns = time.monotonic_ns if type(clock) is LiveClock else clock.monotonic_ns
+        self._monotonic_ns = clock.monotonic_ns
         self.strategy = strategy
         self.gateways: dict[str, OrderGateway] = dict(gateways)
         venue_fees = {venue: (fees or {}).get(venue, VenueFees()) for venue in self.gateways}

@@ -25,11 +25,10 @@ from __future__ import annotations
 
 import itertools
 import logging
-import time
 from collections import Counter, deque
 from collections.abc import Callable
 
-from calarb.core.clock import Clock, LiveClock
+from calarb.core.clock import Clock
 from calarb.core.orders import ExecType, OrdStatus, OrdType, TimeInForce
 from calarb.core.types import Side
 from calarb.fix.codec import FixMessage
@@ -107,9 +106,8 @@ class FixOrderGateway:
         session.application = self
         self._flush = flush
         self._transact_time = TimestampFormatter()
-        live = type(clock) is LiveClock  # its readings are the time functions themselves
-        self._wall_ns = time.time_ns if live else clock.wall_ns
-        self._monotonic_ns = time.monotonic_ns if live else clock.monotonic_ns
+        self._wall_ns = clock.wall_ns
+        self._monotonic_ns = clock.monotonic_ns
         self._written_ns: dict[str, int] = {}
         self._symbols: dict[str, bytes] = {}
         self.new_orders_sent = 0
