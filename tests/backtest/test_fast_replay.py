@@ -115,16 +115,22 @@ def test_fast_replay_stops_idle_ticks_at_a_maximum_holding_deadline(market):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("shared", [False, True], ids=["own-symbols", "shared-symbols"])
-def test_fast_replay_on_two_venues(market, shared):
+@pytest.mark.parametrize(
+    ("shared", "feed_latency_b"),
+    [(False, 20), (True, 20), (False, 200), (True, 5)],
+    ids=["own-symbols", "shared-symbols", "own-symbols-slower-feed", "shared-faster-feed"],
+)
+def test_fast_replay_on_two_venues(market, shared, feed_latency_b):
     """Own symbols: each venue lists other symbols (the seeds name them differently) and DAY
     orders cross: the router takes what is displayed and rests the remainder at the venue
     with the best rebate, so the split reads displayed sizes (deferred ones must reach it
-    first). Shared: the same feed on both venues (consolidated tops, nothing deferred)."""
+    first). Shared: the same feed on both venues (consolidated tops, nothing deferred). Also
+    with the two feeds' latencies apart, so one venue's tops overtake the other's."""
     one, two = market
     paths = [one, one] if shared else [two, one]
     config = _config("limit", venues=2, reference="near" if shared else "far")
-    config.table["venues"]["B"] = {"fees": {"taker": 30, "maker": -25}}  # B rests
+    config.table["venues"]["B"] = {"fees": {"taker": 30, "maker": -25},  # B rests
+                                   "feed_latency": feed_latency_b}  # fmt: skip
     config.table["strategy"]["size"] = 1000  # more than the touch shows now and then
     fast = run_itch_backtest(config, paths)
     slow = run_itch_backtest(config, paths, fast=False)
