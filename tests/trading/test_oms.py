@@ -87,6 +87,7 @@ def test_fill_racing_cancel_is_booked(venue):
     reject = CancelReject("V1", request.cl_ord_id, "P1.1", "O1", OrdStatus.FILLED, False, "late")
     oms.on_cancel_reject(reject, 5)
     assert record.status is OrdStatus.FILLED and record.pending_id is None
+    assert oms.late_cancel_rejects == 1 and not oms.anomalies  # an ordinary race
 
 
 def test_cancel_reject_restores_live_status(venue):

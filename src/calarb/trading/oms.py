@@ -96,6 +96,7 @@ class OrderManager:
         self._open: dict[str, OrderRecord] = {}  # root id -> open order
         self._exec_ids: set[tuple[str, str]] = set()
         self.anomalies: Counter[str] = Counter()
+        self.late_cancel_rejects = 0  # cancels refused because the order had already ended
         self.recent_anomalies: deque[str] = deque(maxlen=anomaly_history)
         self.reports_applied = 0
 
@@ -400,6 +401,11 @@ class OrderManager:
         record.updated_ns = now_ns
         if reject.text:
             record.text = reject.text
+        if record.pending_id is None and record.status in TERMINAL_STATUSES:
+            # Our cancel crossed the order's end (filled or gone before the venue saw it):
+            # "too late to cancel" is an ordinary race, not an anomaly.
+            self.late_cancel_rejects += 1
+            return record
         if record.pending_id != reject.cl_ord_id:
             self._anomaly(
                 "stale_cancel_reject",
