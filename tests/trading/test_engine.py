@@ -24,15 +24,7 @@ from calarb.trading.orders import Liquidity, OrdStatus, VenueFees
 from calarb.trading.risk import RiskLimits
 from calarb.trading.strategy import PairsStrategy, PairStrategyConfig
 from calarb.venue.matching import MatchingEngine
-from calarb.venue.synthetic import (
-    BackgroundTraders,
-    FairValueProcess,
-    MarketMakerConfig,
-    NoiseTraderConfig,
-    PairConfig,
-    SymbolConfig,
-    SyntheticMarketConfig,
-)
+from calarb.venue.synthetic import BackgroundTraders, FairValueProcess, two_symbol_market
 
 TRUE_RATIO = 0.8
 FEES = {"V1": VenueFees(taker=30, maker=-20), "V2": VenueFees(taker=25, maker=-15)}
@@ -41,16 +33,8 @@ STEP_NS = 100_000_000
 
 
 def simulate(seed: int, seconds: float, kill_at_s: float | None = None, idle_log=None):
-    config = SyntheticMarketConfig(
-        seed=seed,
-        symbols=(
-            SymbolConfig("AAA", 40.0, daily_volatility=0.3),
-            SymbolConfig("BBB", 50.0, daily_volatility=0.5),
-        ),
-        pairs=(PairConfig("AAA", "BBB", TRUE_RATIO, half_life_s=10.0, spread_sd=0.0015),),
-        step_ns=STEP_NS,
-        market_makers=MarketMakerConfig(count=2, levels=3),
-        noise_traders=NoiseTraderConfig(count=2, orders_per_s=0.5),
+    config = two_symbol_market(
+        seed, hedge_ratio=TRUE_RATIO, half_life_s=10.0, spread_sd=0.0015, step_ns=STEP_NS
     )
     fair_values = FairValueProcess(config)
     clock = SimulatedClock(0)

@@ -29,15 +29,7 @@ from calarb.venue.gateway import VenueGateway, acceptor_settings
 from calarb.venue.itch_publisher import book_differences
 from calarb.venue.market_data import FeedFaults, MarketDataConfig, VenueMarketData
 from calarb.venue.matching import MatchingEngine
-from calarb.venue.synthetic import (
-    BackgroundTraders,
-    FairValueProcess,
-    MarketMakerConfig,
-    NoiseTraderConfig,
-    PairConfig,
-    SymbolConfig,
-    SyntheticMarketConfig,
-)
+from calarb.venue.synthetic import BackgroundTraders, FairValueProcess, two_symbol_market
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -49,17 +41,7 @@ class InProcessVenue:
 
     def __init__(self, name: str, seed: int, faults: FeedFaults) -> None:
         self.name = name
-        market = SyntheticMarketConfig(
-            seed=5,  # the same fair values on both venues; their traders differ
-            symbols=(
-                SymbolConfig("AAA", 40.0, daily_volatility=0.3),
-                SymbolConfig("BBB", 50.0, daily_volatility=0.5),
-            ),
-            pairs=(PairConfig("AAA", "BBB", 0.8, half_life_s=5.0, spread_sd=0.002),),
-            step_ns=100_000_000,
-            market_makers=MarketMakerConfig(count=2, levels=3),
-            noise_traders=NoiseTraderConfig(count=2, orders_per_s=0.5),
-        )
+        market = two_symbol_market(5)  # the same fair values on both venues; traders differ
         self.fair_values = FairValueProcess(market)
         self.engine = MatchingEngine(market.instruments())
         self.traders = BackgroundTraders(self.engine, market, seed, name)

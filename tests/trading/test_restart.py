@@ -24,15 +24,7 @@ from calarb.trading.oms import OrderManager
 from calarb.trading.orders import OrderIntent, OrdType, TimeInForce, VenueOrder
 from calarb.trading.strategy import CancelOrder, PairsStrategy, PairStrategyConfig, Transition
 from calarb.venue.matching import MatchingEngine
-from calarb.venue.synthetic import (
-    BackgroundTraders,
-    FairValueProcess,
-    MarketMakerConfig,
-    NoiseTraderConfig,
-    PairConfig,
-    SymbolConfig,
-    SyntheticMarketConfig,
-)
+from calarb.venue.synthetic import BackgroundTraders, FairValueProcess, two_symbol_market
 
 PAIR = "AAA/BBB"
 CONFIG = {"leg_timeout_ns": 1_000, "legging_action": "hedge", "order_style": "limit"}
@@ -169,17 +161,7 @@ def test_orders_that_are_not_the_strategys_stay_out_of_its_legs(venue, tmp_path)
 
 def simulated_run(journal: Journal | None, seconds: float):
     """A short run of the engine against two in-process venues (as in test_engine.py)."""
-    market = SyntheticMarketConfig(
-        seed=3,
-        symbols=(
-            SymbolConfig("AAA", 40.0, daily_volatility=0.3),
-            SymbolConfig("BBB", 50.0, daily_volatility=0.5),
-        ),
-        pairs=(PairConfig("AAA", "BBB", 0.8, half_life_s=5.0, spread_sd=0.002),),
-        step_ns=100_000_000,
-        market_makers=MarketMakerConfig(count=2, levels=3),
-        noise_traders=NoiseTraderConfig(count=2, orders_per_s=0.5),
-    )
+    market = two_symbol_market(3)
     fair_values = FairValueProcess(market)
     clock = SimulatedClock(0)
     scheduler = EventScheduler(clock)

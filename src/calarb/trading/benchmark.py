@@ -56,15 +56,7 @@ from calarb.trading.risk import RiskLimits
 from calarb.trading.strategy import PairsStrategy, PairStrategyConfig
 from calarb.venue.itch_publisher import ItchPublisher
 from calarb.venue.matching import MatchingEngine
-from calarb.venue.synthetic import (
-    BackgroundTraders,
-    FairValueProcess,
-    MarketMakerConfig,
-    NoiseTraderConfig,
-    PairConfig,
-    SymbolConfig,
-    SyntheticMarketConfig,
-)
+from calarb.venue.synthetic import BackgroundTraders, FairValueProcess, two_symbol_market
 
 VENUE = "BENCH"
 SESSION = session_bytes("BENCH")
@@ -92,17 +84,7 @@ def _command(args: argparse.Namespace) -> int:
 def market_packets(count: int, seed: int) -> list[bytes]:
     """`count` MoldUDP64 packets of one ITCH message each: start of day, then the book
     changes of a synthetic cointegrated pair (AAA ~ BBB)."""
-    config = SyntheticMarketConfig(
-        seed=seed,
-        symbols=(
-            SymbolConfig("AAA", 40.0, daily_volatility=0.3),
-            SymbolConfig("BBB", 50.0, daily_volatility=0.5),
-        ),
-        pairs=(PairConfig("AAA", "BBB", 0.8, half_life_s=5.0, spread_sd=0.002),),
-        step_ns=100_000_000,
-        market_makers=MarketMakerConfig(count=2, levels=3),
-        noise_traders=NoiseTraderConfig(count=2, orders_per_s=1.0),
-    )
+    config = two_symbol_market(seed, noise_orders_per_s=1.0)
     engine = MatchingEngine(config.instruments())
     traders = BackgroundTraders(engine, config, seed, "")
     fair_values = FairValueProcess(config)

@@ -210,6 +210,31 @@ class SyntheticMarketConfig:
         return "\n".join(lines)
 
 
+def two_symbol_market(
+    seed: int,
+    *,
+    hedge_ratio: float = 0.8,
+    half_life_s: float = 5.0,
+    spread_sd: float = 0.002,
+    noise_orders_per_s: float = 0.5,
+    step_ns: int = 100_000_000,
+) -> SyntheticMarketConfig:
+    """The small market the engine's tests and benchmark trade: AAA (40, 30% daily
+    volatility) following BBB (50, 50%) with the given hedge ratio, two market makers quoting
+    three levels, two noise traders, a step every 100 ms."""
+    return SyntheticMarketConfig(
+        seed=seed,
+        symbols=(
+            SymbolConfig("AAA", 40.0, daily_volatility=0.3),
+            SymbolConfig("BBB", 50.0, daily_volatility=0.5),
+        ),
+        pairs=(PairConfig("AAA", "BBB", hedge_ratio, half_life_s, spread_sd),),
+        step_ns=step_ns,
+        market_makers=MarketMakerConfig(count=2, levels=3),
+        noise_traders=NoiseTraderConfig(count=2, orders_per_s=noise_orders_per_s),
+    )
+
+
 def _resolved_alpha(pair: PairConfig, starts: Mapping[str, float]) -> float:
     if pair.alpha is not None:
         return pair.alpha
