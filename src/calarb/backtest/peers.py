@@ -98,55 +98,46 @@ def _emit_rows(kind, slot, new_slot, reference, new_reference, side_in, shares_i
     for m in range(kind.shape[0]):
         k = kind[m]
         s = slot[m]
-        if k == 65 or k == 70:  # A, F
-            slot_side[s] = side_in[m]
-            slot_price[s] = price_in[m]
-            slot_left[s] = shares_in[m]
+        if k == 65 or k == 70:  # A, F: a new order
+            added, added_reference, added_side = s, reference[m], side_in[m]
+        else:
+            if s < 0 or slot_left[s] <= 0:
+                unknown += 1
+                continue
+            left = slot_left[s]
+            if k == 68 or k == 85:  # D, U: the old order leaves the book
+                action[rows] = 2
+                shares[rows] = left
+                remaining[rows] = 0
+                slot_left[s] = 0
+            else:  # X, E, C: shares taken from the order
+                taken = min(shares_in[m], left)
+                action[rows] = 3 if k == 88 else 4
+                shares[rows] = taken
+                remaining[rows] = left - taken
+                slot_left[s] = left - taken
             out_message[rows] = m
             out_reference[rows] = reference[m]
-            action[rows] = 1
-            side[rows] = side_in[m]
-            price[rows] = price_in[m]
-            shares[rows] = shares_in[m]
-            remaining[rows] = shares_in[m]
-            last[rows] = True
-            rows += 1
-            continue
-        if s < 0 or slot_left[s] <= 0:
-            unknown += 1
-            continue
-        left = slot_left[s]
-        if k == 68 or k == 85:  # D, U: the old order leaves the book
-            action[rows] = 2
-            shares[rows] = left
-            remaining[rows] = 0
-            slot_left[s] = 0
-        else:  # X, E, C: shares taken from the order
-            taken = min(shares_in[m], left)
-            action[rows] = 3 if k == 88 else 4
-            shares[rows] = taken
-            remaining[rows] = left - taken
-            slot_left[s] = left - taken
-        out_message[rows] = m
-        out_reference[rows] = reference[m]
-        side[rows] = slot_side[s]
-        price[rows] = slot_price[s]
-        last[rows] = k != 85
-        rows += 1
-        if k == 85:  # the replacing order: same side, new reference, price and shares
-            n = new_slot[m]
-            slot_side[n] = slot_side[s]
-            slot_price[n] = price_in[m]
-            slot_left[n] = shares_in[m]
-            out_message[rows] = m
-            out_reference[rows] = new_reference[m]
-            action[rows] = 1
             side[rows] = slot_side[s]
-            price[rows] = price_in[m]
-            shares[rows] = shares_in[m]
-            remaining[rows] = shares_in[m]
-            last[rows] = True
+            price[rows] = slot_price[s]
+            last[rows] = k != 85
             rows += 1
+            if k != 85:
+                continue
+            # U: the replacing order, same side, new reference, price and shares
+            added, added_reference, added_side = new_slot[m], new_reference[m], slot_side[s]
+        slot_side[added] = added_side
+        slot_price[added] = price_in[m]
+        slot_left[added] = shares_in[m]
+        out_message[rows] = m
+        out_reference[rows] = added_reference
+        action[rows] = 1
+        side[rows] = added_side
+        price[rows] = price_in[m]
+        shares[rows] = shares_in[m]
+        remaining[rows] = shares_in[m]
+        last[rows] = True
+        rows += 1
     return rows, unknown
 
 
