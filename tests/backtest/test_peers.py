@@ -69,7 +69,8 @@ def test_book_actions_follow_each_order(hand_made) -> None:
 
 
 def test_hftbacktest_events_split_executions_into_fill_and_book_update(hand_made) -> None:
-    hft = pytest.importorskip("hftbacktest")
+    import hftbacktest as hft
+
     events = hftbacktest_events(hand_made, feed_latency_ns=7)
     assert sorted(events) == [1, 2]
     kinds = {
@@ -106,7 +107,6 @@ def test_hftbacktest_events_split_executions_into_fill_and_book_update(hand_made
 
 
 def test_nautilus_deltas_map_book_actions(hand_made) -> None:
-    pytest.importorskip("nautilus_trader")
     from nautilus_trader.model.enums import BookAction, OrderSide
     from nautilus_trader.model.identifiers import InstrumentId
 
@@ -140,7 +140,6 @@ def test_book_actions_count_what_the_file_implies(generated) -> None:
 
 @pytest.mark.slow
 def test_nautilus_replays_every_delta_to_calarbs_books(generated) -> None:
-    pytest.importorskip("nautilus_trader")
     path, by_type = generated
     result = run_nautilus(path, book_depth=DEPTH)
     deltas = sum(by_type.get(code, 0) for code in "AFECXD") + 2 * by_type["U"]
@@ -154,7 +153,6 @@ def test_nautilus_replays_every_delta_to_calarbs_books(generated) -> None:
 
 @pytest.mark.slow
 def test_hftbacktest_replays_every_l3_event_to_calarbs_books(generated) -> None:
-    pytest.importorskip("hftbacktest")
     path, by_type = generated
     result = run_hftbacktest(path, book_depth=DEPTH)
     book_actions_count = sum(by_type.get(code, 0) for code in "AFECXD") + 2 * by_type["U"]

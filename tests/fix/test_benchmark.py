@@ -8,9 +8,6 @@ import pytest
 
 from calarb.cli import main
 
-pytest.importorskip("quickfix")
-pytest.importorskip("simplefix")
-
 
 @pytest.mark.network
 @pytest.mark.slow

@@ -16,6 +16,9 @@ import threading
 
 import pytest
 
+# QuickFIX (quickfix-ssl) is in the test extra: a missing install fails here, it does not skip.
+import quickfix  # noqa: F401
+
 from calarb.core.types import Side
 from calarb.fix.apps import FillApplication
 from calarb.fix.config import SessionSettings
@@ -23,7 +26,6 @@ from calarb.fix.messages import encode_new_order_single
 from calarb.fix.session import AppMessageReceived
 from calarb.fix.transport import FixAcceptor, FixInitiator
 
-pytest.importorskip("quickfix", reason="QuickFIX bindings (quickfix-ssl) are in the test extra")
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
 
