@@ -3,7 +3,8 @@
 A thin dispatcher: each package that offers commands has a `commands` module with a
 `register(subparsers)` function that adds its subcommands, each setting `handler` to a
 function taking the parsed arguments and returning an exit code. Modules are imported only
-when present, so the command grows with the package.
+when present, so the command grows with the package. A group may take subcommands from
+several rooms (`calarb.command_modules.command_group`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import sys
 from calarb.command_modules import present_modules
 
 COMMAND_MODULES = (
-    "calarb.itch.commands",  # calarb itch generate|stats|convert
-    "calarb.book.commands",  # calarb book bbo|lobster
+    "calarb.itch.commands",  # calarb itch generate|stats
+    "calarb.data.commands",  # calarb itch convert, calarb book lobster
+    "calarb.book.commands",  # calarb book bbo
     "calarb.fix.commands",
     "calarb.venue.commands",
     "calarb.model.commands",  # calarb scan

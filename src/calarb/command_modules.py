@@ -1,10 +1,23 @@
-"""Finding the modules that add subcommands to `calarb` (and `calarb bench`)."""
+"""Finding the modules that add subcommands to `calarb` (and `calarb bench`), and the command
+groups that several of them fill."""
 
 from __future__ import annotations
 
+import argparse
 import importlib
+import weakref
 from collections.abc import Iterable, Iterator
 from types import ModuleType
+
+SHARED_GROUPS = {
+    # `calarb NAME`: (help, dest, metavar) of a group whose subcommands come from several
+    # rooms (each command lives in the room whose code it runs: `calarb itch convert` and
+    # `calarb book lobster` are the data room's)
+    "itch": ("ITCH 5.0 files: generate, stats, convert", "itch_command", "SUBCOMMAND"),
+    "book": ("order books: LOBSTER check, BBO series", "book_command", "COMMAND"),
+}
+_GROUP_COMMANDS: weakref.WeakKeyDictionary[argparse.ArgumentParser, argparse._SubParsersAction]
+_GROUP_COMMANDS = weakref.WeakKeyDictionary()
 
 
 def present_modules(module_names: Iterable[str]) -> Iterator[ModuleType]:
@@ -16,3 +29,14 @@ def present_modules(module_names: Iterable[str]) -> Iterator[ModuleType]:
         except ModuleNotFoundError as exc:
             if exc.name != module_name:
                 raise
+
+
+def command_group(subparsers: argparse._SubParsersAction, name: str) -> argparse._SubParsersAction:
+    """The subcommands of the shared group `calarb NAME` (`SHARED_GROUPS`), made by the first
+    module that asks; later modules add theirs after its."""
+    group = subparsers.choices.get(name)
+    if group is None:
+        help_text, dest, metavar = SHARED_GROUPS[name]
+        group = subparsers.add_parser(name, help=help_text)
+        _GROUP_COMMANDS[group] = group.add_subparsers(dest=dest, metavar=metavar, required=True)
+    return _GROUP_COMMANDS[group]

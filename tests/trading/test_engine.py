@@ -11,15 +11,16 @@ from collections import defaultdict
 
 import pytest
 
+from calarb.backtest.simulated_venue import SimulatedVenue
 from calarb.core.clock import LiveClock, SimulatedClock
 from calarb.core.events import TopOfBook
+from calarb.core.scheduler import EventScheduler
 from calarb.core.types import Side
 from calarb.model.hedge import OlsHedge
 from calarb.model.live import PairModel
 from calarb.model.signal import SignalRules
 from calarb.ops.latency import LatencyRecorder
 from calarb.trading.engine import TradingEngine, consolidated_top
-from calarb.trading.gateway import EventScheduler, SimulatedVenue
 from calarb.trading.orders import Liquidity, OrdStatus, VenueFees
 from calarb.trading.risk import RiskLimits
 from calarb.trading.strategy import PairsStrategy, PairStrategyConfig

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from calarb.backtest.simulated_venue import SimulatedVenue
 from calarb.core.clock import SimulatedClock
 from calarb.core.events import TopOfBook
+from calarb.core.scheduler import EventScheduler
 from calarb.core.types import Side
 from calarb.model.hedge import OlsHedge
 from calarb.model.live import PairModel
 from calarb.model.signal import SignalRules, SpreadPosition
 from calarb.trading.engine import TradingEngine
-from calarb.trading.gateway import EventScheduler, SimulatedVenue
 from calarb.trading.journal import Journal, read_journal
 from calarb.trading.live import restore_from_journal
 from calarb.trading.oms import OrderManager

@@ -38,7 +38,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from calarb.backtest.config import BacktestConfig
-from calarb.backtest.replay import build_engine
 from calarb.backtest.results import BacktestResult, RunRecorder
 from calarb.backtest.synthetic import (
     ModelledLink,
@@ -47,14 +46,15 @@ from calarb.backtest.synthetic import (
     step_timers,
     synthetic_strategy,
 )
+from calarb.backtest.wiring import build_engine
 from calarb.core.clock import SimulatedClock
+from calarb.core.scheduler import EventScheduler
 from calarb.fix.config import settings_from_mapping
 from calarb.fix.session import FixSession
 from calarb.fix.transport import FixAcceptor, FixInitiator
 from calarb.itch.moldudp64 import MoldReceiver
 from calarb.itch.transport import MoldSubscriber, fresh_multicast_address
 from calarb.trading.fix_gateway import FixOrderGateway
-from calarb.trading.gateway import EventScheduler
 from calarb.trading.orders import CancelRequest, ReplaceRequest, VenueOrder
 from calarb.venue.config import ParticipantConfig
 from calarb.venue.gateway import VenueGateway, acceptor_settings
@@ -101,16 +101,17 @@ class LockstepScheduler(EventScheduler):
     """An `EventScheduler` whose deliveries wait for their message to cross the socket."""
 
     async def run_until_async(self, until_ns: int, timeout_s: float = 10.0) -> int:
-        queue = self._queue
+        queue = self.queue
         count = 0
         while queue and queue[0][0] <= until_ns:
             link = getattr(queue[0][2], "__self__", None)
             if type(link) is InboundLink and not link.parked:
                 await link.wait(timeout_s)
                 continue
-            self._run_head()
+            self.run_next()
             count += 1
-        return self._finish(until_ns, count)
+        self.clock.advance_to(until_ns)
+        return count
 
 
 class ParkingApplication:

@@ -38,14 +38,14 @@ from calarb.backtest.replay_kernel import (
     ReplayKernel,
     frame_times,
 )
-from calarb.backtest.results import BacktestResult, RunRecorder, TapedGateway
+from calarb.backtest.results import BacktestResult, RunRecorder
 from calarb.backtest.venue import ReplayVenue
+from calarb.backtest.wiring import build_engine
 from calarb.core.clock import SimulatedClock
 from calarb.core.events import TopOfBook
+from calarb.core.scheduler import EventScheduler
 from calarb.itch.codec import decode
 from calarb.itch.spec import MESSAGE_LENGTHS
-from calarb.trading.engine import TradingEngine
-from calarb.trading.gateway import EventScheduler
 from calarb.trading.orders import OrderIntent
 from calarb.trading.router import RouteDecision, Router
 from calarb.trading.strategy import IDLE_FOREVER
@@ -125,18 +125,6 @@ def merge_order(
     return venue[order], index[order], times[order]
 
 
-def build_engine(
-    config: BacktestConfig, clock, gateways, recorder: RunRecorder, strategy, router=None
-):
-    fees = {name: config.fees(name) for name in gateways}
-    taped = {name: TapedGateway(gateway, recorder) for name, gateway in gateways.items()}
-    engine = TradingEngine(
-        clock, strategy, taped, fees=fees, risk_limits=config.risk_limits(), router=router
-    )
-    recorder.attach(engine)
-    return engine
-
-
 def run_itch_backtest(
     config: BacktestConfig, paths: Sequence[str | Path], *, fast: bool = True
 ) -> BacktestResult:
@@ -180,43 +168,6 @@ def _fast_path_applies(config: BacktestConfig, venues: int) -> bool:
     )
 
 
-class _ReplayScheduler(EventScheduler):
-    """An `EventScheduler` that also says which event is running, as its (time, insertion
-    number), and whose insertion numbers the compiled kernel can take too (the fast path
-    orders pending size-only tops and the timer against them)."""
-
-    def __init__(self, clock: SimulatedClock) -> None:
-        super().__init__(clock)
-        self.current: tuple[int, int] = (clock.monotonic_ns(), -1)
-        self.next_sequence = 0
-
-    def schedule(self, at_ns: int, action: Callable[..., object], *args: object) -> None:
-        heapq.heappush(self._queue, (at_ns, self.next_sequence, action, args))
-        self.next_sequence += 1
-
-    def _run_head(self) -> None:
-        at_ns, sequence, action, args = heapq.heappop(self._queue)
-        self.current = (at_ns, sequence)
-        self.clock.advance_to(at_ns)
-        action(*args)
-
-    def run_until_kept(
-        self, until_ns: int, action: Callable[..., object], keep: Callable[[], bool]
-    ) -> bool:
-        """`run_until`, but leave the events from the first due one of `action` on if `keep()`
-        says so then (the clock stays at the last event run); returns whether it stopped."""
-        queue = self._queue
-        count = 0
-        while queue and queue[0][0] <= until_ns:
-            if queue[0][2] is action and keep():
-                self.events_run += count
-                return True
-            self._run_head()
-            count += 1
-        self._finish(until_ns, count)
-        return False
-
-
 class _SizesOnDemandRouter(Router):
     """The engine's router, which first takes the pending size-only tops of the symbol it
     routes (fast replay: the router is the one part of the engine that reads displayed
@@ -246,7 +197,7 @@ class _ReplayRun:
         self.start_ns = start_ns = int(time_of[0]) if time_of.size else 0
         self.end_ns = int(time_of[-1]) if time_of.size else 0
         self.clock = SimulatedClock(start_ns)
-        self.scheduler = scheduler = _ReplayScheduler(self.clock)
+        self.scheduler = scheduler = EventScheduler(self.clock)
         symbols = set(strategy.symbols)
         self.venues = {
             name: ReplayVenue(
@@ -326,8 +277,8 @@ class _ReplayRun:
         end_ns = self.end_ns
         tick = self.tick
         scheduler = self.scheduler
-        queue = scheduler._queue
-        run_until_kept = scheduler.run_until_kept
+        queue = scheduler.queue  # the heap: the kernel's events go in with its own numbers
+        run_until_held = scheduler.run_until_held
         advance = kernel.advance
         heappush = heapq.heappush
         active_top = self._active_top
@@ -368,7 +319,7 @@ class _ReplayRun:
             if position >= total or reason == LIMIT:
                 continue
             at = int(times[position])
-            if queue and queue[0][0] <= at and run_until_kept(at, tick, timer_idle):
+            if queue and queue[0][0] <= at and run_until_held(at, tick, timer_idle):
                 continue  # the kernel runs that tick
             if reason != WATCHED:
                 continue
@@ -394,12 +345,14 @@ class _ReplayRun:
 
     def _timer_idle(self) -> bool:
         """The tick at the head of the queue would do nothing (the kernel may run it)."""
-        return self.scheduler._queue[0][0] < self._idle_until()
+        return self.scheduler.queue[0][0] < self._idle_until()
 
     def _active_top(self, slot: int, venue_name: str, top: TopOfBook) -> None:
         """A top change the engine must see now; it makes the slot's pending ones dead."""
         superseded = self.kernel.superseded
-        superseded[slot, 0], superseded[slot, 1] = self.scheduler.current
+        running = self.scheduler.running
+        superseded[slot, 0] = running[0]
+        superseded[slot, 1] = running[1]
         self.top_sink(venue_name, top)
 
     def _venue_top(self, venue_name: str, top: TopOfBook) -> None:
@@ -416,7 +369,8 @@ class _ReplayRun:
         """Before the router reads `symbol`'s sizes: the last of its pending tops that the
         slow path would have delivered by now reaches the engine."""
         kernel = self.kernel
-        now = self.scheduler.current
+        running = self.scheduler.running
+        now = (running[0], running[1])
         for slot in self.slots_of.get(symbol, ()):
             entry = kernel.take_due(slot, now)
             if entry is not None:

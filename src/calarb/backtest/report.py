@@ -8,54 +8,38 @@ distribution of order round trips.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from calarb.backtest.results import BacktestResult  # noqa: E402
-
-
-def _png(figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(figure)
-    return buffer.getvalue()
-
-
-def _seconds(ns) -> np.ndarray:
-    return np.asarray(ns, dtype=np.float64) / 1e9
+from calarb.backtest.results import BacktestResult
+from calarb.ops.charts import plt, png, seconds, write_html_report
 
 
 def plot_equity(result: BacktestResult) -> bytes:
     equity = result.equity
     figure, axis = plt.subplots(figsize=(9, 3.2))
-    t = _seconds(equity["time_ns"])
+    t = seconds(equity["time_ns"])
     axis.plot(t, equity["gross"], label="gross", lw=1)
     axis.plot(t, equity["net"], label="net of fees", lw=1)
     axis.set_xlabel("time (s)")
     axis.set_ylabel("P&L")
     axis.set_title("Equity curve")
     axis.legend()
-    return _png(figure)
+    return png(figure)
 
 
 def plot_drawdown(result: BacktestResult) -> bytes:
     net = result.equity["net"].to_numpy(dtype=np.float64)
     drawdown = np.maximum.accumulate(net) - net if net.size else net
     figure, axis = plt.subplots(figsize=(9, 2.6))
-    axis.fill_between(_seconds(result.equity["time_ns"]), -drawdown, 0, color="tab:red", alpha=0.5)
+    axis.fill_between(seconds(result.equity["time_ns"]), -drawdown, 0, color="tab:red", alpha=0.5)
     axis.set_xlabel("time (s)")
     axis.set_ylabel("drawdown")
     axis.set_title(f"Drawdown (max {drawdown.max() if drawdown.size else 0:.2f})")
-    return _png(figure)
+    return png(figure)
 
 
 def plot_pair(result: BacktestResult, name: str) -> bytes:
@@ -63,7 +47,7 @@ def plot_pair(result: BacktestResult, name: str) -> bytes:
     leg_a, leg_b = name.split("/")
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5), sharex=True)
     if len(history):
-        t = _seconds(history["time_ns"])
+        t = seconds(history["time_ns"])
         top.plot(t, history["spread"], lw=0.8, label="spread")
         top.plot(t, history["spread_mean"], lw=0.8, label="mean")
         bottom.plot(t, history["z"], lw=0.8, color="tab:purple")
@@ -71,7 +55,7 @@ def plot_pair(result: BacktestResult, name: str) -> bytes:
         for side, marker, color in ((1, "^", "tab:green"), (-1, "v", "tab:red")):
             chosen = fills[fills["side"] == side]
             if len(chosen):
-                times = _seconds(chosen["time_ns"])
+                times = seconds(chosen["time_ns"])
                 z_at = np.interp(times, t, history["z"].to_numpy(dtype=np.float64))
                 bottom.scatter(times, z_at, marker=marker, color=color, s=18,
                                label=f"{'buy' if side > 0 else 'sell'} {leg_a}")  # fmt: skip
@@ -80,7 +64,7 @@ def plot_pair(result: BacktestResult, name: str) -> bytes:
     top.legend(fontsize=7)
     bottom.set_xlabel("time (s)")
     bottom.set_ylabel("z")
-    return _png(figure)
+    return png(figure)
 
 
 def plot_tca(result: BacktestResult) -> bytes:
@@ -93,7 +77,7 @@ def plot_tca(result: BacktestResult) -> bytes:
         axis.bar(names, [groups[n]["shortfall_bps"] for n in names], color="tab:orange")
         axis.set_title(f"Shortfall vs arrival mid (bps), {title}")
         axis.axhline(0, color="black", lw=0.5)
-    return _png(figure)
+    return png(figure)
 
 
 def plot_latency(result: BacktestResult) -> bytes:
@@ -103,7 +87,7 @@ def plot_latency(result: BacktestResult) -> bytes:
         axis.hist(values, bins=40, color="tab:blue")
     axis.set_xlabel("order send to first report (us)")
     axis.set_title("Order round-trip latency")
-    return _png(figure)
+    return png(figure)
 
 
 def figures(result: BacktestResult) -> dict[str, bytes]:
@@ -122,26 +106,12 @@ def write_report(result: BacktestResult, directory: str | Path) -> Path:
     """Parquet tables, summary.json, the PNGs and report.html (PNGs embedded) in `directory`."""
     out = Path(directory)
     result.write(out)
-    images = figures(result)
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>calarb backtest</title>",
-        "<style>body{font-family:sans-serif;max-width:1000px;margin:auto}"
-        "td,th{padding:2px 8px;text-align:right}</style></head><body>",
-        f"<h1>calarb backtest</h1><p>{html.escape(result.source)}</p>",
-        "<h2>Summary</h2><table>",
+    rows = [
+        (key, f"{value:,.4f}" if isinstance(value, float) else f"{value:,}")
+        for key, value in result.json_summary().items()
     ]
-    for key, value in result.json_summary().items():
-        shown = f"{value:,.4f}" if isinstance(value, float) else f"{value:,}"
-        parts.append(f"<tr><th>{key}</th><td>{shown}</td></tr>")
-    parts.append("</table>")
-    for name, png in images.items():
-        (out / f"{name}.png").write_bytes(png)
-        encoded = base64.b64encode(png).decode("ascii")
-        parts.append(
-            f"<h2>{html.escape(name)}</h2><img alt='{name}' src='data:image/png;base64,{encoded}'>"
-        )
     details = json.dumps(result.stable_summary(), indent=2, sort_keys=True, default=str)
-    parts.append(f"<h2>Details</h2><pre>{html.escape(details)}</pre></body></html>")
-    path = out / "report.html"
-    path.write_text("\n".join(parts))
-    return path
+    return write_html_report(
+        out, "calarb backtest", rows, figures(result), details,
+        intro=f"<p>{html.escape(result.source)}</p>\n", align="right",
+    )  # fmt: skip

@@ -1,29 +1,25 @@
-"""Order gateways: how the engine reaches venues, without knowing whether over FIX or in-process.
+"""The in-process venue of simulated runs: the engine's `OrderGateway` without a wire.
 
-`OrderGateway` is the engine's whole view of a venue's order entry: three calls that send
-(new order, cancel, cancel/replace) and return nothing. Answers come back later by method
-calls on an `ExecutionSink` (the engine): `on_execution_report` and `on_cancel_reject`.
-A FIX-backed gateway (NewOrderSingle 35=D, 35=F, 35=G out; 35=8 and 35=9 in) implements the
-same protocol over a FIX session.
-
-`SimulatedVenue` is the in-process implementation: a `venue.matching.MatchingEngine` behind
-a configurable one-way latency, on an `EventScheduler` that runs a `SimulatedClock`. An
-order sent at t reaches the matching engine at t + latency; its reports come back at
-arrival + latency; the venue's book changes leave as ITCH 5.0 message bytes (through
+`SimulatedVenue` implements `calarb.trading.gateway.OrderGateway` in-process: a
+`venue.matching.MatchingEngine` behind a configurable one-way latency, on a
+`calarb.core.scheduler.EventScheduler` that runs a `SimulatedClock`. An order sent at t
+reaches the matching engine at t + latency; its reports come back at arrival + latency; the
+venue's book changes leave as ITCH 5.0 message bytes (through
 `venue.itch_publisher.ItchPublisher`) and reach the market-data sink after the feed latency,
-so the engine's market-data path is the real byte path. The backtester builds on this.
+so the engine's market-data path is the real byte path. The synthetic backtest
+(`calarb.backtest.synthetic`) builds on this; the trading engine does not know it (it sees
+an `OrderGateway`).
 """
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections.abc import Callable
-from typing import Protocol
 
-from calarb.core.clock import SimulatedClock
 from calarb.core.orders import CancelRejectResponseTo
+from calarb.core.scheduler import EventScheduler
 from calarb.ops.latency import LatencyRecorder, Stage
+from calarb.trading.gateway import ExecutionSink
 from calarb.trading.orders import (
     CancelReject,
     CancelRequest,
@@ -37,75 +33,8 @@ from calarb.venue.matching import MatchingEngine
 from calarb.venue.orders import CancelReject as VenueCancelReject
 from calarb.venue.orders import ExecutionReport as VenueExecutionReport
 
-
-class OrderGateway(Protocol):
-    """Order entry to one venue. Sends only; answers arrive on the `ExecutionSink`."""
-
-    def send_new_order(self, order: VenueOrder, now_ns: int) -> None: ...
-
-    def send_cancel(self, request: CancelRequest, now_ns: int) -> None: ...
-
-    def send_replace(self, request: ReplaceRequest, now_ns: int) -> None: ...
-
-
-class ExecutionSink(Protocol):
-    """Where a gateway delivers what the venue answered (the engine)."""
-
-    def on_execution_report(self, report: ExecReport, now_ns: int | None = None) -> None: ...
-
-    def on_cancel_reject(self, reject: CancelReject, now_ns: int | None = None) -> None: ...
-
-
 MarketDataSink = Callable[[str, bytes], object]
 """Called with (venue name, one ITCH message without length prefix)."""
-
-
-class EventScheduler:
-    """A time-ordered event queue driving a SimulatedClock.
-
-    `run_until(t)` pops every event due at or before t in (time, insertion) order, moves the
-    clock to the event's time and calls it; events it schedules run in the same pass when
-    due. Ties keep insertion order, so a run is deterministic.
-    """
-
-    def __init__(self, clock: SimulatedClock) -> None:
-        self.clock = clock
-        self._queue: list[tuple[int, int, Callable[..., object], tuple]] = []
-        self._sequence = itertools.count()
-        self.events_run = 0
-
-    def schedule(self, at_ns: int, action: Callable[..., object], *args: object) -> None:
-        heapq.heappush(self._queue, (at_ns, next(self._sequence), action, args))
-
-    def schedule_in(self, delay_ns: int, action: Callable[..., object], *args: object) -> None:
-        self.schedule(self.clock.monotonic_ns() + delay_ns, action, *args)
-
-    @property
-    def pending(self) -> int:
-        return len(self._queue)
-
-    def next_time(self) -> int | None:
-        return self._queue[0][0] if self._queue else None
-
-    def run_until(self, until_ns: int) -> int:
-        """Run due events, then leave the clock at `until_ns`; returns how many ran."""
-        queue = self._queue
-        count = 0
-        while queue and queue[0][0] <= until_ns:
-            self._run_head()
-            count += 1
-        return self._finish(until_ns, count)
-
-    def _run_head(self) -> None:
-        """Pop the earliest event, move the clock to its time and run it."""
-        at_ns, _, action, args = heapq.heappop(self._queue)
-        self.clock.advance_to(at_ns)
-        action(*args)
-
-    def _finish(self, until_ns: int, count: int) -> int:
-        self.clock.advance_to(until_ns)
-        self.events_run += count
-        return count
 
 
 def _average_price(cum_notional: int, cum_qty: int) -> int:

@@ -18,8 +18,10 @@ from typing import Any
 from calarb.backtest.config import BacktestConfig
 from calarb.backtest.models import LatencyModel
 from calarb.backtest.results import BacktestResult, RunRecorder
+from calarb.backtest.simulated_venue import SimulatedVenue
+from calarb.backtest.wiring import build_engine
 from calarb.core.clock import SimulatedClock
-from calarb.trading.gateway import EventScheduler, SimulatedVenue
+from calarb.core.scheduler import EventScheduler
 from calarb.venue.matching import MatchingEngine
 from calarb.venue.synthetic import BackgroundTraders, FairValueProcess, SyntheticMarketConfig
 
@@ -177,8 +179,6 @@ def run_synthetic_backtest(config: BacktestConfig) -> BacktestResult:
         for i, name in enumerate(names)
     }
     recorder = RunRecorder(config.sample_ns, {name: config.fees(name) for name in names})
-    from calarb.backtest.replay import build_engine
-
     engine = build_engine(config, clock, venues, recorder, synthetic_strategy(config, market))
     engine.true_hedge_ratios = {f"{p.dependent}/{p.driver}": p.hedge_ratio for p in market.pairs}
     for venue in venues.values():

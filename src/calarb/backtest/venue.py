@@ -40,9 +40,10 @@ from calarb.book.feed import ItchBookFeed
 from calarb.book.order_book import OrderBook
 from calarb.core.events import TopOfBook
 from calarb.core.orders import OrdType, TimeInForce
+from calarb.core.scheduler import EventScheduler
 from calarb.core.types import Side
 from calarb.itch.codec import decode
-from calarb.trading.gateway import EventScheduler, ExecutionSink
+from calarb.trading.gateway import ExecutionSink
 from calarb.trading.orders import (
     CancelReject,
     CancelRequest,

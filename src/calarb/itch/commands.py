@@ -1,4 +1,5 @@
-"""`calarb itch ...`: generate, inspect and convert ITCH 5.0 files."""
+"""`calarb itch ...`: generate and inspect ITCH 5.0 files (`convert`, to Parquet, is the data
+room's: `calarb.data.commands`)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ import sys
 import time
 import warnings
 
+from calarb.command_modules import command_group
 from calarb.itch.errors import ItchDecodeError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `itch` command group to the `calarb` command."""
-    itch = subparsers.add_parser("itch", help="ITCH 5.0 files: generate, stats, convert")
-    commands = itch.add_subparsers(dest="itch_command", metavar="SUBCOMMAND", required=True)
+    commands = command_group(subparsers, "itch")
 
     generate = commands.add_parser(
         "generate", help="write a deterministic synthetic ITCH 5.0 file (.gz to compress)"
@@ -33,11 +34,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--lenient", action="store_true", help="stop at a truncated final message, with a warning"
     )
     stats.set_defaults(handler=_stats)
-
-    convert = commands.add_parser("convert", help="write one Parquet file per message type")
-    convert.add_argument("file", metavar="FILE")
-    convert.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    convert.set_defaults(handler=_convert)
 
 
 def _positive_int(text: str) -> int:
@@ -86,21 +82,4 @@ def _stats(args: argparse.Namespace) -> int:
     else:
         for key, value in stats.items():
             print(f"{key:20} {value}")
-    return 0
-
-
-def _convert(args: argparse.Namespace) -> int:
-    try:
-        from calarb.data.itch_parquet import convert_itch_to_parquet
-    except ModuleNotFoundError as exc:
-        if exc.name != "calarb.data.itch_parquet":
-            raise
-        print("calarb itch convert: the Parquet writer is not installed", file=sys.stderr)
-        return 1
-    try:
-        rows = convert_itch_to_parquet(args.file, args.out)
-    except (ItchDecodeError, OSError) as exc:
-        print(f"calarb itch convert: {args.file}: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(rows))
     return 0

@@ -10,8 +10,6 @@ into `report.html` (PNGs embedded, also written beside it).
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +18,8 @@ from typing import Any
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
-from calarb.backtest.report import _png, _seconds, plt
 from calarb.core.types import PRICE_SCALE
+from calarb.ops.charts import plt, png, seconds, write_html_report
 from calarb.trading.engine import TradingEngine
 
 _MARKS = {"entries": "entry", "exits": "exit", "stops": "stop"}  # counter -> mark
@@ -96,7 +94,7 @@ class LiveSampler:
 
 def plot_pnl(sampler: LiveSampler) -> bytes:
     figure, axis = plt.subplots(figsize=(9, 3.2))
-    t = _seconds(sampler.time_ns)
+    t = seconds(sampler.time_ns)
     for key, label in (("net", "net"), ("realized", "realised"), ("unrealized", "unrealised")):
         axis.plot(t, sampler.pnl[key], lw=1, label=label)
     axis.plot(t, np.negative(sampler.pnl["fees"]), lw=0.8, ls="--", label="fees (paid)")
@@ -105,7 +103,7 @@ def plot_pnl(sampler: LiveSampler) -> bytes:
     axis.set_ylabel("P&L (currency)")
     axis.set_title("P&L over time")
     axis.legend(fontsize=7)
-    return _png(figure)
+    return png(figure)
 
 
 _MARK_STYLE = {"entry": ("^", "tab:green"), "exit": ("o", "tab:blue"), "stop": ("x", "tab:red")}
@@ -117,7 +115,7 @@ def plot_pair(
     figure, (top, bottom) = plt.subplots(
         2, 1, figsize=(9, 4.6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
-    t = _seconds(samples.time_ns)
+    t = seconds(samples.time_ns)
     top.plot(t, samples.z, lw=0.8, color="tab:purple", label="z-score")
     for level, style in ((rules["entry"], "--"), (rules["exit"], ":")):
         for sign in (1, -1):
@@ -126,7 +124,7 @@ def plot_pair(
         chosen = [(time, z) for time, k, z in samples.marks if k == kind]
         if chosen:
             times, zs = zip(*chosen, strict=True)
-            top.scatter(_seconds(times), zs, marker=marker, color=color, s=24, label=kind)
+            top.scatter(seconds(times), zs, marker=marker, color=color, s=24, label=kind)
     top.set_ylabel("z")
     top.set_title(f"{name}: z-score with entries and exits (thresholds dashed/dotted)")
     top.legend(fontsize=7, loc="upper right")
@@ -136,7 +134,7 @@ def plot_pair(
     bottom.set_ylabel("hedge ratio")
     bottom.set_xlabel("time since the strategy started (s)")
     bottom.legend(fontsize=7, loc="lower right")
-    return _png(figure)
+    return png(figure)
 
 
 def plot_latency(
@@ -163,7 +161,7 @@ def plot_latency(
     right.set_yscale("log")
     right.set_title("By stage (ticks that sent an order)")
     right.legend(fontsize=7)
-    return _png(figure)
+    return png(figure)
 
 
 def write_live_report(
@@ -199,22 +197,5 @@ def write_live_report(
         ),  # fmt: skip
         ("tick to trade p50 / p99 / p99.9 (us)", f"{ttt['p50']} / {ttt['p99']} / {ttt['p999']}"),
     ]
-    parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;max-width:1000px;margin:auto}"
-        "td,th{padding:2px 8px;text-align:left}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1><h2>Summary</h2><table>",
-        *(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows),
-        "</table>",
-    ]
-    for name, png in images.items():
-        (out / f"{name}.png").write_bytes(png)
-        encoded = base64.b64encode(png).decode("ascii")
-        parts.append(
-            f"<h2>{html.escape(name)}</h2><img alt='{name}' src='data:image/png;base64,{encoded}'>"
-        )
     details = json.dumps(summary, indent=2, default=str)
-    parts.append(f"<h2>Details</h2><pre>{html.escape(details)}</pre></body></html>")
-    path = out / "report.html"
-    path.write_text("\n".join(parts))
-    return path
+    return write_html_report(out, title, rows, images, details)
