@@ -45,7 +45,6 @@ from calarb.trading.strategy import PairsStrategy
 log = logging.getLogger("calarb.trading.live")
 
 __all__ = [
-    "ArrivalClock",
     "LiveClock",
     "LiveEngine",
     "VenueFeed",
@@ -54,40 +53,19 @@ __all__ = [
 ]
 
 
-class ArrivalClock:
-    """A clock that remembers its last monotonic reading.
-
-    `MoldSubscriber` reads its clock once per datagram, then delivers that datagram's
-    messages: `last_ns` is then the packet-received stamp of the message being delivered.
-    """
-
-    __slots__ = ("_clock", "_monotonic", "last_ns")
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self._monotonic = clock.monotonic_ns
-        self.last_ns = 0
-
-    def monotonic_ns(self) -> int:
-        now = self.last_ns = self._monotonic()
-        return now
-
-    def wall_ns(self) -> int:
-        return self._clock.wall_ns()
-
-
 class VenueFeed:
     """One venue's market data: MoldUDP64 receiver -> engine, with arrival stamps."""
 
     def __init__(self, venue: str, engine: TradingEngine, clock: Clock, session: str | None):
         self.venue = venue
-        self.arrival = ArrivalClock(clock)
+        self.clock = clock
         self.receiver = MoldReceiver(session, first_sequence=1)
         self.subscriber: MoldSubscriber | None = None
         self._on_market_data = engine.on_market_data
 
-    def on_message(self, payload: bytes) -> None:
-        self._on_market_data(self.venue, payload, self.arrival.last_ns)
+    def on_message(self, payload: bytes, received_ns: int) -> None:
+        """One message of a datagram that arrived at `received_ns` (monotonic)."""
+        self._on_market_data(self.venue, payload, received_ns)
 
     async def open(self, settings: VenueSettings) -> None:
         feed = settings.feed
@@ -98,7 +76,7 @@ class VenueFeed:
             feed.retransmission_address,
             self.on_message,
             interface=feed.interface,
-            clock=self.arrival,
+            clock=self.clock,
         )
 
     @property
