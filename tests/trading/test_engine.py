@@ -21,7 +21,7 @@ from calarb.ops.latency import LatencyRecorder
 from calarb.trading.engine import TradingEngine, consolidated_top
 from calarb.trading.gateway import EventScheduler, SimulatedVenue
 from calarb.trading.orders import Liquidity, OrdStatus, VenueFees
-from calarb.trading.risk import RiskLimits
+from calarb.trading.risk import RiskLimits, TradingState
 from calarb.trading.strategy import PairsStrategy, PairStrategyConfig
 from calarb.venue.matching import MatchingEngine
 from calarb.venue.synthetic import BackgroundTraders, FairValueProcess, two_symbol_market
@@ -75,10 +75,10 @@ def simulate(seed: int, seconds: float, kill_at_s: float | None = None, idle_log
             trading.on_timer()
             return
         idle = trading.clock.monotonic_ns() < trading.timer_idle_until()
-        before = (trading.orders_sent, trading.cancels_sent, trading.strategy.halted)
+        before = (trading.orders_sent, trading.cancels_sent, trading.risk.state)
         trading.on_timer()
         idle_log.append((idle, before != (trading.orders_sent, trading.cancels_sent,
-                                          trading.strategy.halted)))  # fmt: skip
+                                          trading.risk.state)))  # fmt: skip
 
     worst_position = 0
     for _ in range(int(seconds * 1e9) // STEP_NS):
@@ -92,7 +92,7 @@ def simulate(seed: int, seconds: float, kill_at_s: float | None = None, idle_log
         if (
             kill_at_s is not None
             and now >= kill_at_s * 1e9
-            and not trading.kill_switch_engaged
+            and trading.risk.state is not TradingState.HALTED
             and any(p.quantity for p in trading.portfolio.positions.values())
         ):  # kill while a position is open, to see it flattened
             trading.kill("test", flatten=True)
@@ -194,7 +194,7 @@ def test_kill_switch_cancels_flattens_and_halts():
     trading, _, _ = simulate(seed=9, seconds=60, kill_at_s=20)
     summary = trading.summary()
     assert summary["kill_switch"] == {"engaged": True, "reason": "test"}
-    assert trading.risk.killed and trading.strategy.halted
+    assert trading.risk.state is TradingState.HALTED and trading.risk.state_reason == "test"
     assert trading.oms.open_count == 0
     flatten = [r for r in trading.oms.orders() if r.parent_id.startswith("KILL")]
     assert flatten and all(r.time_in_force.name == "IOC" for r in flatten)

@@ -15,6 +15,7 @@ from calarb.trading.risk import (
     RiskGate,
     RiskLimits,
     RiskReason,
+    TradingState,
     deleveraging_intents,
     engage_kill_switch,
 )
@@ -188,7 +189,7 @@ def test_kill_switch_cancels_everything_and_flattens(venue):
     oms.on_execution_report(venue.fill("P0.1", 150), 2)
     result = engage_kill_switch(gate, oms, 5, reason="operator", flatten=True)
     assert sorted(c.orig_cl_ord_id for c in result.cancels) == ["P0.1", "P1.1"]
-    assert gate.killed and gate.kill_reason == "operator"
+    assert gate.state is TradingState.HALTED and gate.state_reason == "operator"
     [flat] = result.flatten
     assert (flat.symbol, flat.side, flat.quantity, flat.price) == ("AAA", Side.SELL, 150, 999_900)
     assert flat.reduce_only and flat.time_in_force is TimeInForce.IOC
@@ -215,7 +216,7 @@ def test_daily_loss_blocks_new_risk_and_kills(venue):
     assert portfolio.net_pnl == -6_000 * 10_000
     assert [b.reason for b in gate.breaches()] == [RiskReason.DAILY_LOSS]
     assert gate.check(intent("more", price=940_100), 3) is RiskReason.DAILY_LOSS
-    assert gate.killed and gate.kill_reason == "daily loss limit"
+    assert gate.state is TradingState.HALTED and gate.state_reason == "daily loss limit"
     [flat] = deleveraging_intents(gate, 4)
     assert (flat.side, flat.quantity, flat.price) == (Side.SELL, 1_000, 939_900)
     assert gate.check(flat, 4) is RiskReason.PASSED

@@ -230,7 +230,6 @@ def test_refused_intents_halt_and_bad_config(venue):
     desk.strategy.on_intent_refused(b)
     assert desk.strategy.on_timer(1_000_000_000) == []  # the leg timeout abandons the entry
     assert desk.strategy.pairs["AAA/BBB"].settled and desk.counters.entries_abandoned == 1
-    desk.strategy.halt()
     assert desk.strategy.on_timer(10**12) == []
     with pytest.raises(ValueError, match="legging_action 'pray'"):
         PairStrategyConfig("AAA", "BBB", legging_action="pray")

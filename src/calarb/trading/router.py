@@ -169,7 +169,7 @@ class Router:
     def route(self, intent: OrderIntent) -> RouteDecision:
         """Child orders for `intent` (ClOrdIDs `<parent>.<k>`), with the reasons."""
         self.decisions += 1
-        parent_id, symbol, side, quantity, limit, ord_type, time_in_force, tag, _ = intent
+        parent_id, symbol, side, quantity, limit, ord_type, time_in_force, tag, _, purpose = intent
         if self.size_source is not None:
             self.size_source.deliver_sizes(symbol)
         buy = side is _BUY
@@ -234,7 +234,7 @@ class Router:
                     VenueOrder,
                     (
                         parent_id + ".1", parent_id, leg[0], symbol, side, leg[1], limit,
-                        ord_type, time_in_force, tag,
+                        ord_type, time_in_force, tag, purpose,
                     ),
                 ),
             )  # fmt: skip
@@ -256,6 +256,7 @@ class Router:
                         ord_type,
                         time_in_force,
                         tag,
+                        purpose,
                     ),
                 )
                 for k, leg in enumerate(legs, 1)
