@@ -246,10 +246,10 @@ class LiveEngine:
             await asyncio.sleep(interval)
             now = self.clock.monotonic_ns()
             try:
-                state = self.engine.risk.state
-                if kill_file is not None and state is not _HALTED and kill_file.exists():
+                risk = self.engine.risk
+                if kill_file is not None and risk.state is not _HALTED and kill_file.exists():
                     self.kill(f"kill file {kill_file}")
-                if self.engine.risk.state is _WARMING_UP:
+                if risk.state is _WARMING_UP:
                     self._check_warm_up()
                 for gateway in self.gateways.values():
                     gateway.on_timer(now)

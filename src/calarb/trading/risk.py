@@ -23,7 +23,7 @@ router over several venues counts once. Replaces may only reprice or reduce (`ch
 
 The gate owns the engine's `TradingState` (as NautilusTrader's risk engine does): whether the
 strategy trades, only positions are reduced, or the kill switch is engaged. Every change goes
-through `_move` and its table, with the reason kept (`state_reason`).
+through `_move` and its table `_TRANSITIONS`, with the reason kept (`state_reason`).
 """
 
 from __future__ import annotations
@@ -62,15 +62,18 @@ _WARMING_UP = TradingState.WARMING_UP
 _ACTIVE = TradingState.ACTIVE
 _REDUCING = TradingState.REDUCING
 _HALTED = TradingState.HALTED
-_MOVES: dict[TradingState, frozenset[TradingState]] = {
-    _WARMING_UP: frozenset({_ACTIVE, _REDUCING, _HALTED}),
-    _ACTIVE: frozenset({_REDUCING, _HALTED}),
-    _REDUCING: frozenset({_HALTED}),
-    _HALTED: frozenset({_ACTIVE}),  # `reset_kill`: an operator's decision
+_TRANSITIONS: dict[tuple[TradingState, str], TradingState] = {
+    # (state, the RiskGate method asking) -> the new state
+    (_WARMING_UP, "start_trading"): _ACTIVE,
+    (_WARMING_UP, "start_reducing"): _REDUCING,
+    (_WARMING_UP, "kill"): _HALTED,
+    (_ACTIVE, "start_reducing"): _REDUCING,
+    (_ACTIVE, "kill"): _HALTED,
+    (_REDUCING, "kill"): _HALTED,
+    (_HALTED, "reset_kill"): _ACTIVE,  # an operator's decision
 }
-"""Allowed changes of trading state; any other request leaves the state (and its reason)
-as it is: a second kill keeps the first one's reason, and reducing while halted stays
-halted."""
+"""Every change of trading state. Any other request leaves the state and its reason as they
+are: a second kill keeps the first one's reason, reducing while halted stays halted."""
 
 
 class RiskReason(enum.IntEnum):
@@ -264,10 +267,11 @@ class RiskGate:
     def resume(self, symbol: str) -> None:
         self._symbol(symbol).halted = False
 
-    def _move(self, state: TradingState, reason: str) -> bool:
-        """The one place the trading state changes: to `state` if `_MOVES` allows it from the
-        current one (returns whether it moved)."""
-        if state not in _MOVES[self.state]:
+    def _move(self, request: str, reason: str) -> bool:
+        """The one place the trading state changes, by `_TRANSITIONS` (returns whether it
+        moved)."""
+        state = _TRANSITIONS.get((self.state, request))
+        if state is None:
             return False
         self.state = state
         self.state_reason = reason
@@ -276,19 +280,20 @@ class RiskGate:
 
     def start_trading(self, reason: str = "") -> bool:
         """WARMING_UP -> ACTIVE."""
-        return self.state is _WARMING_UP and self._move(_ACTIVE, reason)
+        return self._move("start_trading", reason)
 
     def start_reducing(self, reason: str) -> bool:
-        """-> REDUCING: the strategy is not asked any more (deleveraging, stopping)."""
-        return self._move(_REDUCING, reason)
+        """WARMING_UP or ACTIVE -> REDUCING: the strategy is not asked any more (deleveraging,
+        stopping)."""
+        return self._move("start_reducing", reason)
 
     def kill(self, reason: str = "manual") -> bool:
         """-> HALTED: refuse every new intent except reduce-only ones until `reset_kill`."""
-        return self._move(_HALTED, reason)
+        return self._move("kill", reason)
 
     def reset_kill(self) -> bool:
         """HALTED -> ACTIVE."""
-        return self.state is _HALTED and self._move(_ACTIVE, "")
+        return self._move("reset_kill", "")
 
     # ------------------------------------------------------------------ the check
     def _reject(self, reason: RiskReason) -> RiskReason:
