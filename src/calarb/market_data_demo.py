@@ -77,7 +77,7 @@ async def _replay_over_multicast(payloads: list[bytes], seed: int, loss: float) 
     in_order = True
     top_changes = 0
 
-    def on_message(payload: bytes) -> None:
+    def on_message(payload: bytes, received_ns: int) -> None:
         nonlocal delivered, in_order, top_changes
         in_order = in_order and payload == payloads[delivered]
         delivered += 1

@@ -107,8 +107,8 @@ async def run_feed(
         delivered: list[bytes] = []
         receiver = MoldReceiver(request_timeout_ns=request_timeout_ns)
         subscriber = await MoldSubscriber.create(
-            receiver, group, port, endpoint.address, delivered.append
-        )
+            receiver, group, port, endpoint.address, lambda payload, _ns, d=delivered: d.append(payload)
+        )  # fmt: skip
         feeds.append((subscriber, delivered))
     try:
         started = time.perf_counter()
@@ -210,7 +210,7 @@ def test_heartbeat_timer_flushes_and_a_failing_callback_does_not_stop_the_feed()
         publisher = await MoldPublisher.create(sender, group, port)
         delivered: list[bytes] = []
 
-        def consume(message: bytes) -> None:
+        def consume(message: bytes, received_ns: int) -> None:
             if message == messages[3]:
                 raise RuntimeError("consumer bug")
             delivered.append(message)

@@ -7,6 +7,7 @@ on the SimulatedClock's event queue."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 
 import pytest
@@ -21,8 +22,8 @@ from calarb.model.live import PairModel
 from calarb.model.signal import SignalRules
 from calarb.ops.latency import LatencyRecorder
 from calarb.trading.engine import TradingEngine, consolidated_top
-from calarb.trading.orders import Liquidity, OrdStatus, VenueFees
-from calarb.trading.risk import RiskLimits
+from calarb.trading.orders import Liquidity, OrderPurpose, OrdStatus, VenueFees
+from calarb.trading.risk import RiskLimits, TradingState
 from calarb.trading.strategy import PairsStrategy, PairStrategyConfig
 from calarb.venue.matching import MatchingEngine
 from calarb.venue.synthetic import BackgroundTraders, FairValueProcess, two_symbol_market
@@ -33,7 +34,14 @@ LIMITS = RiskLimits(max_position=1_000, max_order_quantity=500)
 STEP_NS = 100_000_000
 
 
-def simulate(seed: int, seconds: float, kill_at_s: float | None = None, idle_log=None):
+def simulate(
+    seed: int,
+    seconds: float,
+    kill_at_s: float | None = None,
+    idle_log=None,
+    trading_state: TradingState = TradingState.ACTIVE,
+    on_step=None,
+):
     config = two_symbol_market(
         seed, hedge_ratio=TRUE_RATIO, half_life_s=10.0, spread_sd=0.0015, step_ns=STEP_NS
     )
@@ -63,7 +71,7 @@ def simulate(seed: int, seconds: float, kill_at_s: float | None = None, idle_log
     )  # fmt: skip
     trading = TradingEngine(
         clock, strategy, venues, fees=FEES, risk_limits=LIMITS, recorder=recorder,
-        true_hedge_ratios={"AAA/BBB": TRUE_RATIO},
+        true_hedge_ratios={"AAA/BBB": TRUE_RATIO}, trading_state=trading_state,
     )  # fmt: skip
     for name, venue in venues.items():
         venue.connect(trading, trading.on_market_data)
@@ -76,10 +84,10 @@ def simulate(seed: int, seconds: float, kill_at_s: float | None = None, idle_log
             trading.on_timer()
             return
         idle = trading.clock.monotonic_ns() < trading.timer_idle_until()
-        before = (trading.orders_sent, trading.cancels_sent, trading.strategy.halted)
+        before = (trading.orders_sent, trading.cancels_sent, trading.risk.state)
         trading.on_timer()
         idle_log.append((idle, before != (trading.orders_sent, trading.cancels_sent,
-                                          trading.strategy.halted)))  # fmt: skip
+                                          trading.risk.state)))  # fmt: skip
 
     worst_position = 0
     for _ in range(int(seconds * 1e9) // STEP_NS):
@@ -93,10 +101,12 @@ def simulate(seed: int, seconds: float, kill_at_s: float | None = None, idle_log
         if (
             kill_at_s is not None
             and now >= kill_at_s * 1e9
-            and not trading.kill_switch_engaged
+            and trading.risk.state is not TradingState.HALTED
             and any(p.quantity for p in trading.portfolio.positions.values())
         ):  # kill while a position is open, to see it flattened
             trading.kill("test", flatten=True)
+        if on_step is not None:
+            on_step(trading, now)
         worst_position = max(
             [worst_position] + [abs(p.quantity) for p in trading.portfolio.positions.values()]
         )
@@ -195,10 +205,11 @@ def test_kill_switch_cancels_flattens_and_halts():
     trading, _, _ = simulate(seed=9, seconds=60, kill_at_s=20)
     summary = trading.summary()
     assert summary["kill_switch"] == {"engaged": True, "reason": "test"}
-    assert trading.risk.killed and trading.strategy.halted
+    assert trading.risk.state is TradingState.HALTED and trading.risk.state_reason == "test"
     assert trading.oms.open_count == 0
     flatten = [r for r in trading.oms.orders() if r.parent_id.startswith("KILL")]
     assert flatten and all(r.time_in_force.name == "IOC" for r in flatten)
+    assert all(r.purpose is OrderPurpose.FLATTEN for r in flatten)
     killed_at = min(r.created_ns for r in flatten)
     assert all(
         r.parent_id.startswith("KILL") for r in trading.oms.orders() if r.created_ns > killed_at
@@ -206,6 +217,40 @@ def test_kill_switch_cancels_flattens_and_halts():
     assert "KILL_SWITCH" not in summary["rejects"]  # the strategy halted: it tried nothing
     flat_or_reduced = [abs(q) for q in summary["positions"].values()]
     assert sum(flat_or_reduced) < sum(r.quantity for r in flatten)
+
+
+def test_strategy_is_not_asked_while_warming_up():
+    trading, _, _ = simulate(seed=8, seconds=20, trading_state=TradingState.WARMING_UP)
+    assert trading.ticks_to_model > 0 and trading.strategy.totals()["signals"] == 0
+    assert trading.orders_sent == 0 and trading.summary()["kill_switch"]["engaged"] is False
+
+
+def test_a_post_trade_breach_reduces_with_deleveraging_orders():
+    """A breach moves the trading state to REDUCING: deleveraging orders (told apart by
+    their purpose) and nothing from the strategy from then on."""
+    seen = {}
+
+    def tighten(trading, now):
+        positions = [p.quantity for p in trading.portfolio.positions.values()]
+        if "at" not in seen and now >= 20e9 and any(positions):
+            seen["at"] = now
+            trading.risk.limits = dataclasses.replace(LIMITS, max_gross_exposure=1)
+
+    trading, _, _ = simulate(seed=8, seconds=40, on_step=tighten)
+    risk = trading.risk
+    assert risk.state is TradingState.REDUCING
+    assert risk.state_reason == "post-trade limit breach: GROSS_EXPOSURE"
+    later = [r for r in trading.oms.orders() if r.created_ns > seen["at"]]
+    assert later and all(r.purpose is OrderPurpose.DELEVERAGE for r in later)
+    assert all(r.parent_id.startswith("DELEV") for r in later)  # the ids keep their text
+    assert trading.deleveraging_orders == len({r.parent_id for r in later})
+    strategy_orders = [r for r in trading.oms.orders() if r.created_ns <= seen["at"]]
+    assert strategy_orders and {r.purpose for r in strategy_orders} <= {
+        OrderPurpose.ENTRY,
+        OrderPurpose.EXIT,
+        OrderPurpose.UNWIND,
+    }
+    assert trading.summary()["kill_switch"] == {"engaged": False, "reason": ""}
 
 
 def test_timer_is_idle_exactly_when_a_tick_would_do_nothing():

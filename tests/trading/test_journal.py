@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from calarb.core.types import Side
 from calarb.trading.journal import FsyncPolicy, Journal, JournalCorruptError, read_journal
 from calarb.trading.oms import OrderManager
-from calarb.trading.orders import CancelReject, OrdStatus, OrdType, TimeInForce, VenueOrder
+from calarb.trading.orders import (
+    CancelReject,
+    OrderPurpose,
+    OrdStatus,
+    OrdType,
+    TimeInForce,
+    VenueOrder,
+)
 from calarb.trading.portfolio import Portfolio
 
 
@@ -107,6 +116,22 @@ def test_corrupt_line_inside_the_file_raises_with_position(tmp_path, venue):
     assert error.value.line == 4
     assert error.value.offset == sum(len(line) + 1 for line in lines[:3])
     assert "line 4" in str(error.value)
+
+
+def test_order_purpose_is_journaled_and_older_lines_read_as_manual(tmp_path):
+    path = tmp_path / "orders.jsonl"
+    deleverage = order("DELEV-1.1")._replace(purpose=OrderPurpose.DELEVERAGE)
+    with Journal(path) as journal:
+        OrderManager([], journal=journal).submit(deleverage, 1)
+    rebuilt, _, journal, contents = rebuild(path)
+    journal.close()
+    assert contents.entries[0].payload == deleverage
+    assert rebuilt.order("DELEV-1.1").purpose is OrderPurpose.DELEVERAGE
+    line = json.loads(path.read_text())
+    assert line["v"].pop() == "deleverage"  # a line written before orders had a purpose
+    path.write_text(json.dumps(line) + "\n")
+    [entry] = read_journal(path).entries
+    assert entry.payload == deleverage._replace(purpose=OrderPurpose.MANUAL)
 
 
 def test_missing_journal_is_empty(tmp_path):

@@ -23,6 +23,7 @@ from calarb.trading.config import load_config
 from calarb.trading.live import LiveEngine, next_run_prefix
 from calarb.trading.oms import DiffKind
 from calarb.trading.orders import OrderIntent, OrdStatus, OrdType, TimeInForce, VenueOrder
+from calarb.trading.risk import TradingState
 from calarb.trading.router import SkipReason
 from calarb.venue.config import ParticipantConfig
 from calarb.venue.gateway import VenueGateway, acceptor_settings
@@ -231,7 +232,7 @@ async def scenario(folder: Path) -> None:
         engine.oms.submit(far, LiveClock().monotonic_ns())
         engine.gateways["V1"].send_new_order(far, 0)
         await until(lambda: engine.oms.order("MANUAL1.1").status is OrdStatus.NEW, 2.0, "ack")
-        engine.strategy.halt()
+        engine.risk.start_reducing("test: let the strategy's orders finish")
         await until(lambda: engine.oms.open_count == 1, 3.0, "strategy orders to finish")
         await live.stop(cancel_open_orders=False)
         state_before = engine.oms.state()
@@ -263,12 +264,13 @@ async def scenario(folder: Path) -> None:
 
         # The kill switch, from the kill file: every open order is cancelled, nothing new goes.
         config.kill_file.touch()
-        await until(lambda: second.engine.kill_switch_engaged, 2.0, "kill switch")
+        await until(lambda: second.engine.risk.state is TradingState.HALTED, 2.0, "kill switch")
         await until(lambda: second.engine.oms.open_count == 0, 3.0, "cancels")
         assert second.engine.oms.order("MANUAL1.1").status is OrdStatus.CANCELED
         sent = second.engine.orders_sent
         await asyncio.sleep(0.5)
-        assert second.engine.orders_sent == sent and second.engine.strategy.halted
+        assert second.engine.orders_sent == sent
+        assert second.engine.risk.state is TradingState.HALTED
         assert all(fill.time_ns >= second.started_ns for fill in second.engine.fills)
         assert second.summary()["kill_switch"]["reason"].startswith("kill file")
     finally:

@@ -9,12 +9,13 @@ from hypothesis import strategies as st
 from calarb.core.events import TopOfBook
 from calarb.core.types import Side
 from calarb.trading.oms import OrderManager
-from calarb.trading.orders import OrderIntent, OrdType, TimeInForce, VenueOrder
+from calarb.trading.orders import OrderIntent, OrderPurpose, OrdType, TimeInForce, VenueOrder
 from calarb.trading.portfolio import Portfolio
 from calarb.trading.risk import (
     RiskGate,
     RiskLimits,
     RiskReason,
+    TradingState,
     deleveraging_intents,
     engage_kill_switch,
 )
@@ -188,10 +189,11 @@ def test_kill_switch_cancels_everything_and_flattens(venue):
     oms.on_execution_report(venue.fill("P0.1", 150), 2)
     result = engage_kill_switch(gate, oms, 5, reason="operator", flatten=True)
     assert sorted(c.orig_cl_ord_id for c in result.cancels) == ["P0.1", "P1.1"]
-    assert gate.killed and gate.kill_reason == "operator"
+    assert gate.state is TradingState.HALTED and gate.state_reason == "operator"
     [flat] = result.flatten
     assert (flat.symbol, flat.side, flat.quantity, flat.price) == ("AAA", Side.SELL, 150, 999_900)
     assert flat.reduce_only and flat.time_in_force is TimeInForce.IOC
+    assert flat.purpose is OrderPurpose.FLATTEN
     assert gate.check(intent("new"), 6) is RiskReason.KILL_SWITCH
     assert gate.check(flat, 6) is RiskReason.PASSED  # reduce-only passes the kill switch
     too_much = flat._replace(cl_ord_id="x", quantity=500)
@@ -215,7 +217,7 @@ def test_daily_loss_blocks_new_risk_and_kills(venue):
     assert portfolio.net_pnl == -6_000 * 10_000
     assert [b.reason for b in gate.breaches()] == [RiskReason.DAILY_LOSS]
     assert gate.check(intent("more", price=940_100), 3) is RiskReason.DAILY_LOSS
-    assert gate.killed and gate.kill_reason == "daily loss limit"
+    assert gate.state is TradingState.HALTED and gate.state_reason == "daily loss limit"
     [flat] = deleveraging_intents(gate, 4)
     assert (flat.side, flat.quantity, flat.price) == (Side.SELL, 1_000, 939_900)
     assert gate.check(flat, 4) is RiskReason.PASSED
@@ -236,7 +238,27 @@ def test_deleveraging_after_mark_move(venue):
     [cut] = deleveraging_intents(gate, 3, target=0.9)
     # down to 135,000 of net at 200.00 = 675 shares: sell 325
     assert (cut.side, cut.quantity, cut.reduce_only) == (Side.SELL, 325, True)
+    assert cut.purpose is OrderPurpose.DELEVERAGE
     assert gate.check(cut, 3) is RiskReason.PASSED
+
+
+def test_trading_state_moves_by_its_table_and_keeps_the_reason():
+    gate = RiskGate(LIMITS, state=TradingState.WARMING_UP)
+    for symbol, bid, ask in (("AAA", 999_900, 1_000_100),):
+        gate.on_top_of_book(book(symbol, bid, ask))
+    assert not gate.reset_kill() and gate.state is TradingState.WARMING_UP
+    assert gate.start_trading("ready") and gate.state is TradingState.ACTIVE
+    assert gate.state_reason == "ready" and not gate.start_trading("again")
+    assert gate.start_reducing("breach") and gate.state is TradingState.REDUCING
+    assert not gate.start_trading("no") and gate.state_reason == "breach"
+    # the gate refuses by state only when HALTED (the engine stops asking the strategy)
+    assert gate.check(intent("while reducing"), 0) is RiskReason.PASSED
+    assert gate.kill("first") and not gate.kill("second")
+    assert gate.state is TradingState.HALTED and gate.state_reason == "first"
+    assert gate.check(intent("while halted"), 0) is RiskReason.KILL_SWITCH
+    assert not gate.start_reducing("stopping") and gate.state is TradingState.HALTED
+    assert gate.reset_kill() and gate.state is TradingState.ACTIVE and gate.state_reason == ""
+    assert gate.state_changes == 4
 
 
 def test_rebuild_after_restart(venue):

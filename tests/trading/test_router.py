@@ -27,6 +27,28 @@ def buy(qty, price=1_000_000, tif=TimeInForce.DAY):
     return OrderIntent("P1", "AAA", Side.BUY, qty, price, time_in_force=tif)
 
 
+def test_a_size_source_delivers_the_sizes_before_each_route():
+    class HeldBack:
+        """Sizes held back until the router asks (as the fast replay does)."""
+
+        def __init__(self):
+            self.router: Router | None = None
+            self.asked: list[str] = []
+
+        def deliver_sizes(self, symbol: str) -> None:
+            self.asked.append(symbol)
+            self.router.on_top_of_book("B", top(999_900, 300))
+
+    source = HeldBack()
+    r = source.router = router(size_source=source)
+    decision = r.route(buy(200))
+    assert source.asked == ["AAA"]
+    assert [(o.venue, o.quantity, o.price) for o in decision.orders] == [("B", 200, 1_000_000)]
+    assert decision.legs[0].reason is LegReason.TAKE_DISPLAYED
+    passive = router().route(buy(200))  # sizes pushed (the default): nothing displayed here
+    assert passive.legs[0].reason is LegReason.PASSIVE
+
+
 def test_best_price_first_then_split():
     r = router()
     r.on_top_of_book("A", top(1_000_000, 300))

@@ -16,7 +16,7 @@ from calarb.model.live import PairModel
 from calarb.model.signal import SignalRules
 from calarb.model.spread import SpreadForm
 from calarb.trading.oms import OrderManager
-from calarb.trading.orders import OrderIntent, TimeInForce, VenueOrder
+from calarb.trading.orders import OrderIntent, OrderPurpose, TimeInForce, VenueOrder
 from calarb.trading.strategy import CancelOrder, PairsStrategy, PairStrategyConfig
 
 RULES = SignalRules(entry=2.0, exit=0.5, stop=4.0, max_holding_ns=60_000_000_000)
@@ -117,6 +117,7 @@ def test_stop_then_cooldown_then_no_reentry_until_back_inside_entry(venue):
         desk.fill(intent)
     stop = desk.send(desk.strategy.on_z("AAA/BBB", 4.5, 1.0, 20), 20)
     assert [(i.symbol, i.side) for i in stop] == [("AAA", Side.BUY), ("BBB", Side.SELL)]
+    assert [i.purpose for i in entry + stop] == [OrderPurpose.ENTRY] * 2 + [OrderPurpose.EXIT] * 2
     for intent in stop:
         desk.fill(intent)
     assert desk.positions() == (0, 0) and desk.counters.stops == 1
@@ -173,6 +174,7 @@ def test_legging_hedge_completes_the_missing_leg_aggressively(venue):
         499_600,
     )
     assert hedge.time_in_force is TimeInForce.IOC
+    assert hedge.purpose is OrderPurpose.ENTRY  # completes the entry
     desk.fill(hedge)
     assert desk.positions() == (100, -80)
     assert desk.counters.legging_events == 1 and desk.counters.hedges == 1
@@ -184,6 +186,7 @@ def test_legging_unwind_closes_the_filled_leg(venue):
     _legged_entry(desk)
     [unwind] = desk.send(desk.strategy.on_timer(1_500), 1_500)
     assert (unwind.symbol, unwind.side, unwind.quantity) == ("AAA", Side.SELL, 100)
+    assert unwind.purpose is OrderPurpose.UNWIND
     desk.fill(unwind)
     assert desk.positions() == (0, 0) and desk.counters.unwinds == 1
     # the signal is flat again: a fresh entry is possible
@@ -230,7 +233,6 @@ def test_refused_intents_halt_and_bad_config(venue):
     desk.strategy.on_intent_refused(b)
     assert desk.strategy.on_timer(1_000_000_000) == []  # the leg timeout abandons the entry
     assert desk.strategy.pairs["AAA/BBB"].settled and desk.counters.entries_abandoned == 1
-    desk.strategy.halt()
     assert desk.strategy.on_timer(10**12) == []
     with pytest.raises(ValueError, match="legging_action 'pray'"):
         PairStrategyConfig("AAA", "BBB", legging_action="pray")

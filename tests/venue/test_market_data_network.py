@@ -64,7 +64,7 @@ class Client:
         group, port = market_data.group_address
         self.subscriber = await MoldSubscriber.create(
             self.receiver, group, port, market_data.retransmission_address,
-            self.feed.on_message_bytes,
+            lambda payload, _received_ns: self.feed.on_message_bytes(payload),
         )  # fmt: skip
         return self
 

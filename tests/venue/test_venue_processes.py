@@ -162,7 +162,7 @@ class VenueClient:
         host, retransmission_port = self.address["retransmission"].split(":")
         self.subscriber = await MoldSubscriber.create(
             self.receiver, group, int(port), (host, int(retransmission_port)),
-            self.feed.on_message_bytes,
+            lambda payload, _received_ns: self.feed.on_message_bytes(payload),
         )  # fmt: skip
         self.initiator.start()
         await self.initiator.wait_logged_on(15.0)

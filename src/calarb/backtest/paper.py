@@ -263,7 +263,8 @@ async def run_paper(config: BacktestConfig, timeout_s: float = 10.0) -> Backtest
     holder: dict[str, object] = {}
 
     def market_data_sink(name: str):
-        return lambda payload: holder["engine"].on_market_data(name, payload)
+        # the arrival stamp is dropped: the feed is parked and delivered on the schedule
+        return lambda payload, _received_ns: holder["engine"].on_market_data(name, payload)
 
     for i, name in enumerate(names):
         order_link = ModelledLink(config.order_latency(name, i))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -46,8 +46,7 @@ from calarb.core.events import TopOfBook
 from calarb.core.scheduler import EventScheduler
 from calarb.itch.codec import decode
 from calarb.itch.spec import MESSAGE_LENGTHS
-from calarb.trading.orders import OrderIntent
-from calarb.trading.router import RouteDecision, Router
+from calarb.trading.router import Router
 from calarb.trading.strategy import IDLE_FOREVER
 
 _new_top = tuple.__new__  # builds a TopOfBook without its Python-level __new__
@@ -168,22 +167,9 @@ def _fast_path_applies(config: BacktestConfig, venues: int) -> bool:
     )
 
 
-class _SizesOnDemandRouter(Router):
-    """The engine's router, which first takes the pending size-only tops of the symbol it
-    routes (fast replay: the router is the one part of the engine that reads displayed
-    sizes, see docs/backtest.md)."""
-
-    def __init__(self, venues, before_route: Callable[[str], None]) -> None:
-        super().__init__(venues)
-        self.before_route = before_route
-
-    def route(self, intent: OrderIntent) -> RouteDecision:
-        self.before_route(intent.symbol)
-        return super().route(intent)
-
-
 class _ReplayRun:
-    """One backtest over loaded sources: the engine, its venues and the merged stream."""
+    """One backtest over loaded sources: the engine, its venues and the merged stream. In the
+    fast replay it is the router's `SizeSource` (`deliver_sizes`)."""
 
     def __init__(
         self, config: BacktestConfig, sources: Sequence[ItchSource], fast: bool = False
@@ -209,7 +195,7 @@ class _ReplayRun:
         }  # fmt: skip
         fees = {name: config.fees(name) for name in names}
         self.recorder = RunRecorder(config.sample_ns, fees)
-        router = _SizesOnDemandRouter(fees.items(), self._take_pending) if fast else None
+        router = Router(fees.items(), size_source=self) if fast else None
         self.engine = build_engine(
             config, self.clock, self.venues, self.recorder, strategy, router=router
         )
@@ -365,9 +351,9 @@ class _ReplayRun:
         self.late_tops += 1
         self.top_sink(name, _new_top(TopOfBook, (symbol, *entry[2:])))
 
-    def _take_pending(self, symbol: str) -> None:
-        """Before the router reads `symbol`'s sizes: the last of its pending tops that the
-        slow path would have delivered by now reaches the engine."""
+    def deliver_sizes(self, symbol: str) -> None:
+        """`SizeSource`: before the router reads `symbol`'s sizes, the last of its pending
+        tops that the slow path would have delivered by now reaches the engine."""
         kernel = self.kernel
         running = self.scheduler.running
         now = (running[0], running[1])

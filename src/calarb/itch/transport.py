@@ -308,13 +308,14 @@ class RetransmissionEndpoint:
 
 class MoldSubscriber:
     """Feeds a MoldReceiver from a loopback multicast group and the re-request server's
-    answers, calls `on_message(payload)` per delivered message, and sends the receiver's
-    requests after each datagram and every `poll_interval_s`."""
+    answers, calls `on_message(payload, received_ns)` per delivered message (`received_ns`:
+    its datagram's arrival, one `clock.monotonic_ns()` read per datagram), and sends the
+    receiver's requests after each datagram and every `poll_interval_s`."""
 
     def __init__(
         self,
         receiver: MoldReceiver,
-        on_message: Callable[[bytes], object],
+        on_message: Callable[[bytes, int], object],
         clock: Clock,
     ) -> None:
         self.receiver = receiver
@@ -333,7 +334,7 @@ class MoldSubscriber:
         group: str,
         port: int,
         request_address: Address,
-        on_message: Callable[[bytes], object],
+        on_message: Callable[[bytes, int], object],
         *,
         interface: str = LOOPBACK,
         clock: Clock | None = None,
@@ -359,7 +360,7 @@ class MoldSubscriber:
         now_ns = self.clock.monotonic_ns()
         for message in receiver.on_packet(data, now_ns):
             try:
-                self.on_message(message)
+                self.on_message(message, now_ns)
             except Exception:  # a consumer bug must not stop the feed
                 self.callback_errors += 1
                 log.exception("mold subscriber: on_message failed")

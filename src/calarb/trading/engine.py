@@ -19,10 +19,11 @@ The engine reads time only from the `Clock` it is given (a `SimulatedClock` in b
 in-process runs; see `calarb.trading.gateway`). The latency recorder has its own clock
 (normally a `LiveClock`, so a simulated run still measures real processing time by stage).
 
-Kill switch (`kill`, or automatic when the risk gate kills itself on the daily loss limit):
-cancels every open order, optionally flattens positions with reduce-only IOC orders, and
-halts the strategy. On `on_timer`, a post-trade limit breach (positions at current marks)
-sends reduce-only deleveraging orders and halts the strategy too.
+The trading state is the risk gate's (`risk.state`, a `TradingState`): the strategy is asked
+only while it is ACTIVE. Kill switch (`kill`, or automatic when the risk gate kills itself on
+the daily loss limit): HALTED, every open order cancelled, positions optionally flattened
+with reduce-only IOC orders. On `on_timer`, a post-trade limit breach (positions at current
+marks) moves to REDUCING and sends reduce-only deleveraging orders.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from calarb.trading.orders import (
     ExecType,
     Liquidity,
     OrderIntent,
+    OrderPurpose,
     OrderRecord,
     VenueFees,
 )
@@ -52,6 +54,7 @@ from calarb.trading.risk import (
     RiskGate,
     RiskLimits,
     RiskReason,
+    TradingState,
     deleveraging_intents,
     engage_kill_switch,
 )
@@ -65,6 +68,10 @@ _SIGNAL = Stage.SIGNAL
 _RISK_PASSED = Stage.RISK_PASSED
 _ROUTED = Stage.ROUTED
 _PASSED = RiskReason.PASSED
+_ACTIVE = TradingState.ACTIVE
+_HALTED = TradingState.HALTED
+_NO_ACTIONS: tuple[StrategyAction, ...] = ()
+_DELEVERAGE = OrderPurpose.DELEVERAGE
 _new_top = tuple.__new__  # builds a TopOfBook without its Python-level __new__
 
 
@@ -110,6 +117,8 @@ class TradingEngine:
 
     `gateways`: venue name -> its `OrderGateway`; `fees`: venue name -> `VenueFees` (zero
     when missing). `true_hedge_ratios`: pair name -> the known true ratio, for reports.
+    `trading_state`: the risk gate's first state (WARMING_UP: the strategy waits for
+    `risk.start_trading`).
     """
 
     def __init__(
@@ -124,6 +133,7 @@ class TradingEngine:
         journal: JournalSink | None = None,
         router: Router | None = None,
         true_hedge_ratios: Mapping[str, float] | None = None,
+        trading_state: TradingState = TradingState.ACTIVE,
     ) -> None:
         if not gateways:
             raise ValueError("an engine needs at least one venue gateway")
@@ -133,7 +143,7 @@ class TradingEngine:
         self.gateways: dict[str, OrderGateway] = dict(gateways)
         venue_fees = {venue: (fees or {}).get(venue, VenueFees()) for venue in self.gateways}
         self.portfolio = Portfolio(venue_fees)
-        self.risk = RiskGate(risk_limits or RiskLimits(), self.portfolio)
+        self.risk = RiskGate(risk_limits or RiskLimits(), self.portfolio, trading_state)
         self.router = router or Router(venue_fees.items())
         self.oms = OrderManager([self.portfolio, self.risk, strategy, self], journal)
         self.recorder = recorder
@@ -155,8 +165,7 @@ class TradingEngine:
         self.rejects: Counter[str] = Counter()
         self.market_data_messages = 0
         self.ticks_to_model = 0
-        self.kill_switch_engaged = False
-        self.kill_reason = ""
+        self._killed_at = -1  # risk.state_changes when the kill switch's cancels went out
         self.deleveraging_orders = 0
 
     # -- market data (tick to trade) -------------------------------------------------------
@@ -223,7 +232,8 @@ class TradingEngine:
                     stamps[_BOOK_UPDATED] = self._stamp_now()
                 return
         self.consolidated[symbol] = best
-        self.risk.on_top_of_book(best)
+        risk = self.risk
+        risk.on_top_of_book(best)
         self.portfolio.on_top_of_book(best)
         strategy = self.strategy
         strategy.on_top_of_book(best)
@@ -235,7 +245,9 @@ class TradingEngine:
             self.ticks_to_model += 1
             if stamps is not None and not stamps[_MODEL_UPDATED]:
                 stamps[_MODEL_UPDATED] = self._stamp_now()
-            actions = strategy.on_model_update(state.name, now)
+            actions = (
+                strategy.on_model_update(state.name, now) if risk.state is _ACTIVE else _NO_ACTIONS
+            )
             if stamps is not None and not stamps[_SIGNAL]:
                 stamps[_SIGNAL] = self._stamp_now()
             if actions:
@@ -249,8 +261,8 @@ class TradingEngine:
                 self._cancel_parent(action.parent_id, now_ns)
             else:
                 self._send_intent(action, now_ns)
-        if self.risk.killed and not self.kill_switch_engaged:
-            self.kill(self.risk.kill_reason)
+        if self._kill_pending():
+            self.kill(self.risk.state_reason)
 
     def _send_intent(self, intent: OrderIntent, now_ns: int) -> bool:
         self.intents += 1
@@ -311,10 +323,10 @@ class TradingEngine:
         It acts only on a breached limit, a pair in a transition, a maximum holding time or
         a pending kill: see `timer_idle_until`, which must change with it."""
         now = self.clock.monotonic_ns() if now_ns is None else now_ns
-        if self.risk.breaches() and not any(
-            order.parent_id.startswith("DELEV") for order in self.oms.open_orders()
-        ):
-            self.strategy.halt()
+        breaches = self.risk.breaches()
+        if breaches and not any(order.purpose is _DELEVERAGE for order in self.oms.open_orders()):
+            names = ", ".join(breach.reason.name for breach in breaches)
+            self.risk.start_reducing(f"post-trade limit breach: {names}")
             for intent in deleveraging_intents(self.risk, now):
                 if self._send_intent(intent, now):
                     self.deleveraging_orders += 1
@@ -324,15 +336,20 @@ class TradingEngine:
         """Until when a timer tick would do nothing if no event came first: 0 with a kill
         pending or a limit breached, else the strategy's `timer_idle_until` (a pair in a
         transition, a maximum holding time). The fast replay runs such ticks in its kernel."""
-        risk = self.risk
-        if (risk.killed and not self.kill_switch_engaged) or risk.breaches():
+        if self._kill_pending() or self.risk.breaches():
             return 0
         return self.strategy.timer_idle_until()
 
     def _after_event(self, now_ns: int) -> None:
-        actions = self.strategy.on_timer(now_ns)
-        if actions or (self.risk.killed and not self.kill_switch_engaged):
+        actions = self.strategy.on_timer(now_ns) if self.risk.state is _ACTIVE else _NO_ACTIONS
+        if actions or self._kill_pending():
             self._execute(actions, now_ns)
+
+    def _kill_pending(self) -> bool:
+        """The risk gate halted (e.g. on the daily loss limit) since the engine last sent the
+        kill switch's cancels."""
+        risk = self.risk
+        return risk.state is _HALTED and self._killed_at != risk.state_changes
 
     # -- OMS listener (counters) -----------------------------------------------------------
 
@@ -351,12 +368,11 @@ class TradingEngine:
     # -- controls --------------------------------------------------------------------------
 
     def kill(self, reason: str = "manual", flatten: bool = False) -> None:
-        """Kill switch: no new risk, cancel every open order, optionally flatten."""
+        """Kill switch: the risk gate HALTED (its first reason kept), every open order
+        cancelled, positions optionally flattened."""
         now = self.clock.monotonic_ns()
-        self.kill_switch_engaged = True
-        self.kill_reason = reason
-        self.strategy.halt()
         result = engage_kill_switch(self.risk, self.oms, now, reason, flatten)
+        self._killed_at = self.risk.state_changes
         for request in result.cancels:
             self.gateways[request.venue].send_cancel(request, now)
             self.cancels_sent += 1
@@ -364,6 +380,11 @@ class TradingEngine:
             self._send_intent(intent, now)
 
     # -- reports ---------------------------------------------------------------------------
+
+    def kill_switch(self) -> dict[str, Any]:
+        """{"engaged": the risk gate is HALTED, "reason": why ("" if not engaged)}."""
+        engaged = self.risk.state is _HALTED
+        return {"engaged": engaged, "reason": self.risk.state_reason if engaged else ""}
 
     def hedge_ratios(self) -> dict[str, dict[str, float | None]]:
         return {
@@ -395,7 +416,7 @@ class TradingEngine:
                 "net": portfolio.net_pnl / PRICE_SCALE,
             },
             "hedge_ratios": self.hedge_ratios(),
-            "kill_switch": {"engaged": self.kill_switch_engaged, "reason": self.kill_reason},
+            "kill_switch": self.kill_switch(),
             "oms_anomalies": dict(self.oms.anomalies),
             "market_data_messages": self.market_data_messages,
         }

@@ -135,7 +135,7 @@ class FixOrderGateway:
         if not session.logged_on:
             self._reject_locally(order, f"venue {self.venue} is not connected")
             return
-        cl_ord_id, _, _, symbol_name, side, quantity, price, ord_type, time_in_force, _ = order
+        cl_ord_id, _, _, symbol_name, side, quantity, price, ord_type, time_in_force, _, _ = order
         symbol = self._symbols.get(symbol_name)
         if symbol is None:
             symbol = self._symbols[symbol_name] = symbol_name.encode()

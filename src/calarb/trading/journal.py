@@ -32,6 +32,7 @@ from calarb.trading.orders import (
     ExecReport,
     ExecType,
     Liquidity,
+    OrderPurpose,
     OrdStatus,
     OrdType,
     ReplaceRequest,
@@ -54,9 +55,16 @@ class JournalCorruptError(ValueError):
         self.offset = offset
 
 
-def _tuple_decoder(cls: type, converters: dict[int, Callable[[Any], Any]]) -> Callable:
+def _tuple_decoder(
+    cls: type, converters: dict[int, Callable[[Any], Any]], optional: int | None = None
+) -> Callable:
+    """Values in field order to `cls`. `optional`: the index of a trailing field that lines
+    written before it existed lack (its default applies)."""
+
     def decode(values: list) -> Any:
         for index, convert in converters.items():
+            if index == optional and index == len(values):
+                continue
             if values[index] is not None:
                 values[index] = convert(values[index])
         return cls(*values)
@@ -65,7 +73,9 @@ def _tuple_decoder(cls: type, converters: dict[int, Callable[[Any], Any]]) -> Ca
 
 
 _DECODERS: dict[str, Callable[[list], Any]] = {
-    "order": _tuple_decoder(VenueOrder, {4: Side, 7: OrdType, 8: TimeInForce}),
+    "order": _tuple_decoder(  # purpose (10): MANUAL on lines written before orders had one
+        VenueOrder, {4: Side, 7: OrdType, 8: TimeInForce, 10: OrderPurpose}, optional=10
+    ),
     "cancel": _tuple_decoder(CancelRequest, {5: Side}),
     "replace": _tuple_decoder(ReplaceRequest, {5: Side, 8: OrdType}),
     "report": _tuple_decoder(ExecReport, {4: ExecType, 5: OrdStatus, 7: Side, 16: Liquidity}),

@@ -9,14 +9,15 @@ post-trade checks), the gateways' reconciliation deadlines and the kill-file che
 Start-up: the journal (if configured) is replayed (`restore_from_journal`: positions, P&L
 and open orders come back, the risk gate is rebuilt, the strategy takes back its legs; the
 replayed fills are kept apart, so the fill counters count this run's), the strategy's
-ClOrdIDs get a new run number so they never collide with the journal's, and the strategy
-stays halted (warm-up) until every feed has caught up with its session and every FIX
-session has logged on. After each Logon the gateway reconciles the venue's open orders.
+ClOrdIDs get a new run number so they never collide with the journal's, and the risk gate's
+trading state stays WARMING_UP (the strategy is not asked) until every feed has caught up
+with its session and every FIX session has logged on. After each Logon the gateway
+reconciles the venue's open orders.
 
-Kill switch: SIGUSR1, the kill file appearing, or `kill()`: cancels every open order (and
-flattens if configured) and halts the strategy for good. SIGINT/SIGTERM or the duration
-ending stop the run: open orders are cancelled (unless told otherwise), FIX sessions log
-out, sockets close, the journal is closed.
+Kill switch: SIGUSR1, the kill file appearing, or `kill()`: HALTED for good, every open order
+cancelled (and positions flattened if configured). SIGINT/SIGTERM or the duration ending stop
+the run: REDUCING, open orders cancelled (unless told otherwise), FIX sessions log out,
+sockets close, the journal is closed.
 """
 
 from __future__ import annotations
@@ -40,12 +41,14 @@ from calarb.trading.config import RunConfig, VenueSettings
 from calarb.trading.engine import Fill, TradingEngine
 from calarb.trading.fix_gateway import FixOrderGateway
 from calarb.trading.journal import Journal, JournalContents, JournalEntry
+from calarb.trading.risk import TradingState
 from calarb.trading.strategy import PairsStrategy
 
 log = logging.getLogger("calarb.trading.live")
+_WARMING_UP = TradingState.WARMING_UP
+_HALTED = TradingState.HALTED
 
 __all__ = [
-    "ArrivalClock",
     "LiveClock",
     "LiveEngine",
     "VenueFeed",
@@ -54,40 +57,19 @@ __all__ = [
 ]
 
 
-class ArrivalClock:
-    """A clock that remembers its last monotonic reading.
-
-    `MoldSubscriber` reads its clock once per datagram, then delivers that datagram's
-    messages: `last_ns` is then the packet-received stamp of the message being delivered.
-    """
-
-    __slots__ = ("_clock", "_monotonic", "last_ns")
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self._monotonic = clock.monotonic_ns
-        self.last_ns = 0
-
-    def monotonic_ns(self) -> int:
-        now = self.last_ns = self._monotonic()
-        return now
-
-    def wall_ns(self) -> int:
-        return self._clock.wall_ns()
-
-
 class VenueFeed:
     """One venue's market data: MoldUDP64 receiver -> engine, with arrival stamps."""
 
     def __init__(self, venue: str, engine: TradingEngine, clock: Clock, session: str | None):
         self.venue = venue
-        self.arrival = ArrivalClock(clock)
+        self.clock = clock
         self.receiver = MoldReceiver(session, first_sequence=1)
         self.subscriber: MoldSubscriber | None = None
         self._on_market_data = engine.on_market_data
 
-    def on_message(self, payload: bytes) -> None:
-        self._on_market_data(self.venue, payload, self.arrival.last_ns)
+    def on_message(self, payload: bytes, received_ns: int) -> None:
+        """One message of a datagram that arrived at `received_ns` (monotonic)."""
+        self._on_market_data(self.venue, payload, received_ns)
 
     async def open(self, settings: VenueSettings) -> None:
         feed = settings.feed
@@ -98,7 +80,7 @@ class VenueFeed:
             feed.retransmission_address,
             self.on_message,
             interface=feed.interface,
-            clock=self.arrival,
+            clock=self.clock,
         )
 
     @property
@@ -172,7 +154,6 @@ class LiveEngine:
         self.gateways: dict[str, FixOrderGateway] = {}
         self.initiators: dict[str, FixInitiator] = {}
         self.feeds: dict[str, VenueFeed] = {}
-        self.warming_up = True
         self.started_ns = 0
         self.engine = self._build_engine()
         self._stop = asyncio.Event()
@@ -216,6 +197,7 @@ class LiveEngine:
             true_hedge_ratios={
                 p.strategy.name: p.true_ratio for p in config.pairs if p.true_ratio is not None
             },
+            trading_state=TradingState.WARMING_UP,  # until feeds and sessions are ready
         )
         if entries:
             self.replayed_fills = restore_from_journal(engine, entries, self.clock.monotonic_ns())
@@ -223,7 +205,6 @@ class LiveEngine:
             gateway.attach(engine, engine.oms, engine.router)
         for venue in config.venues:
             self.feeds[venue.name] = VenueFeed(venue.name, engine, self.clock, venue.feed.session)
-        strategy.halt()  # warm-up: resumed once feeds and sessions are ready
         return engine
 
     def _session_event(self, session, event) -> None:
@@ -265,13 +246,10 @@ class LiveEngine:
             await asyncio.sleep(interval)
             now = self.clock.monotonic_ns()
             try:
-                if (
-                    kill_file is not None
-                    and not self.engine.kill_switch_engaged
-                    and kill_file.exists()
-                ):
+                risk = self.engine.risk
+                if kill_file is not None and risk.state is not _HALTED and kill_file.exists():
                     self.kill(f"kill file {kill_file}")
-                if self.warming_up:
+                if risk.state is _WARMING_UP:
                     self._check_warm_up()
                 for gateway in self.gateways.values():
                     gateway.on_timer(now)
@@ -280,22 +258,18 @@ class LiveEngine:
                 log.exception("timer tick failed")
 
     def _check_warm_up(self) -> None:
-        if self.engine.kill_switch_engaged:
-            self.warming_up = False
-            return
         if all(feed.caught_up for feed in self.feeds.values()) and all(
             gateway.connected and gateway.reconciliation is None
             for gateway in self.gateways.values()
         ):
-            self.warming_up = False
-            self.engine.strategy.resume()
+            self.engine.risk.start_trading("feeds caught up and sessions logged on")
             log.info("feeds caught up and sessions logged on: strategy running")
 
     async def wait_ready(self, timeout_s: float = 10.0) -> None:
         """Wait until the warm-up is over (TimeoutError naming what is missing)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        while self.warming_up:
+        while self.engine.risk.state is _WARMING_UP:
             if loop.time() > deadline:
                 waiting = [n for n, f in self.feeds.items() if not f.caught_up]
                 waiting += [f"{n} FIX" for n, g in self.gateways.items() if not g.connected]
@@ -304,10 +278,9 @@ class LiveEngine:
 
     def kill(self, reason: str = "manual") -> None:
         """Engage the kill switch (idempotent)."""
-        if self.engine.kill_switch_engaged:
+        if self.engine.risk.state is _HALTED:
             return
         log.warning("kill switch: %s", reason)
-        self.warming_up = False
         self.engine.kill(reason, flatten=self.config.flatten_on_kill)
 
     def request_stop(self) -> None:
@@ -326,7 +299,7 @@ class LiveEngine:
         self._signals.clear()
         engine = self.engine
         if cancel_open_orders and engine.oms.open_count:
-            engine.strategy.halt()
+            engine.risk.start_reducing("stopping")
             now = self.clock.monotonic_ns()
             for request in engine.oms.cancel_all(now):
                 engine.gateways[request.venue].send_cancel(request, now)

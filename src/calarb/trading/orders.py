@@ -8,11 +8,13 @@ maps a FIX ExecutionReport (35=8) to an `ExecReport` field by field (`ExecReport
 The flow: a strategy emits an `OrderIntent` (the parent order, its `cl_ord_id` is unique for
 the trading day); the risk gate checks it; the router splits it into one or more
 `VenueOrder`s (children, `cl_ord_id` = parent id + "." + k); the OMS tracks each child as an
-`OrderRecord` driven by `ExecReport`s and `CancelReject`s.
+`OrderRecord` driven by `ExecReport`s and `CancelReject`s. Each carries its `OrderPurpose`
+(why it was sent) from the intent to the record and the journal.
 """
 
 from __future__ import annotations
 
+import enum
 from typing import Any, NamedTuple
 
 from calarb.core.orders import (
@@ -26,13 +28,27 @@ from calarb.core.orders import (
 from calarb.core.types import Side
 
 
+class OrderPurpose(enum.StrEnum):
+    """Why an order is sent. The engine and reports tell orders apart by this, never by the
+    text of their ClOrdIDs. The strategy's purposes are its transitions
+    (`calarb.trading.strategy.Transition`); the risk gate's close positions."""
+
+    MANUAL = "manual"  # none of the below: an operator, a test, a caller of the OMS
+    ENTRY = "entry"  # a pair's entry, its legging repairs (reprice, hedge) included
+    EXIT = "exit"  # a pair's exit: exit signal, stop, maximum holding time
+    UNWIND = "unwind"  # a pair gives back an entry that legged or was abandoned
+    FLATTEN = "flatten"  # the kill switch closes every position
+    DELEVERAGE = "deleverage"  # positions back inside post-trade limits (`deleveraging_intents`)
+
+
 class OrderIntent(NamedTuple):
     """What a strategy wants to trade: the parent order, before risk and routing.
 
     `price` is the limit price; for a market order it is the protection price used to value
     the order (the gate values it at the far touch when the price is 0). `reduce_only`
     intents (flattening, deleveraging) may pass a kill switch and a daily-loss stop, and are
-    refused if they would increase the worst-case position.
+    refused if they would increase the worst-case position. `purpose` goes with every child
+    order to the OMS's record.
     """
 
     cl_ord_id: str
@@ -44,10 +60,12 @@ class OrderIntent(NamedTuple):
     time_in_force: TimeInForce = TimeInForce.DAY
     tag: str = ""  # free text for the caller (pair, leg), kept in the journal
     reduce_only: bool = False
+    purpose: OrderPurpose = OrderPurpose.MANUAL
 
 
 class VenueOrder(NamedTuple):
-    """One child order for one venue, as the gateway sends it (NewOrderSingle 35=D)."""
+    """One child order for one venue, as the gateway sends it (NewOrderSingle 35=D); its
+    parent's `purpose` stays on our side (it is not sent)."""
 
     cl_ord_id: str
     parent_id: str
@@ -59,6 +77,7 @@ class VenueOrder(NamedTuple):
     ord_type: OrdType
     time_in_force: TimeInForce
     tag: str = ""
+    purpose: OrderPurpose = OrderPurpose.MANUAL
 
 
 class CancelRequest(NamedTuple):
@@ -227,6 +246,7 @@ class OrderRecord:
         "ord_type",
         "time_in_force",
         "tag",
+        "purpose",
         "status",
         "order_id",
         "cum_qty",
@@ -246,7 +266,7 @@ class OrderRecord:
         # One unpack of the order (on the order path, each attribute read costs a lookup).
         (
             cl_ord_id, self.parent_id, self.venue, self.symbol, self.side, quantity,
-            self.price, self.ord_type, self.time_in_force, self.tag,
+            self.price, self.ord_type, self.time_in_force, self.tag, self.purpose,
         ) = order  # fmt: skip
         self.root_id = cl_ord_id
         self.cl_ord_id = cl_ord_id

@@ -20,6 +20,10 @@ a limit; mark moves can, and that is what `breaches` and `deleveraging_intents` 
 
 Open orders and the rate throttle count parent orders (intents): a parent split by the
 router over several venues counts once. Replaces may only reprice or reduce (`check_replace`).
+
+The gate owns the engine's `TradingState` (as NautilusTrader's risk engine does): whether the
+strategy trades, only positions are reduced, or the kill switch is engaged. Every change goes
+through `_move` and its table `_TRANSITIONS`, with the reason kept (`state_reason`).
 """
 
 from __future__ import annotations
@@ -36,10 +40,40 @@ from calarb.trading.orders import (
     CancelRequest,
     Liquidity,
     OrderIntent,
+    OrderPurpose,
     OrderRecord,
     OrdType,
     TimeInForce,
 )
+
+
+class TradingState(enum.Enum):
+    """What the engine may do (`RiskGate.state`). The engine asks the strategy only while
+    ACTIVE; the gate itself refuses by state only when HALTED (everything but reduce-only
+    intents: KILL_SWITCH)."""
+
+    WARMING_UP = "warming up"  # live start-up: feeds catch up, sessions log on
+    ACTIVE = "active"  # the strategy trades
+    REDUCING = "reducing"  # no new positions: deleveraging after a breach, or stopping
+    HALTED = "halted"  # kill switch: open orders cancelled, reduce-only intents only
+
+
+_WARMING_UP = TradingState.WARMING_UP
+_ACTIVE = TradingState.ACTIVE
+_REDUCING = TradingState.REDUCING
+_HALTED = TradingState.HALTED
+_TRANSITIONS: dict[tuple[TradingState, str], TradingState] = {
+    # (state, the RiskGate method asking) -> the new state
+    (_WARMING_UP, "start_trading"): _ACTIVE,
+    (_WARMING_UP, "start_reducing"): _REDUCING,
+    (_WARMING_UP, "kill"): _HALTED,
+    (_ACTIVE, "start_reducing"): _REDUCING,
+    (_ACTIVE, "kill"): _HALTED,
+    (_REDUCING, "kill"): _HALTED,
+    (_HALTED, "reset_kill"): _ACTIVE,  # an operator's decision
+}
+"""Every change of trading state. Any other request leaves the state and its reason as they
+are: a second kill keeps the first one's reason, reducing while halted stays halted."""
 
 
 class RiskReason(enum.IntEnum):
@@ -132,9 +166,15 @@ class RiskGate:
     """Pre-trade checks with a counter per reason. An OMS listener (`on_fill`,
     `on_release`); takes the consolidated top of book through `on_top_of_book`."""
 
-    def __init__(self, limits: RiskLimits, portfolio: object | None = None) -> None:
+    def __init__(
+        self,
+        limits: RiskLimits,
+        portfolio: object | None = None,
+        state: TradingState = TradingState.ACTIVE,
+    ) -> None:
         """`portfolio` is anything with an int attribute `net_pnl` (calarb.trading.portfolio
-        .Portfolio), read for the daily loss limit."""
+        .Portfolio), read for the daily loss limit. `state`: the trading state to start in
+        (WARMING_UP for a live start)."""
         self.limits = limits
         self._portfolio = portfolio
         self._symbols: dict[str, _SymbolRisk] = {}
@@ -144,8 +184,9 @@ class RiskGate:
         self.gross_exposure = 0
         self.net_high = 0
         self.net_low = 0
-        self.killed = False
-        self.kill_reason = ""
+        self.state = state
+        self.state_reason = ""
+        self.state_changes = 0  # moves so far: lets a reader tell a new HALTED from an old one
         self.counts = [0] * len(RiskReason)
 
     # ------------------------------------------------------------------ state feeds
@@ -226,15 +267,33 @@ class RiskGate:
     def resume(self, symbol: str) -> None:
         self._symbol(symbol).halted = False
 
-    def kill(self, reason: str = "manual") -> None:
-        """Refuse every new intent except reduce-only ones until `reset_kill`."""
-        if not self.killed:
-            self.killed = True
-            self.kill_reason = reason
+    def _move(self, request: str, reason: str) -> bool:
+        """The one place the trading state changes, by `_TRANSITIONS` (returns whether it
+        moved)."""
+        state = _TRANSITIONS.get((self.state, request))
+        if state is None:
+            return False
+        self.state = state
+        self.state_reason = reason
+        self.state_changes += 1
+        return True
 
-    def reset_kill(self) -> None:
-        self.killed = False
-        self.kill_reason = ""
+    def start_trading(self, reason: str = "") -> bool:
+        """WARMING_UP -> ACTIVE."""
+        return self._move("start_trading", reason)
+
+    def start_reducing(self, reason: str) -> bool:
+        """WARMING_UP or ACTIVE -> REDUCING: the strategy is not asked any more (deleveraging,
+        stopping)."""
+        return self._move("start_reducing", reason)
+
+    def kill(self, reason: str = "manual") -> bool:
+        """-> HALTED: refuse every new intent except reduce-only ones until `reset_kill`."""
+        return self._move("kill", reason)
+
+    def reset_kill(self) -> bool:
+        """HALTED -> ACTIVE."""
+        return self._move("reset_kill", "")
 
     # ------------------------------------------------------------------ the check
     def _reject(self, reason: RiskReason) -> RiskReason:
@@ -245,13 +304,13 @@ class RiskGate:
         """Check one intent at time `now_ns` (monotonic ns); on PASSED its quantity is
         reserved and its ClOrdID is used up."""
         limits = self.limits
-        cl_ord_id, symbol, side, quantity, price, _, _, _, reduce_only = intent
+        cl_ord_id, symbol, side, quantity, price, _, _, _, reduce_only, _ = intent
         s = self._symbols.get(symbol)
         if s is None:
             s = self._symbol(symbol)
         if s.halted:
             return self._reject(RiskReason.HALTED)
-        if self.killed and not reduce_only:
+        if self.state is _HALTED and not reduce_only:
             return self._reject(RiskReason.KILL_SWITCH)
         if quantity <= 0 or price < 0:
             return self._reject(RiskReason.INVALID_ORDER)
@@ -431,7 +490,9 @@ class KillResult(NamedTuple):
     flatten: list[OrderIntent]
 
 
-def _closing_intent(gate: RiskGate, symbol: str, quantity: int, cl_ord_id: str) -> OrderIntent:
+def _closing_intent(
+    gate: RiskGate, symbol: str, quantity: int, cl_ord_id: str, purpose: OrderPurpose
+) -> OrderIntent:
     """A reduce-only IOC at the touch that takes `quantity` shares (signed: > 0 buys)."""
     s = gate._symbol(symbol)
     side = Side.BUY if quantity > 0 else Side.SELL
@@ -446,6 +507,7 @@ def _closing_intent(gate: RiskGate, symbol: str, quantity: int, cl_ord_id: str) 
         TimeInForce.IOC,
         "risk",
         True,
+        purpose,
     )
 
 
@@ -465,8 +527,9 @@ def engage_kill_switch(
     if flatten:
         for symbol, s in gate._symbols.items():
             if s.position:
+                cl_ord_id = f"KILL-{now_ns}-{symbol}"
                 intents.append(
-                    _closing_intent(gate, symbol, -s.position, f"KILL-{now_ns}-{symbol}")
+                    _closing_intent(gate, symbol, -s.position, cl_ord_id, OrderPurpose.FLATTEN)
                 )
     return KillResult(cancels, intents)
 
@@ -513,5 +576,8 @@ def deleveraging_intents(gate: RiskGate, now_ns: int, target: float = 0.9) -> li
     for symbol, goal in wanted.items():
         change = goal - states[symbol].position
         if change:
-            intents.append(_closing_intent(gate, symbol, change, f"DELEV-{now_ns}-{symbol}"))
+            cl_ord_id = f"DELEV-{now_ns}-{symbol}"
+            intents.append(
+                _closing_intent(gate, symbol, change, cl_ord_id, OrderPurpose.DELEVERAGE)
+            )
     return intents

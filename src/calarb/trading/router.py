@@ -18,13 +18,19 @@ largest displayed size. Quantity beyond what is displayed (or all of it for an o
 not cross) rests at the venue with the lowest maker cost (rebate first, then latency). A
 disconnected venue is skipped. Each child order carries a `RouteLeg` saying why it went
 there, and skipped venues are listed in the decision.
+
+Displayed sizes are pushed: every change the feeds see reaches `on_top_of_book`/`on_levels`
+before anything routes, so `route` reads its own copy and asks nobody (the live default). A
+source that holds size-only changes back until they matter (the fast replay, where the router
+is the one part of the engine that reads displayed sizes, docs/backtest.md) is a
+`SizeSource` given at construction: `route` asks it to deliver `intent.symbol`'s sizes first.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from calarb.core.events import BookLevel, TopOfBook
 from calarb.core.types import Side
@@ -94,7 +100,18 @@ class VenueState:
         return book[1] if buy else book[0]
 
 
+class SizeSource(Protocol):
+    """Where displayed sizes come from when they are not all pushed as they change."""
+
+    def deliver_sizes(self, symbol: str) -> None:
+        """Bring the router's displayed sizes of `symbol` up to date (by calling its
+        `on_top_of_book`/`on_levels`, directly or through the engine) before it routes."""
+
+
 class Router:
+    """`size_source`: None when every displayed size is pushed as it changes (no call per
+    route); else asked before each route (see the module docstring)."""
+
     def __init__(
         self,
         venues: Iterable[tuple[str, VenueFees]],
@@ -102,6 +119,7 @@ class Router:
         latency_alpha: float = 0.2,
         latency_cost_per_ms: int = 10,
         max_children: int = 4,
+        size_source: SizeSource | None = None,
     ) -> None:
         self.venues: dict[str, VenueState] = {
             name: VenueState(name, fees, initial_latency_ns) for name, fees in venues
@@ -111,6 +129,7 @@ class Router:
         self.latency_alpha = latency_alpha
         self.latency_cost_per_ms = latency_cost_per_ms
         self.max_children = max_children
+        self.size_source = size_source
         self.decisions = 0
         self.splits = 0
 
@@ -150,7 +169,9 @@ class Router:
     def route(self, intent: OrderIntent) -> RouteDecision:
         """Child orders for `intent` (ClOrdIDs `<parent>.<k>`), with the reasons."""
         self.decisions += 1
-        parent_id, symbol, side, quantity, limit, ord_type, time_in_force, tag, _ = intent
+        parent_id, symbol, side, quantity, limit, ord_type, time_in_force, tag, _, purpose = intent
+        if self.size_source is not None:
+            self.size_source.deliver_sizes(symbol)
         buy = side is _BUY
         per_ms = self.latency_cost_per_ms
         skipped: list[tuple[str, SkipReason]] = []
@@ -213,7 +234,7 @@ class Router:
                     VenueOrder,
                     (
                         parent_id + ".1", parent_id, leg[0], symbol, side, leg[1], limit,
-                        ord_type, time_in_force, tag,
+                        ord_type, time_in_force, tag, purpose,
                     ),
                 ),
             )  # fmt: skip
@@ -235,6 +256,7 @@ class Router:
                         ord_type,
                         time_in_force,
                         tag,
+                        purpose,
                     ),
                 )
                 for k, leg in enumerate(legs, 1)

@@ -40,8 +40,8 @@ its last action:
 * exit and unwind: the missing quantity is sent again aggressively (an exit is never
   unwound: that would re-open the risk). A legged exit counts as a legging event too.
 
-Orders of the kill switch or deleveraging are not the strategy's; after those the engine
-halts the strategy (`halt`).
+Orders of the kill switch or deleveraging are not the strategy's. Whether the strategy trades
+at all is the risk gate's `TradingState`: the engine asks it only while that is ACTIVE.
 """
 
 from __future__ import annotations
@@ -58,7 +58,14 @@ from calarb.core.types import Side
 from calarb.model.live import PairModel
 from calarb.model.signal import SignalAction, SignalRules, SpreadPosition, SpreadSignal
 from calarb.model.spread import SpreadForm
-from calarb.trading.orders import Liquidity, OrderIntent, OrderRecord, OrdType, TimeInForce
+from calarb.trading.orders import (
+    Liquidity,
+    OrderIntent,
+    OrderPurpose,
+    OrderRecord,
+    OrdType,
+    TimeInForce,
+)
 
 
 class Sizing(enum.StrEnum):
@@ -83,9 +90,14 @@ class LeggingAction(enum.StrEnum):
 
 
 class Transition(enum.StrEnum):
+    """A pair's move between positions; its orders carry it as their `OrderPurpose`."""
+
     ENTRY = "entry"
     EXIT = "exit"
     UNWIND = "unwind"
+
+
+_PURPOSE_OF = {transition: OrderPurpose(transition.value) for transition in Transition}
 
 
 @dataclass(frozen=True)
@@ -286,7 +298,6 @@ class PairsStrategy:
         self.pairs: dict[str, PairState] = {}
         self.pairs_by_symbol: dict[str, list[PairState]] = {}
         self.tops: dict[str, TopOfBook] = {}
-        self.halted = False
         self._next_id = 1
         self._parents: dict[str, tuple[PairState, _Leg]] = {}
         for config, model in pairs:
@@ -320,8 +331,6 @@ class PairsStrategy:
         from a report the first send caused, is not sent twice). Iterate it once, at once."""
         state = self.pairs[pair]
         model = state.model
-        if self.halted:
-            return _NOTHING
         if not model.ready or model.observations < state.min_observations:
             if not state.transition:
                 return _NOTHING
@@ -391,13 +400,6 @@ class PairsStrategy:
                 found[1], intent.cl_ord_id, intent.quantity if quantity is None else quantity
             )
 
-    def halt(self) -> None:
-        """Stop sending anything (kill switch)."""
-        self.halted = True
-
-    def resume(self) -> None:
-        self.halted = False
-
     # -- reads ---------------------------------------------------------------------------
 
     def pair_of_parent(self, parent_id: str) -> str | None:
@@ -428,8 +430,6 @@ class PairsStrategy:
     def _drive(
         self, state: PairState, now_ns: int, signal: tuple[float, float] | None
     ) -> list[StrategyAction]:
-        if self.halted:
-            return _NOTHING
         actions = self._decide(state, now_ns, signal)
         if state.transition is not None:
             actions.extend(self._leg_intents(state))
@@ -632,8 +632,11 @@ class PairsStrategy:
         state.counters.orders += 1
         return _new_intent(
             OrderIntent,
-            (cl_ord_id, leg.symbol, side, quantity, price, _LIMIT, time_in_force, leg.tag, False),
-        )  # reduce_only=False
+            (
+                cl_ord_id, leg.symbol, side, quantity, price, _LIMIT, time_in_force, leg.tag,
+                False, _PURPOSE_OF[state.transition],  # reduce_only, purpose
+            ),
+        )  # fmt: skip
 
     def restore(self, orders: Iterable[OrderRecord], now_ns: int) -> None:
         """After a restart: take back the legs from the journal's orders (the OMS's
