@@ -59,52 +59,41 @@ LOGGED_ON = SessionState.LOGGED_ON
 LOGOUT_SENT = SessionState.LOGOUT_SENT
 LOGOUT_SENT_BEFORE_LOGON = SessionState.LOGOUT_SENT_BEFORE_LOGON
 
-# Rows every role shares: once the peer's Logon is accepted, both roles behave alike.
-_AFTER_LOGON: dict[SessionState, dict[Trigger, SessionState]] = {
-    LOGGED_ON: {
-        Trigger.PEER_LOGON_ACCEPTED: LOGGED_ON,  # a second Logon (e.g. a sequence reset)
-        Trigger.LOGOUT_SENT: LOGOUT_SENT,
-    },
-    LOGOUT_SENT: {
-        Trigger.PEER_LOGON_ACCEPTED: LOGOUT_SENT,
-        Trigger.LOGOUT_SENT: LOGOUT_SENT,  # another Logout (the timer restarts)
-    },
-    LOGOUT_SENT_BEFORE_LOGON: {
-        Trigger.PEER_LOGON_ACCEPTED: LOGOUT_SENT,
-        Trigger.LOGOUT_SENT: LOGOUT_SENT_BEFORE_LOGON,
-    },
-    DISCONNECTED: {},
-    UNCONNECTED: {},
-}
+
+def _table(connected: SessionState) -> dict[SessionState, dict[Trigger, SessionState]]:
+    """One role's rows; `connected` is where its connections start. A new connection starts
+    over from any state, and a lost one ends in DISCONNECTED from any state."""
+    rows: dict[SessionState, dict[Trigger, SessionState]] = {
+        UNCONNECTED: {},
+        DISCONNECTED: {},
+        connected: {
+            Trigger.PEER_LOGON_ACCEPTED: LOGGED_ON,
+            Trigger.LOGOUT_SENT: LOGOUT_SENT_BEFORE_LOGON,
+        },
+        LOGGED_ON: {
+            Trigger.PEER_LOGON_ACCEPTED: LOGGED_ON,  # a second Logon (e.g. a sequence reset)
+            Trigger.LOGOUT_SENT: LOGOUT_SENT,
+        },
+        LOGOUT_SENT: {
+            Trigger.PEER_LOGON_ACCEPTED: LOGOUT_SENT,
+            Trigger.LOGOUT_SENT: LOGOUT_SENT,  # another Logout (the timer restarts)
+        },
+        LOGOUT_SENT_BEFORE_LOGON: {
+            Trigger.PEER_LOGON_ACCEPTED: LOGOUT_SENT,
+            Trigger.LOGOUT_SENT: LOGOUT_SENT_BEFORE_LOGON,
+        },
+    }
+    for row in rows.values():
+        row[Trigger.CONNECTION_MADE] = connected
+        row[Trigger.CONNECTION_LOST] = DISCONNECTED
+    return rows
+
 
 TRANSITIONS: dict[Role, dict[SessionState, dict[Trigger, SessionState]]] = {
-    Role.INITIATOR: {
-        **_AFTER_LOGON,
-        LOGON_SENT: {
-            Trigger.PEER_LOGON_ACCEPTED: LOGGED_ON,
-            Trigger.LOGOUT_SENT: LOGOUT_SENT_BEFORE_LOGON,
-        },
-    },
-    Role.ACCEPTOR: {
-        **_AFTER_LOGON,
-        AWAITING_LOGON: {
-            Trigger.PEER_LOGON_ACCEPTED: LOGGED_ON,
-            Trigger.LOGOUT_SENT: LOGOUT_SENT_BEFORE_LOGON,
-        },
-    },
+    Role.INITIATOR: _table(LOGON_SENT),
+    Role.ACCEPTOR: _table(AWAITING_LOGON),
 }
-"""role -> state -> trigger -> next state. A new connection starts over from any state and a
-lost one ends in DISCONNECTED from any state: those two are added below for every row."""
-
-CONNECTED_STATE = {Role.INITIATOR: LOGON_SENT, Role.ACCEPTOR: AWAITING_LOGON}
-"""Where a connection starts, per role."""
-
-for _role in Role:
-    _rows = {state: dict(row) for state, row in TRANSITIONS[_role].items()}  # rows unshared
-    for _row in _rows.values():
-        _row[Trigger.CONNECTION_MADE] = CONNECTED_STATE[_role]
-        _row[Trigger.CONNECTION_LOST] = DISCONNECTED
-    TRANSITIONS[_role] = _rows
+"""role -> state -> trigger -> next state."""
 
 PEER_LOGGED_ON = frozenset({LOGGED_ON, LOGOUT_SENT})
 """States in which the peer's Logon has been accepted."""
