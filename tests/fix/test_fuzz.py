@@ -16,7 +16,9 @@ from calarb.fix.apps import EchoApplication
 from calarb.fix.codec import FixFramer, FixMessage, GarbledMessage, decode, encode
 from calarb.fix.config import SessionSettings
 from calarb.fix.dictionary import DataDictionary
-from calarb.fix.session import Disconnected, FixSession, GarbledIgnored
+from calarb.fix.events import Disconnected, GarbledIgnored
+from calarb.fix.session import FixSession
+from calarb.fix.state import LOGOUT_PENDING, PEER_LOGGED_ON
 from calarb.fix.timefmt import TimestampFormatter
 
 FUZZ = settings(
@@ -34,17 +36,16 @@ def dictionary(shared_data):
 def logged_on_acceptor(dictionary, clock):
     session = FixSession(
         SessionSettings("FIX.4.4", "ISLD", "TW", "acceptor"),
-        clock,
         dictionary=dictionary,
         application=EchoApplication(),
     )
-    session.connection_made(clock.monotonic_ns())
+    session.connection_made(clock.monotonic_ns(), clock.wall_ns())
     now = TimestampFormatter()(clock.wall_ns())
     logon = encode(
         b"FIX.4.4",
         [(35, b"A"), (34, b"1"), (49, b"TW"), (52, now), (56, b"ISLD"), (98, b"0"), (108, b"30")],
     )
-    session.on_bytes(logon, clock.monotonic_ns())
+    session.on_bytes(logon, clock.monotonic_ns(), clock.wall_ns())
     session.data_to_send()
     assert session.logged_on
     return session
@@ -67,10 +68,10 @@ def check_outcome(session: FixSession, events, target_before: int) -> None:
     if garbled_only:
         assert session.next_target_seq == target_before
         assert sent == []
-    if any(m.msg_type == b"5" for m in sent) and not session.sent_logout:
+    if any(m.msg_type == b"5" for m in sent) and session.state not in LOGOUT_PENDING:
         raise AssertionError("a Logout went out without the session knowing")
     if any(isinstance(e, Disconnected) for e in events):
-        assert not sent or sent[-1].msg_type in (b"5", b"3") or session.received_logon
+        assert not sent or sent[-1].msg_type in (b"5", b"3") or session.state in PEER_LOGGED_ON
 
 
 @settings(FUZZ, max_examples=3000)
@@ -119,7 +120,7 @@ def test_session_survives_mutated_messages(dictionary, edits):
         elif kind == "soh":
             data.insert(position, 1)
     before = session.next_target_seq
-    events = session.on_bytes(bytes(data), clock.monotonic_ns())
+    events = session.on_bytes(bytes(data), clock.monotonic_ns(), clock.wall_ns())
     check_outcome(session, events, before)
 
 
@@ -148,7 +149,7 @@ def test_session_survives_random_fields(dictionary, msg_type, fields):
         b"FIX.4.4", [(35, msg_type), (34, b"2"), (49, b"TW"), (52, now), (56, b"ISLD"), *fields]
     )
     before = session.next_target_seq
-    events = session.on_bytes(raw, clock.monotonic_ns())
+    events = session.on_bytes(raw, clock.monotonic_ns(), clock.wall_ns())
     check_outcome(session, events, before)
 
 
@@ -180,12 +181,14 @@ def test_ten_megabyte_message_is_refused_without_buffering_it(dictionary):
     huge = b"8=FIX.4.4\x019=10485760\x0135=D\x01" + b"58=" + b"x" * (10 << 20) + b"\x0110=000\x01"
     events = []
     for start in range(0, len(huge), 1 << 16):
-        events += session.on_bytes(huge[start : start + (1 << 16)], clock.monotonic_ns())
+        events += session.on_bytes(
+            huge[start : start + (1 << 16)], clock.monotonic_ns(), clock.wall_ns()
+        )
     assert any(isinstance(e, GarbledIgnored) for e in events)
     assert session._framer.buffered < (2 << 20)
     assert session.next_target_seq == 2
     # the session still works afterwards
-    session.on_bytes(_valid_order(clock), clock.monotonic_ns())
+    session.on_bytes(_valid_order(clock), clock.monotonic_ns(), clock.wall_ns())
     assert session.next_target_seq == 3
 
 
@@ -196,8 +199,8 @@ def test_slow_loris_peer_is_disconnected(dictionary):
     events = []
     for byte in trickle:
         clock.advance(SECOND)
-        events += session.on_bytes(bytes([byte]), clock.monotonic_ns())
-        events += session.poll(clock.monotonic_ns())
+        events += session.on_bytes(bytes([byte]), clock.monotonic_ns(), clock.wall_ns())
+        events += session.poll(clock.monotonic_ns(), clock.wall_ns())
         if any(isinstance(e, Disconnected) for e in events):
             break
     assert any(isinstance(e, Disconnected) for e in events)
@@ -206,10 +209,12 @@ def test_slow_loris_peer_is_disconnected(dictionary):
 
 def test_slow_loris_before_logon_hits_the_logon_timeout():
     clock = SimulatedClock()
-    session = FixSession(SessionSettings("FIX.4.4", "ISLD", "TW", "acceptor"), clock)
-    session.connection_made(0)
+    session = FixSession(SessionSettings("FIX.4.4", "ISLD", "TW", "acceptor"))
+    session.connection_made(0, clock.wall_ns())
     events = []
     for _ in range(20):
         clock.advance(SECOND)
-        events += session.on_bytes(b"8", clock.monotonic_ns()) + session.poll(clock.monotonic_ns())
+        events += session.on_bytes(b"8", clock.monotonic_ns(), clock.wall_ns()) + session.poll(
+            clock.monotonic_ns(), clock.wall_ns()
+        )
     assert any(isinstance(e, Disconnected) for e in events)

@@ -16,8 +16,8 @@ T = 1_700_000_000_123_000_000
 
 
 def sent(msg_type: bytes, body: bytes, begin: str = "FIX.4.4"):
-    session = FixSession(SessionSettings(begin, "A", "B"), SimulatedClock())
-    session.send_body(msg_type, body)
+    session = FixSession(SessionSettings(begin, "A", "B"))
+    session.send_body(msg_type, body, 0, SimulatedClock().wall_ns())
     return decode(session.data_to_send())
 
 
@@ -208,7 +208,7 @@ def test_fill_application_answers_fix42_with_exec_trans_type():
     """The FIX 4.2 ExecutionReport of the fill venue passes the 4.2 dictionary and decodes."""
     from calarb.fix.apps import FillApplication
 
-    venue = FixSession(SessionSettings("FIX.4.2", "V", "C", "acceptor"), SimulatedClock())
+    venue = FixSession(SessionSettings("FIX.4.2", "V", "C", "acceptor"))
     order = m.NewOrderSingle("Q1", "AAPL", Side.BUY, 100, "2", T, price=1502500)
     FillApplication().on_message(venue, sent_fix42(b"D", m.to_body(order)))
     report = decode(venue.data_to_send())

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -22,8 +23,8 @@ import quickfix  # noqa: F401
 from calarb.core.types import Side
 from calarb.fix.apps import FillApplication
 from calarb.fix.config import SessionSettings
+from calarb.fix.events import AppMessageReceived
 from calarb.fix.messages import encode_new_order_single
-from calarb.fix.session import AppMessageReceived
 from calarb.fix.transport import FixAcceptor, FixInitiator
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
@@ -122,7 +123,7 @@ def test_calarb_initiator_with_quickfix_acceptor(tmp_path):
         assert reports[0][11] == b"C1" and reports[0][39] == b"2"
 
         # forced gap: C2's bytes never leave; C3 arrives first, QuickFIX asks for a resend
-        client.session.send_body(b"D", order("C2"))
+        client.session.send_body(b"D", order("C2"), time.monotonic_ns(), time.time_ns())
         client.session.data_to_send()
         client.send_body(b"D", order("C3"))
         await peer.wait_for(
@@ -175,9 +176,9 @@ def test_quickfix_initiator_with_calarb_acceptor(tmp_path):
             # gap towards QuickFIX: drop the bytes of the next report calarb sends
             original_send_body = session.send_body
 
-            def lose_once(msg_type, body):
+            def lose_once(msg_type, body, *times):
                 session.send_body = original_send_body
-                seq = original_send_body(msg_type, body)
+                seq = original_send_body(msg_type, body, *times)
                 session.data_to_send()
                 return seq
 
@@ -199,7 +200,7 @@ def test_quickfix_initiator_with_calarb_acceptor(tmp_path):
             assert session.next_target_seq > 6
 
             # calarb drops the connection; QuickFIX reconnects by itself
-            session.connection._close()
+            acceptor.connection_for(session)._close()
             await peer.wait_for(lambda e: e["event"] == "logout")
             await until(lambda: session.logged_on, timeout=20)
             peer.command("order Q5")

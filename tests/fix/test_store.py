@@ -11,7 +11,8 @@ import textwrap
 from calarb.core.clock import SimulatedClock
 from calarb.fix.codec import decode
 from calarb.fix.config import SessionSettings
-from calarb.fix.session import AppMessageReceived, FixSession
+from calarb.fix.events import AppMessageReceived
+from calarb.fix.session import FixSession
 from calarb.fix.store import FileStore, MemoryStore
 
 
@@ -62,13 +63,14 @@ CHILD = textwrap.dedent(
     from calarb.fix.store import FileStore
 
     store = FileStore(sys.argv[1])
-    session = FixSession(SessionSettings("FIX.4.4", "CLIENT", "VENUE"), SimulatedClock(), store)
-    session.connection_made(0)
+    clock = SimulatedClock()
+    session = FixSession(SessionSettings("FIX.4.4", "CLIENT", "VENUE"), store)
+    session.connection_made(0, clock.wall_ns())
     session.data_to_send()
     while True:
         seq = session.next_sender_seq
         body = encode_new_order_single(b"ORD%d" % seq, b"AAPL", Side.BUY, 100, 1500000, b"20240101-00:00:00")
-        session.send_body(b"D", body)
+        session.send_body(b"D", body, 0, clock.wall_ns())
         session.data_to_send()
         print(seq, flush=True)
     """
@@ -99,20 +101,20 @@ def test_sigkill_then_resume_and_resend(tmp_path):
         assert decode(raw)[11] == b"ORD%d" % seq
     # restart: a peer that had seen only up to 250 asks for the rest on logon
     clock = SimulatedClock()
-    resumed = FixSession(SessionSettings("FIX.4.4", "CLIENT", "VENUE"), clock, store)
+    resumed = FixSession(SessionSettings("FIX.4.4", "CLIENT", "VENUE"), store)
     peer_store = MemoryStore()
     peer_store.set_next_target(251)
-    peer = FixSession(SessionSettings("FIX.4.4", "VENUE", "CLIENT", "acceptor"), clock, peer_store)
-    resumed.connection_made(0)
-    peer.connection_made(0)
+    peer = FixSession(SessionSettings("FIX.4.4", "VENUE", "CLIENT", "acceptor"), peer_store)
+    resumed.connection_made(0, clock.wall_ns())
+    peer.connection_made(0, clock.wall_ns())
     delivered = []
     for _ in range(10):
         delivered += [
             e.message
-            for e in peer.on_bytes(resumed.data_to_send(), 0)
+            for e in peer.on_bytes(resumed.data_to_send(), 0, clock.wall_ns())
             if isinstance(e, AppMessageReceived)
         ]
-        resumed.on_bytes(peer.data_to_send(), 0)
+        resumed.on_bytes(peer.data_to_send(), 0, clock.wall_ns())
     expected = [b"ORD%d" % seq for seq in range(251, store.next_sender_seq - 1)]
     assert [m[11] for m in delivered] == expected
     assert all(m.get(43) == b"Y" for m in delivered)

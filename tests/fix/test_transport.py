@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
 from calarb.core.types import Side
 from calarb.fix.apps import EchoApplication
 from calarb.fix.config import load_settings, with_overrides
+from calarb.fix.events import AppMessageReceived
 from calarb.fix.messages import encode_new_order_single
-from calarb.fix.session import AppMessageReceived
 from calarb.fix.transport import FixAcceptor, FixInitiator
 
 pytestmark = pytest.mark.network
@@ -84,7 +85,7 @@ def test_acceptor_routes_by_compids_and_initiator_reconnects(tmp_path):
         alpha = clients["ALPHA"]
         alpha.drop_connection()
         await _until(lambda: not alpha.session.connected)
-        alpha.session.send_body(b"D", order(3))  # goes nowhere: not connected
+        alpha.session.send_body(b"D", order(3), time.monotonic_ns(), time.time_ns())  # not sent
         await alpha.wait_logged_on()
         await _until(lambda: received["ALPHA"] == [b"C1", b"C3"])
         assert alpha.connections >= 2  # a retry may race the venue noticing the drop
@@ -159,7 +160,7 @@ def test_tls_session(tmp_path):
         await initiator.wait_logged_on()
         initiator.send_body(b"D", order(7))
         await _until(lambda: echoes == [b"C7"])
-        connection = initiator.session.connection
+        connection = initiator.connection
         assert connection.transport.get_extra_info("ssl_object") is not None
         await initiator.stop()
         await acceptor.stop()

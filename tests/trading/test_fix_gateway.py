@@ -73,8 +73,9 @@ class Venue:
 
     def flush(self) -> None:
         for session in self.gateway.take_touched_sessions():
-            if session.connection is not None:
-                session.connection.flush()
+            connection = self.acceptor.connection_for(session)
+            if connection is not None:
+                connection.flush()
 
     def trade_against(self, side: Side, quantity: int, price: int) -> None:
         """Another participant's order, entered directly in the engine."""
@@ -85,7 +86,7 @@ class Venue:
 
     def drop(self) -> None:
         for session in self.gateway.sessions_to_drop("CALARB"):
-            session.connection._close()
+            self.acceptor.connection_for(session)._close()
 
 
 async def wait_for(condition, timeout: float = 5.0) -> None:

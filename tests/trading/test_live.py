@@ -82,8 +82,9 @@ class InProcessVenue:
         self.traders.act(self.fair_values.now_ns, self.fair_values)
         self.gateway.dispatch_reports()
         for session in self.gateway.take_touched_sessions():
-            if session.connection is not None:
-                session.connection.flush()
+            connection = self.acceptor.connection_for(session)
+            if connection is not None:
+                connection.flush()
         self.market_data.publish_engine(self.engine)
 
     async def _run(self) -> None:
@@ -94,7 +95,7 @@ class InProcessVenue:
 
     def drop_fix(self) -> None:
         for session in self.gateway.sessions_to_drop("CALARB"):
-            session.connection._close()
+            self.acceptor.connection_for(session)._close()
 
     async def stop(self) -> None:
         self._task.cancel()

@@ -11,6 +11,13 @@ from calarb.core.orders import Liquidity
 from calarb.core.types import Instrument, Side
 from calarb.fix.codec import FixMessage
 from calarb.fix.config import SessionSettings
+from calarb.fix.events import (
+    AppMessageReceived,
+    Disconnected,
+    LoggedOn,
+    RejectReceived,
+    RejectSent,
+)
 from calarb.fix.messages import (
     ExecutionReport,
     NewOrderSingle,
@@ -22,14 +29,7 @@ from calarb.fix.messages import (
     from_message,
     to_body,
 )
-from calarb.fix.session import (
-    AppMessageReceived,
-    Disconnected,
-    FixSession,
-    LoggedOn,
-    RejectReceived,
-    RejectSent,
-)
+from calarb.fix.session import FixSession
 from calarb.fix.store import MemoryStore
 from calarb.fix.transport import load_dictionary
 from calarb.trading.orders import ExecReport
@@ -70,23 +70,23 @@ class Venue:
         )  # fmt: skip
         (settings,) = acceptor_settings("VENUE1", [participant], port=0)
         self.venue = FixSession(
-            settings, self.clock, MemoryStore(), application=self.gateway,
+            settings, MemoryStore(), application=self.gateway,
             authenticate=self.gateway.authenticate,
         )  # fmt: skip
         client_settings = SessionSettings(
             "FIX.4.4", "ALICE", "VENUE1", "initiator", 30, username="alice", password=password
         )
         self.client = FixSession(
-            client_settings, self.clock, MemoryStore(), dictionary=load_dictionary(dictionary)
+            client_settings, MemoryStore(), dictionary=load_dictionary(dictionary)
         )
         self.received: list[FixMessage] = []
         self.client_events: list = []
         self.connect()
 
     def connect(self) -> None:
-        now = self.clock.monotonic_ns()
-        self._venue_events(self.venue.connection_made(now))
-        self.client_events += self.client.connection_made(now)
+        now, wall = self.clock.monotonic_ns(), self.clock.wall_ns()
+        self._venue_events(self.venue.connection_made(now, wall))
+        self.client_events += self.client.connection_made(now, wall)
         self.pump()
 
     def drop_connection(self) -> None:
@@ -107,11 +107,12 @@ class Venue:
             data = self.client.data_to_send()
             if data:
                 moved = True
-                self._venue_events(self.venue.on_bytes(data, self.clock.monotonic_ns()))
+                now, wall = self.clock.monotonic_ns(), self.clock.wall_ns()
+                self._venue_events(self.venue.on_bytes(data, now, wall))
             data = self.venue.data_to_send()
             if data:
                 moved = True
-                events = self.client.on_bytes(data, self.clock.monotonic_ns())
+                events = self.client.on_bytes(data, self.clock.monotonic_ns(), self.clock.wall_ns())
                 self.client_events += events
                 self.received += [
                     e.message for e in events if isinstance(e, AppMessageReceived | RejectReceived)
@@ -120,9 +121,14 @@ class Venue:
                 return self.received[before:]
         raise AssertionError("sessions never went quiet")
 
+    def client_send_body(self, msg_type: bytes, body: bytes) -> int:
+        return self.client.send_body(
+            msg_type, body, self.clock.monotonic_ns(), self.clock.wall_ns()
+        )
+
     def send(self, message) -> list[FixMessage]:
         self.clock.advance(1_000_000)
-        self.client.send_body(message.msg_type, to_body(message))
+        self.client_send_body(message.msg_type, to_body(message))
         return self.pump()
 
     def order(self, cl_ord_id, side, quantity, price=None, symbol="AAA", ord_type="2", tif="0"):
@@ -278,7 +284,7 @@ def test_status_request_for_live_filled_and_unknown_orders() -> None:
     venue.order("live", Side.BUY, 200, 990_000)
     message = OrderStatusRequest("live", "AAA", Side.BUY)
     venue.clock.advance(1)
-    venue.client.send_body(b"H", to_body(message) + b"790=REQ7\x01")
+    venue.client_send_body(b"H", to_body(message) + b"790=REQ7\x01")
     (status,) = venue.pump()
     assert fields(status, *REPORT) == ("I", "0", "200", "0", "200", "0")
     assert field(status, 790) == "REQ7"
@@ -323,7 +329,7 @@ def test_halted_symbol_duplicate_clordid_unsupported_side_and_open_order_limit()
 
     venue.clock.advance(1)
     short_sale = to_body(NewOrderSingle("s1", "AAA", Side.SELL, 100, "2", 0, 1_000_000))
-    venue.client.send_body(b"D", short_sale.replace(b"54=2", b"54=5"))
+    venue.client_send_body(b"D", short_sale.replace(b"54=2", b"54=5"))
     (reject,) = venue.pump()
     assert fields(reject, 150, 103, 54) == ("8", "11", "5")
 
@@ -337,15 +343,15 @@ def test_malformed_and_unsupported_messages_are_answered_by_the_session() -> Non
     venue = Venue()
     venue.clock.advance(1)
     body = to_body(NewOrderSingle("m1", "AAA", Side.BUY, 100, "2", 0, 1_000_000))
-    venue.client.send_body(b"D", body.replace(b"55=AAA\x01", b""))
+    venue.client_send_body(b"D", body.replace(b"55=AAA\x01", b""))
     (reject,) = venue.pump()
     assert fields(reject, 35, 371, 373, 372) == ("3", "55", "1", "D")
 
-    venue.client.send_body(b"D", body.replace(b"38=100", b"38=1x0"))
+    venue.client_send_body(b"D", body.replace(b"38=100", b"38=1x0"))
     (reject,) = venue.pump()
     assert fields(reject, 35, 371, 373) == ("3", "38", "6")
 
-    venue.client.send_body(b"AE", b"571=1\x01")
+    venue.client_send_body(b"AE", b"571=1\x01")
     (business,) = venue.pump()
     assert fields(business, 35, 372, 380) == ("j", "AE", "3")
     assert venue.engine.open_order_count == 0 and venue.client.logged_on
@@ -412,7 +418,7 @@ def test_reports_validate_against_the_builtin_dictionary_and_decode_to_typed_fie
     venue.order("b4", Side.BUY, 200, 1_000_100, tif="3")  # takes 100 (fee), IOC rest cancelled
     venue.order("b5", Side.BUY, 100, 1_000_001)  # off the tick: rejected, 103=99
     venue.clock.advance(1)
-    venue.client.send_body(
+    venue.client_send_body(
         b"H", to_body(OrderStatusRequest("ghost", "AAA", Side.BUY)) + b"790=Q1\x01"
     )
     venue.pump()

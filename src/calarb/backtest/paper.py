@@ -208,8 +208,9 @@ class PaperVenue:
 
     def _flush(self) -> None:
         for session in self.gateway.take_touched_sessions():
-            if session.connection is not None:
-                session.connection.flush()
+            connection = self.acceptor.connection_for(session)
+            if connection is not None:
+                connection.flush()
 
     def _execute(self, session: FixSession, message) -> None:
         """A request's delivery: the gateway acts on it now; reports and book changes go."""

@@ -11,11 +11,12 @@ repeating group kept whole at its NumInGroup field (the order QuickFIX writes).
 from __future__ import annotations
 
 from calarb.core.types import Side
+from calarb.fix.admin import HEADER_TAGS, reverse_route
 from calarb.fix.codec import FixMessage
 from calarb.fix.dictionary import Section
 from calarb.fix.errors import UnsupportedMessageType
 from calarb.fix.messages import format_price, parse_price
-from calarb.fix.session import HEADER_TAGS, FixSession, reverse_route
+from calarb.fix.session import FixSession
 from calarb.fix.timefmt import TimestampFormatter
 
 # ExecutionReport of a full fill: AvgPx, ClOrdID, CumQty, ExecID, LastPx, LastQty, OrderID,
@@ -83,7 +84,9 @@ class EchoApplication:
             (t, v) for t, v in message.fields if t in HEADER_TAGS and t not in _SESSION_HEADER
         ]
         header += reverse_route(message)
-        session.send(msg_type, canonical_body(session, message), header)
+        session.send(
+            msg_type, canonical_body(session, message), session.now_ns, session.wall_ns, header
+        )
 
 
 class FillApplication:
@@ -114,7 +117,7 @@ class FillApplication:
         cl_ord_id = fields[b"11"]
         symbol = fields[b"55"]
         cl_ord_id.decode(), symbol.decode()  # a ClOrdID or Symbol that is not text is refused
-        now = self._timestamp(session.clock.wall_ns())
+        now = self._timestamp(session.wall_ns)  # the time of the order's arrival
         fix42 = session.begin_string == b"FIX.4.2"
         # the ExecutionReport `encode_execution_report` writes, formatted in one step
         body = _FILL % (
@@ -123,4 +126,4 @@ class FillApplication:
         )  # fmt: skip
         if fix42:
             body += b"20=0\x01"  # ExecTransType, required in 4.2
-        session.send_body(b"8", body)
+        session.send_body(b"8", body, session.now_ns, session.wall_ns)

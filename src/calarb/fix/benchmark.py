@@ -57,25 +57,28 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _sample_report_bytes() -> bytes:
-    session = FixSession(SessionSettings("FIX.4.4", "VENUE", "CLIENT"), LiveClock())
+    session = FixSession(SessionSettings("FIX.4.4", "VENUE", "CLIENT"))
     report = ExecutionReport(
         "O123456", "E987654", "F", "2", "AAPL", Side.BUY, 0, 100, 1502500, "C1000001", 100,
         1502500, 100, 1502500,
     )  # fmt: skip
-    session.send_body(b"8", encode_execution_report(report, b"20240101-12:00:00.000"))
+    body = encode_execution_report(report, b"20240101-12:00:00.000")
+    session.send_body(b"8", body, time.monotonic_ns(), time.time_ns())
     return session.data_to_send()
 
 
 def calarb_codec(count: int, raw_report: bytes) -> tuple[float, float]:
-    session = FixSession(
-        SessionSettings("FIX.4.4", "CLIENT", "VENUE", persist_messages=False), LiveClock()
-    )
+    session = FixSession(SessionSettings("FIX.4.4", "CLIENT", "VENUE", persist_messages=False))
+    clock = LiveClock()
     transact = b"20240101-12:00:00.000"
     send_body, take = session.send_body, session.data_to_send
     start = time.perf_counter()
     for n in range(count):
         send_body(
-            b"D", encode_new_order_single(b"C%d" % n, b"AAPL", Side.BUY, 100, 1502500, transact)
+            b"D",
+            encode_new_order_single(b"C%d" % n, b"AAPL", Side.BUY, 100, 1502500, transact),
+            clock.monotonic_ns(),
+            clock.wall_ns(),
         )
         take()
     encode_rate = count / (time.perf_counter() - start)
@@ -233,7 +236,10 @@ async def _calarb_round_trips(port: int, folder: Path, orders: int, fsync: bool)
     session = client.session
     for n in range(orders):
         session.send_body(
-            b"D", encode_new_order_single(b"P%d" % n, b"AAPL", Side.BUY, 100, 1502500, transact)
+            b"D",
+            encode_new_order_single(b"P%d" % n, b"AAPL", Side.BUY, 100, 1502500, transact),
+            client.clock.monotonic_ns(),
+            client.clock.wall_ns(),
         )
         if n % 64 == 63:
             client.flush()

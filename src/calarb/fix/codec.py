@@ -327,6 +327,64 @@ def encode(begin_string: bytes, fields: Iterable[tuple[int, bytes]]) -> bytes:
     return frame(begin_string, encode_fields(fields))
 
 
+_SHORT_PAYLOAD = 250  # BodyLength text + payload within 256 bytes: their sum fits Adler-32's
+
+
+class Envelope:
+    """The standard header and trailer of one session's outgoing messages.
+
+    `wrap` writes BeginString, BodyLength, MsgType, MsgSeqNum, SenderCompID, SendingTime,
+    TargetCompID and CheckSum around an encoded body. Without extra header fields the header
+    is assembled from pieces prepared once (their byte sums too), so the hot path formats
+    only the sequence number and sums the rest in one C call.
+    """
+
+    __slots__ = ("begin_string", "_head", "_head_sum", "_after_seq", "_after_time",
+                 "_type_prefix", "_sender", "_target")  # fmt: skip
+
+    def __init__(self, begin_string: bytes, sender_comp_id: bytes, target_comp_id: bytes):
+        self.begin_string = begin_string
+        self._sender = sender_comp_id
+        self._target = target_comp_id
+        self._head = b"8=%s\x019=" % begin_string
+        self._head_sum = sum(self._head)
+        self._after_seq = b"\x0149=%s\x0152=" % sender_comp_id
+        self._after_time = b"\x0156=%s\x01" % target_comp_id
+        self._type_prefix: dict[bytes, bytes] = {}
+
+    def wrap(
+        self,
+        msg_type: bytes,
+        seq: int,
+        sending_time: bytes,
+        body: bytes,
+        header: Iterable[tuple[int, bytes]] = (),
+    ) -> bytes:
+        """One framed message. `header`: extra header fields (PossDupFlag, routing, ...),
+        written with the standard ones in tag order."""
+        seq_text = b"%d" % seq
+        if header:
+            fields = sorted(
+                [(34, seq_text), (49, self._sender), (52, sending_time), (56, self._target),
+                 *header]
+            )  # fmt: skip
+            payload = b"35=%s\x01%s%s" % (msg_type, encode_fields(fields), body)
+        else:
+            prefix = self._type_prefix.get(msg_type)
+            if prefix is None:
+                prefix = self._type_prefix[msg_type] = b"35=%s\x0134=" % msg_type
+            payload = b"".join(
+                (prefix, seq_text, self._after_seq, sending_time, self._after_time, body)
+            )
+        size = len(payload)
+        length = b"%d\x01" % size
+        if size <= _SHORT_PAYLOAD:  # one C call: Adler-32's low half is 1 + the exact sum
+            total = self._head_sum - 1 + (_adler32(payload, _adler32(length)) & 0xFFFF)
+        else:
+            total = self._head_sum + byte_sum(length) + byte_sum(payload)
+        return b"%s%s%s10=%03d\x01" % (self._head, length, payload, total & 0xFF)
+
+
 class FixFramer:
     """Cut a TCP byte stream into candidate frames.
 

@@ -1,7 +1,9 @@
 """asyncio TCP transports around `FixSession`: an acceptor routing many sessions by CompIDs,
 and an initiator that logs on when connected and reconnects with exponential backoff.
 
-The transports only move bytes and run timers; every protocol decision is the session's.
+The transports only move bytes, read the clock and run timers; every protocol decision is
+the session's. They also keep the connection of each session (`FixAcceptor.connection_for`,
+`FixInitiator.connection`): the session itself knows only its state.
 TLS uses the standard `ssl` module (settings SocketCertificateFile / SocketPrivateKeyFile /
 SocketCAFile). `install_uvloop()` switches the event loop policy when uvloop is installed.
 """
@@ -20,14 +22,9 @@ from calarb.core.clock import Clock, LiveClock
 from calarb.fix.codec import FixFramer, GarbledMessage, decode
 from calarb.fix.config import SUPPORTED_BEGIN_STRINGS, SessionSettings
 from calarb.fix.dictionary import DataDictionary
-from calarb.fix.session import (
-    Application,
-    Authenticator,
-    Disconnected,
-    FixSession,
-    LoggedOn,
-    SessionEvent,
-)
+from calarb.fix.events import Disconnected, LoggedOn, SessionEvent
+from calarb.fix.session import Application, Authenticator, FixSession
+from calarb.fix.state import SessionState
 from calarb.fix.store import FileStore, MemoryStore
 
 log = logging.getLogger("calarb.fix")
@@ -86,17 +83,22 @@ def client_ssl_context(settings: SessionSettings) -> ssl.SSLContext | None:
 
 
 class SessionConnection(asyncio.Protocol):
-    """One TCP connection carrying one session (bound at once, or on the first message)."""
+    """One TCP connection carrying one session (bound at once, or on the first message).
+
+    `connections` is its owner's session -> live connection map: bound, the connection
+    enters it; lost, it leaves it."""
 
     def __init__(
         self,
         clock: Clock,
+        connections: dict[FixSession, SessionConnection],
         session: FixSession | None = None,
         router: Callable[[bytes], FixSession | None] | None = None,
         on_event: Callable[[FixSession, SessionEvent], None] | None = None,
         max_message_size: int = 1 << 20,
     ) -> None:
         self.clock = clock
+        self.connections = connections
         self.session = session
         self._router = router
         self._on_event = on_event
@@ -126,15 +128,16 @@ class SessionConnection(asyncio.Protocol):
             if session is None:
                 return
             data = self._first_bytes
-        self._handle(session.on_bytes(data, self.clock.monotonic_ns()))
+        clock = self.clock
+        self._handle(session.on_bytes(data, clock.monotonic_ns(), clock.wall_ns()))
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
             self._timer.cancel()
         session = self.session
-        if session is not None and getattr(session, "connection", None) is self:
+        if session is not None and self.connections.get(session) is self:
             events = session.connection_lost(self.clock.monotonic_ns())
-            session.connection = None
+            del self.connections[session]
             for event in events:
                 if self._on_event:
                     self._on_event(session, event)
@@ -162,7 +165,7 @@ class SessionConnection(asyncio.Protocol):
             log.info("closing connection: no session for %r", message)
             self._close()
             return None
-        previous = getattr(session, "connection", None)
+        previous = self.connections.get(session)
         if (
             previous is not None
             and previous.transport is not None
@@ -171,7 +174,7 @@ class SessionConnection(asyncio.Protocol):
             # Its close is under way (the peer saw it and reconnected before the loop ran its
             # connection_lost): finish it now, so the session is free for this connection.
             previous.connection_lost(None)
-        if getattr(session, "connection", None) is not None:
+        if session in self.connections:
             log.info(
                 "closing connection: session %s is already connected", session.settings.session_key
             )
@@ -186,8 +189,8 @@ class SessionConnection(asyncio.Protocol):
 
     def _bind(self, session: FixSession) -> None:
         self.session = session
-        session.connection = self
-        self._handle(session.connection_made(self.clock.monotonic_ns()))
+        self.connections[session] = self
+        self._handle(session.connection_made(self.clock.monotonic_ns(), self.clock.wall_ns()))
 
     # output and timers
     def flush(self) -> None:
@@ -229,7 +232,7 @@ class SessionConnection(asyncio.Protocol):
                 self._timer.cancel()
                 self._timer = None
             return
-        steady = session.received_logon and not session.sent_logout
+        steady = session.state is SessionState.LOGGED_ON
         if steady and self._timer is not None and self._timer_steady:
             return
         deadline = session.next_deadline_ns()
@@ -248,7 +251,8 @@ class SessionConnection(asyncio.Protocol):
     def _on_timer(self) -> None:
         self._timer = None
         if self.session is not None:
-            self._handle(self.session.poll(self.clock.monotonic_ns()))
+            clock = self.clock
+            self._handle(self.session.poll(clock.monotonic_ns(), clock.wall_ns()))
 
     def _close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -273,6 +277,7 @@ class FixAcceptor:
         self.clock = clock or LiveClock()
         self.on_event = on_event
         self.sessions: dict[tuple[str, str, str], FixSession] = {}
+        self.connections: dict[FixSession, SessionConnection] = {}
         self.skipped: dict[tuple[str, str, str], str] = {}
         for entry in settings:
             if entry.begin_string not in SUPPORTED_BEGIN_STRINGS:
@@ -282,7 +287,6 @@ class FixAcceptor:
                 continue
             session = FixSession(
                 entry,
-                self.clock,
                 store=open_store(entry),
                 dictionary=load_dictionary(entry.data_dictionary),
                 application=application_factory(entry),
@@ -293,6 +297,10 @@ class FixAcceptor:
             raise ValueError("no session with a supported BeginString (FIX.4.2, FIX.4.4)")
         self.settings = next(iter(self.sessions.values())).settings
         self.server: asyncio.base_events.Server | None = None
+
+    def connection_for(self, session: FixSession) -> SessionConnection | None:
+        """The live connection of `session` (None while it has none)."""
+        return self.connections.get(session)
 
     def route(self, message) -> FixSession | None:
         key = (
@@ -306,7 +314,7 @@ class FixAcceptor:
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(
             lambda: SessionConnection(
-                self.clock, router=self.route, on_event=self.on_event,
+                self.clock, self.connections, router=self.route, on_event=self.on_event,
                 max_message_size=self.settings.max_message_size,
             ),
             host,
@@ -317,10 +325,8 @@ class FixAcceptor:
         return self.server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
-        for session in self.sessions.values():
-            connection = getattr(session, "connection", None)
-            if connection is not None:
-                connection._close()
+        for connection in list(self.connections.values()):
+            connection._close()
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
@@ -343,11 +349,11 @@ class FixInitiator:
         self.clock = clock or LiveClock()
         self.session = FixSession(
             settings,
-            self.clock,
             store=store if store is not None else open_store(settings),
             dictionary=load_dictionary(settings.data_dictionary),
             application=application,
         )
+        self._connections: dict[FixSession, SessionConnection] = {}
         self._user_on_event = on_event
         self._logged_on = asyncio.Event()
         self._stopping = False
@@ -371,7 +377,9 @@ class FixInitiator:
         while not self._stopping:
             try:
                 _, connection = await loop.create_connection(
-                    lambda: SessionConnection(self.clock, self.session, on_event=self._on_event),
+                    lambda: SessionConnection(
+                        self.clock, self._connections, self.session, on_event=self._on_event
+                    ),
                     self.settings.host,
                     self.settings.port,
                     ssl=client_ssl_context(self.settings),
@@ -392,39 +400,47 @@ class FixInitiator:
     async def wait_logged_on(self, timeout: float = 10.0) -> None:
         await asyncio.wait_for(self._logged_on.wait(), timeout)
 
+    @property
+    def connection(self) -> SessionConnection | None:
+        """The live connection (None between connections)."""
+        return self._connections.get(self.session)
+
     def send(self, msg_type: bytes, body: list[tuple[int, bytes]]) -> int:
-        seq = self.session.send(msg_type, body)
+        clock = self.clock
+        seq = self.session.send(msg_type, body, clock.monotonic_ns(), clock.wall_ns())
         self.flush()
         return seq
 
     def send_body(self, msg_type: bytes, body: bytes) -> int:
-        seq = self.session.send_body(msg_type, body)
+        clock = self.clock
+        seq = self.session.send_body(msg_type, body, clock.monotonic_ns(), clock.wall_ns())
         self.flush()
         return seq
 
     def flush(self) -> None:
-        connection = self.session.connection
+        connection = self.connection
         if connection is not None:
             connection.flush()
 
     def drop_connection(self) -> None:
         """Close the TCP connection without a Logout (tests reconnect and resend)."""
-        connection = self.session.connection
+        connection = self.connection
         if connection is not None:
             connection._close()
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Logout, wait for the answer (or the timeout), stop reconnecting."""
         self._stopping = True
-        connection = self.session.connection
+        connection = self.connection
         if connection is not None and self.session.logged_on:
-            self.session.logout()
+            self.session.logout(self.clock.monotonic_ns(), self.clock.wall_ns())
             connection.flush()
             connection._schedule()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(connection.closed), timeout)
-        if self.session.connection is not None:
-            self.session.connection._close()
+        connection = self.connection
+        if connection is not None:
+            connection._close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

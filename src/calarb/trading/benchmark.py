@@ -108,18 +108,17 @@ class Pipeline:
     def __init__(self) -> None:
         clock = LiveClock()
         self.recorder = LatencyRecorder(clock)
-        initiator = FixSession(SessionSettings("FIX.4.4", "CALARB", VENUE), clock)
+        initiator = FixSession(SessionSettings("FIX.4.4", "CALARB", VENUE))
         self.venue_app = FillApplication()
         venue = FixSession(
             SessionSettings("FIX.4.4", VENUE, "CALARB", connection_type="acceptor"),
-            clock,
             application=self.venue_app,
         )
-        now = clock.monotonic_ns()
-        initiator.connection_made(now)
-        venue.connection_made(now)
-        venue.on_bytes(initiator.data_to_send(), now)
-        initiator.on_bytes(venue.data_to_send(), now)
+        now, wall = clock.monotonic_ns(), clock.wall_ns()
+        initiator.connection_made(now, wall)
+        venue.connection_made(now, wall)
+        venue.on_bytes(initiator.data_to_send(), now, wall)
+        initiator.on_bytes(venue.data_to_send(), now, wall)
         if not initiator.logged_on:
             raise RuntimeError("benchmark FIX sessions did not log on")
         self.initiator = initiator
@@ -163,13 +162,13 @@ class Pipeline:
 
     def answer(self) -> None:
         """The venue reads what was sent and its answers come back (untimed)."""
-        now = time.monotonic_ns()
+        now, wall = time.monotonic_ns(), time.time_ns()
         while self.outbox:
             data = b"".join(self.outbox)
             self.outbox.clear()
             self.bytes_out += len(data)
-            self.venue.on_bytes(data, now)
-            self.initiator.on_bytes(self.venue.data_to_send(), now)
+            self.venue.on_bytes(data, now, wall)
+            self.initiator.on_bytes(self.venue.data_to_send(), now, wall)
             self._hold()
 
 

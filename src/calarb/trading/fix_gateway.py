@@ -139,7 +139,8 @@ class FixOrderGateway:
         symbol = self._symbols.get(symbol_name)
         if symbol is None:
             symbol = self._symbols[symbol_name] = symbol_name.encode()
-        now_text = session.format_time(self._wall_ns())  # TransactTime and SendingTime
+        wall_ns = self._wall_ns()
+        now_text = session.format_time(wall_ns)  # TransactTime and SendingTime
         body = encode_new_order_single(
             cl_ord_id.encode(),
             symbol,
@@ -149,7 +150,7 @@ class FixOrderGateway:
             now_text,
             _TIME_IN_FORCE[time_in_force],
         )
-        session.send_body(_NEW_ORDER, body, now_text)
+        session.send_body(_NEW_ORDER, body, self._monotonic_ns(), wall_ns, now_text)
         stamps = self._stamps
         if stamps is None:
             self._flush()
@@ -177,7 +178,7 @@ class FixOrderGateway:
         ]
         if request.order_id:
             body.insert(1, (37, request.order_id.encode()))
-        self.session.send(_CANCEL, body)
+        self.session.send(_CANCEL, body, self._monotonic_ns(), self._wall_ns())
         self._flush()
         self.counts["cancel"] += 1
 
@@ -201,7 +202,7 @@ class FixOrderGateway:
             (55, request.symbol.encode()),
             (60, self._transact_time(self._wall_ns())),
         ]
-        self.session.send(_REPLACE, body)
+        self.session.send(_REPLACE, body, self._monotonic_ns(), self._wall_ns())
         self._flush()
         self.counts["replace"] += 1
 
@@ -210,7 +211,7 @@ class FixOrderGateway:
         if request.order_id:
             body.append((37, request.order_id.encode()))
         body += [(54, _SIDE_CODE[request.side]), (55, request.symbol.encode())]
-        self.session.send(_STATUS, body)
+        self.session.send(_STATUS, body, self._monotonic_ns(), self._wall_ns())
         self._flush()
         self.counts["status_request"] += 1
 

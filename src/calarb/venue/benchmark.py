@@ -242,19 +242,18 @@ def run_gateway_benchmark(order_count: int = 20_000, seed: int = 1) -> dict[str,
     participant = ParticipantConfig("BENCH", "bench", "bench")
     gateway = VenueGateway(engine, [participant], clock.monotonic_ns, clock, exec_id_prefix="B-")
     (settings,) = acceptor_settings("VENUE", [participant], port=0)
-    venue = FixSession(settings, clock, application=gateway, authenticate=gateway.authenticate)
+    venue = FixSession(settings, application=gateway, authenticate=gateway.authenticate)
     client = FixSession(
         SessionSettings(
             "FIX.4.4", "BENCH", "VENUE", "initiator", 30, username="bench", password="bench"
         ),
-        clock,
     )
     now = clock.monotonic_ns()
-    client.connection_made(now)
-    venue.connection_made(now)
+    client.connection_made(now, clock.wall_ns())
+    venue.connection_made(now, clock.wall_ns())
     for _ in range(4):  # Logon both ways
-        venue.on_bytes(client.data_to_send(), clock.monotonic_ns())
-        client.on_bytes(venue.data_to_send(), clock.monotonic_ns())
+        venue.on_bytes(client.data_to_send(), clock.monotonic_ns(), clock.wall_ns())
+        client.on_bytes(venue.data_to_send(), clock.monotonic_ns(), clock.wall_ns())
     if not (venue.logged_on and client.logged_on):
         raise RuntimeError("benchmark sessions did not log on")
     gateway.participants["BENCH"].session = venue
@@ -275,16 +274,16 @@ def run_gateway_benchmark(order_count: int = 20_000, seed: int = 1) -> dict[str,
         else:
             kind, price, tif = "passive_day", mid + away * rng.randrange(5, 40) * tick, b"0"
         body = encode_new_order_single(b"C%d" % number, b"SYM0", side, 100, price, transact, tif)
-        client.send_body(b"D", body)
+        client.send_body(b"D", body, clock.monotonic_ns(), clock.wall_ns())
         wire.append((kind, client.data_to_send()))
     timings: dict[str, list[int]] = {"passive_day": [], "marketable_ioc": []}
     reports = 0
     perf = time.perf_counter_ns
-    monotonic = clock.monotonic_ns
+    monotonic, wall = clock.monotonic_ns, clock.wall_ns
     gc.collect()
     for kind, raw in wire:
         started = perf()
-        venue.on_bytes(raw, monotonic())
+        venue.on_bytes(raw, monotonic(), wall())
         out = venue.data_to_send()
         timings[kind].append(perf() - started)
         reports += out.count(b"\x0135=8\x01")

@@ -426,7 +426,7 @@ class VenueGateway:
             state.session = session
             held, state.held = state.held, []
             for msg_type, body in held:
-                session.send_body(msg_type, body)
+                session.send_body(msg_type, body, self.clock.monotonic_ns(), self.clock.wall_ns())
                 self.stats.reports_sent += 1
             if held:
                 self._touched.add(session)
@@ -806,7 +806,7 @@ class VenueGateway:
             state.held.append((msg_type, body))
             self.stats.reports_held += 1
             return
-        session.send_body(msg_type, body)
+        session.send_body(msg_type, body, self.clock.monotonic_ns(), self.clock.wall_ns())
         self.stats.reports_sent += 1
         self._touched.add(session)
 

@@ -262,7 +262,7 @@ class Venue:
         counts as done)."""
         dropped = target == "*"
         for session in self.gateway.sessions_to_drop(target):
-            transport = getattr(session.connection, "transport", None)
+            transport = getattr(self.acceptor.connection_for(session), "transport", None)
             if transport is not None:
                 transport.close()  # abrupt: no Logout, as a network failure would be
                 dropped = True
@@ -280,7 +280,7 @@ class Venue:
 
     def flush(self) -> None:
         for session in self.gateway.take_touched_sessions():
-            connection = session.connection
+            connection = self.acceptor.connection_for(session)
             if connection is not None:
                 connection.flush()
 
@@ -299,9 +299,10 @@ class Venue:
             return
         waits = []
         for session in self.acceptor.sessions.values():
-            connection = session.connection
+            connection = self.acceptor.connection_for(session)
             if connection is not None and session.logged_on:
-                session.logout("venue closing")
+                fix_clock = self.acceptor.clock
+                session.logout(fix_clock.monotonic_ns(), fix_clock.wall_ns(), "venue closing")
                 connection.flush()
                 waits.append(asyncio.shield(connection.closed))
         if waits:
