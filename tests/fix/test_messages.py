@@ -10,6 +10,7 @@ from calarb.fix import messages as m
 from calarb.fix.codec import decode
 from calarb.fix.config import SessionSettings
 from calarb.fix.errors import MessageRejected
+from calarb.fix.messages import orders as order_messages
 from calarb.fix.session import FixSession
 
 T = 1_700_000_000_123_000_000
@@ -84,11 +85,12 @@ def test_hot_path_encoders_match_generic_ones():
 def test_new_order_single_price_text_is_format_price_whether_remembered_or_not():
     """The hot-path encoder remembers price texts; past its bound it forgets and starts over,
     and every body still carries exactly `format_price`'s text."""
-    prices = [1, 10_000, 991_200, 12_345_678, *range(400_000, 400_000 + 2 * m._PRICE_TEXT_LIMIT)]
+    limit = order_messages._PRICE_TEXT_LIMIT
+    prices = [1, 10_000, 991_200, 12_345_678, *range(400_000, 400_000 + 2 * limit)]
     for price in prices + prices[:10]:
         body = m.encode_new_order_single(b"C1", b"AAPL", Side.BUY, 100, price, b"T", b"0")
         assert b"\x0144=%s\x01" % m.format_price(price) in body
-        assert len(m._PRICE_TEXT) <= m._PRICE_TEXT_LIMIT
+        assert len(order_messages._PRICE_TEXT) <= order_messages._PRICE_TEXT_LIMIT
 
 
 @pytest.mark.parametrize("report", VENUE_REPORTS, ids=["fill", "reject", "status"])

@@ -2,7 +2,7 @@
 
 Line format: ``{"k": kind, "t": now_ns, "v": [field values in NamedTuple order]}``, kinds
 `order` (VenueOrder), `cancel` (CancelRequest), `replace` (ReplaceRequest), `report`
-(ExecReport), `cancel_reject` (CancelReject) and `close_local` ([ClOrdID, OrdStatus, reason]).
+(ExecutionReport), `cancel_reject` (CancelReject) and `close_local` ([ClOrdID, OrdStatus, reason]).
 Enums are written as their FIX codes (Side as +1/-1).
 
 Each line goes to the kernel with one `os.write` on an O_APPEND descriptor before the OMS
@@ -25,19 +25,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from calarb.core.types import Side
-from calarb.trading.orders import (
+from calarb.core.order_events import (
     CancelReject,
     CancelRequest,
-    ExecReport,
-    ExecType,
-    Liquidity,
-    OrdStatus,
-    OrdType,
+    ExecutionReport,
     ReplaceRequest,
-    TimeInForce,
     VenueOrder,
 )
+from calarb.core.orders import ExecType
+from calarb.core.types import Side
+from calarb.trading.orders import Liquidity, OrdStatus, OrdType, TimeInForce
 
 
 class FsyncPolicy(enum.StrEnum):
@@ -68,7 +65,7 @@ _DECODERS: dict[str, Callable[[list], Any]] = {
     "order": _tuple_decoder(VenueOrder, {4: Side, 7: OrdType, 8: TimeInForce}),
     "cancel": _tuple_decoder(CancelRequest, {5: Side}),
     "replace": _tuple_decoder(ReplaceRequest, {5: Side, 8: OrdType}),
-    "report": _tuple_decoder(ExecReport, {4: ExecType, 5: OrdStatus, 7: Side, 16: Liquidity}),
+    "report": _tuple_decoder(ExecutionReport, {4: ExecType, 5: OrdStatus, 7: Side, 16: Liquidity}),
     "cancel_reject": _tuple_decoder(CancelReject, {4: OrdStatus}),
     "close_local": tuple,
 }

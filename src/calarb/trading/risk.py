@@ -31,15 +31,9 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from calarb.core.events import TopOfBook
+from calarb.core.order_events import CancelRequest
 from calarb.core.types import Side
-from calarb.trading.orders import (
-    CancelRequest,
-    Liquidity,
-    OrderIntent,
-    OrderRecord,
-    OrdType,
-    TimeInForce,
-)
+from calarb.trading.orders import Liquidity, OrderIntent, OrderRecord, OrdType, TimeInForce
 
 
 class RiskReason(enum.IntEnum):
