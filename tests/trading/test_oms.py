@@ -219,7 +219,7 @@ def test_maker_liquidity_flag_reaches_listener(venue):
 
 
 def test_exec_report_from_fix_message():
-    from calarb.fix.messages import ExecutionReport
+    from calarb.fix.messages import ExecutionReport, order_event
 
     message = ExecutionReport(
         order_id="O7",
@@ -239,7 +239,7 @@ def test_exec_report_from_fix_message():
         transact_time_ns=5,
         text=None,
     )
-    report = ExecutionReport.from_fix(message, "V1")
+    report = order_event(message, "V1")
     assert report.exec_type is ExecType.TRADE and report.ord_status is OrdStatus.PARTIALLY_FILLED
     assert (report.venue, report.cum_qty, report.leaves_qty, report.last_px) == (
         "V1",
@@ -248,10 +248,10 @@ def test_exec_report_from_fix_message():
         1_000_100,
     )
     with pytest.raises(ValueError, match=r"ExecType \(150\) 'Z'"):
-        ExecutionReport.from_fix(message._replace(exec_type="Z"), "V1")
+        order_event(message._replace(exec_type="Z"), "V1")
     # FIX 4.2: ExecType 1/2 are its fill codes; a bust or correction (ExecTransType 1/2) is refused
     fix42 = message._replace(exec_type="1", exec_trans_type="0")
-    assert ExecutionReport.from_fix(fix42, "V1").exec_type is ExecType.TRADE
-    assert ExecutionReport.from_fix(fix42._replace(exec_type="2"), "V1").exec_type is ExecType.TRADE
+    assert order_event(fix42, "V1").exec_type is ExecType.TRADE
+    assert order_event(fix42._replace(exec_type="2"), "V1").exec_type is ExecType.TRADE
     with pytest.raises(ValueError, match=r"ExecTransType \(20\) '2'"):
-        ExecutionReport.from_fix(fix42._replace(exec_trans_type="2"), "V1")
+        order_event(fix42._replace(exec_trans_type="2"), "V1")

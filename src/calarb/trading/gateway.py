@@ -228,14 +228,16 @@ class SimulatedVenue:
         sink = self.execution_sink
         at = now_ns + self.order_latency_ns
         self.reports_sent += 1
+        # The venue's own reason enum stays at the venue (as over FIX, the text carries it).
         if type(event) is CancelReject:
             if sink is not None:
-                reject = event._replace(venue=self.name)
+                reject = event._replace(venue=self.name, reason=None)
                 self.scheduler.schedule(at, sink.on_cancel_reject, reject)
             return
         if event.order_id:
             self._venue_ids[event.cl_ord_id] = int(event.order_id)
-        report = event._replace(venue=self.name, exec_id=f"{self.name}-{next(self._exec_ids)}")
+        exec_id = f"{self.name}-{next(self._exec_ids)}"
+        report = event._replace(venue=self.name, exec_id=exec_id, reason=None)
         if sink is not None:
             self.scheduler.schedule(at, sink.on_execution_report, report)
 
