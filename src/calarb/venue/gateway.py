@@ -630,9 +630,7 @@ class VenueGateway:
         commission = None
         last_qty = report.last_qty
         if last_qty:
-            fee = (
-                self.fee_per_share if report.liquidity is _REMOVED else -self.rebate_per_share
-            )
+            fee = self.fee_per_share if report.liquidity is _REMOVED else -self.rebate_per_share
             commission = fee * last_qty
         ord_rej_reason = None
         if report.exec_type is ExecType.REJECTED or (
@@ -660,4 +658,3 @@ class VenueGateway:
         session.send_body(msg_type, body)
         self.stats.reports_sent += 1
         self._touched.add(session)
-

@@ -129,6 +129,7 @@ class BusinessMessageReject(NamedTuple):
         ("business_reject_reason", 380, "int", True),
     )
 
+
 # --- the encoder -----------------------------------------------------------------------------
 
 _EXEC_FILL = (
