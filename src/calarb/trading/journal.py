@@ -54,7 +54,7 @@ class JournalCorruptError(ValueError):
 def _tuple_decoder(cls: type, converters: dict[int, Callable[[Any], Any]]) -> Callable:
     def decode(values: list) -> Any:
         for index, convert in converters.items():
-            if values[index] is not None:
+            if index < len(values) and values[index] is not None:  # older lines: fewer fields
                 values[index] = convert(values[index])
         return cls(*values)
 
@@ -65,7 +65,10 @@ _DECODERS: dict[str, Callable[[list], Any]] = {
     "order": _tuple_decoder(VenueOrder, {4: Side, 7: OrdType, 8: TimeInForce}),
     "cancel": _tuple_decoder(CancelRequest, {5: Side}),
     "replace": _tuple_decoder(ReplaceRequest, {5: Side, 8: OrdType}),
-    "report": _tuple_decoder(ExecutionReport, {4: ExecType, 5: OrdStatus, 7: Side, 16: Liquidity}),
+    "report": _tuple_decoder(
+        ExecutionReport,
+        {4: ExecType, 5: OrdStatus, 7: Side, 16: Liquidity, 20: OrdType, 21: TimeInForce},
+    ),
     "cancel_reject": _tuple_decoder(CancelReject, {4: OrdStatus}),
     "close_local": tuple,
 }
