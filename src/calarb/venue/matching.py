@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Iterable
 
 from calarb.core.events import BookLevel, TopOfBook
-from calarb.core.order_events import CancelReject, ExecutionReport, OrderEvent, average_price
+from calarb.core.order_events import CancelReject, ExecutionReport, OrderEvent
 from calarb.core.orders import CancelRejectResponseTo, ExecType, Liquidity
 from calarb.core.types import Instrument, Side, format_price
 from calarb.venue.orders import (
@@ -265,7 +265,7 @@ class MatchingEngine:
             _new_record(
                 ExecutionReport,
                 (
-                    "", client_order_id, str(order_id), "", _NEW, _ST_NEW, symbol, side,
+                    "", client_order_id, order.order_id_text, "", _NEW, _ST_NEW, symbol, side,
                     quantity, price, 0, quantity, 0, 0, 0, None, _NO_FILL, timestamp_ns, "",
                     participant, order_type, time_in_force, 0, 0, None,
                 ),
@@ -535,7 +535,7 @@ class MatchingEngine:
         participant = incoming.participant
         aggressor_side = incoming.side
         aggressor_id = incoming.order_id
-        aggressor_text_id = str(aggressor_id)
+        aggressor_text_id = incoming.order_id_text
         remaining = incoming.leaves
         match_number = self._next_match_number
         stopped = False
@@ -576,7 +576,7 @@ class MatchingEngine:
                     _new_record(
                         ExecutionReport,
                         (
-                            "", resting.client_order_id, str(resting.order_id), "", _TRADE,
+                            "", resting.client_order_id, resting.order_id_text, "", _TRADE,
                             _ST_PARTIAL if left else _ST_FILLED, symbol, resting.side,
                             resting.quantity, price, cum_qty, left,
                             (cum_notional + cum_qty // 2) // cum_qty, fill, price, None, _ADDED,
@@ -674,31 +674,35 @@ class MatchingEngine:
     def _report_cancelled(
         self, order: Order, timestamp_ns: int, reason: CancelReason, orig_client_order_id: str
     ) -> None:
+        cum_qty = order.cum_qty
+        cum_notional = order.cum_notional
         self.reports.append(
             _new_record(
                 ExecutionReport,
                 (
-                    "", order.client_order_id, str(order.order_id), "", _CANCELED,
+                    "", order.client_order_id, order.order_id_text, "", _CANCELED,
                     _ST_CANCELED, order.symbol, order.side, order.quantity, order.price,
-                    order.cum_qty, 0, average_price(order.cum_notional, order.cum_qty), 0, 0,
+                    cum_qty, 0, (cum_notional + cum_qty // 2) // cum_qty if cum_qty else 0, 0, 0,
                     orig_client_order_id or None, _NO_FILL, timestamp_ns, _CANCEL_TEXT[reason],
                     order.participant, order.order_type, order.time_in_force,
-                    order.cum_notional, 0, reason,
+                    cum_notional, 0, reason,
                 ),
             )
         )  # fmt: skip
 
     def _report_replaced(self, order: Order, timestamp_ns: int, orig_client_order_id: str) -> None:
+        cum_qty = order.cum_qty
+        cum_notional = order.cum_notional
         self.reports.append(
             _new_record(
                 ExecutionReport,
                 (
-                    "", order.client_order_id, str(order.order_id), "", _REPLACED,
+                    "", order.client_order_id, order.order_id_text, "", _REPLACED,
                     _live_status(order), order.symbol, order.side, order.quantity, order.price,
-                    order.cum_qty, order.leaves, average_price(order.cum_notional, order.cum_qty),
+                    cum_qty, order.leaves, (cum_notional + cum_qty // 2) // cum_qty if cum_qty else 0,
                     0, 0, orig_client_order_id or None, _NO_FILL, timestamp_ns, "",
                     order.participant, order.order_type, order.time_in_force,
-                    order.cum_notional, 0, None,
+                    cum_notional, 0, None,
                 ),
             )
         )  # fmt: skip

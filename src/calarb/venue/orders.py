@@ -69,6 +69,7 @@ class Order:
 
     __slots__ = (
         "order_id",
+        "order_id_text",
         "participant",
         "client_order_id",
         "symbol",
@@ -100,6 +101,7 @@ class Order:
         displayed: bool,
     ) -> None:
         self.order_id = order_id
+        self.order_id_text = str(order_id)  # FIX OrderID (37), written once per order
         self.participant = participant
         self.client_order_id = client_order_id
         self.symbol = symbol

@@ -23,12 +23,13 @@ from calarb.fix.errors import MessageRejected
 from calarb.fix.errors import SessionRejectReason as R
 from calarb.fix.messages.fields import (
     decode_qty,
-    encode_fields,
+    field_writers,
     format_price,
     from_message,
     parse_price,
     side_from_fix,
     side_to_fix,
+    write_fields,
 )
 from calarb.fix.timefmt import parse_utc_timestamp
 
@@ -143,17 +144,14 @@ _EXEC_HEAD = (
 
 # Text (58) and the fields after it in ExecutionReport: written only when one of them is set.
 _EXEC_TAIL_START = ExecutionReport._fields.index("text")
-_EXEC_TAIL_FIELDS = tuple(
-    spec
-    for spec in ExecutionReport.FIELDS
-    if ExecutionReport._fields.index(spec[0]) >= _EXEC_TAIL_START
-)
+_EXEC_TAIL = field_writers(ExecutionReport, ExecutionReport._fields[_EXEC_TAIL_START:])
 _EXEC_NO_TAIL = (None,) * (len(ExecutionReport._fields) - _EXEC_TAIL_START)
 # The fields before Text but TransactTime (60), which the encoder is given as text.
-_EXEC_FIRST_FIELDS = tuple(
-    spec
-    for spec in ExecutionReport.FIELDS
-    if ExecutionReport._fields.index(spec[0]) < _EXEC_TAIL_START and spec[1] != 60
+_EXEC_FIRST = field_writers(
+    ExecutionReport,
+    tuple(
+        name for name in ExecutionReport._fields[:_EXEC_TAIL_START] if name != "transact_time_ns"
+    ),
 )
 
 
@@ -168,7 +166,7 @@ def encode_execution_report(report: ExecutionReport, transact_time: bytes) -> by
     last_qty = report.last_qty
     last_px = report.last_px
     if cl_ord_id is None:
-        body = encode_fields(report, _EXEC_FIRST_FIELDS) + b"60=%s\x01" % transact_time
+        body = write_fields(report, _EXEC_FIRST) + b"60=%s\x01" % transact_time
     elif order_qty is None or price is None or last_qty is None or last_px is None:
         body = _EXEC_HEAD % (
             format_price(report.avg_px), cl_ord_id.encode(), report.cum_qty,
@@ -194,7 +192,7 @@ def encode_execution_report(report: ExecutionReport, transact_time: bytes) -> by
         )  # fmt: skip
     if report[_EXEC_TAIL_START:] == _EXEC_NO_TAIL:
         return body
-    return body + encode_fields(report, _EXEC_TAIL_FIELDS)
+    return body + write_fields(report, _EXEC_TAIL)
 
 
 # --- the decoder -----------------------------------------------------------------------------
@@ -346,32 +344,36 @@ def fix_execution_report(
     fill = event.last_qty
     text = event.text
     commission = commission or None
-    return ExecutionReport(
-        event.order_id or _NO_ORDER_ID,
-        exec_id,
-        event.exec_type.value,
-        event.ord_status.value,
-        event.symbol,
-        event.side if side is None else side,
-        event.leaves_qty,
-        event.cum_qty,
-        event.avg_px,
-        event.cl_ord_id,
-        event.order_qty,
-        event.price if event.price and event.ord_type is _LIMIT else None,
-        fill or None,
-        event.last_px if fill else None,
-        event.transact_time_ns or None,
-        text.replace("\x01", " ") if text else None,
-        event.ord_type.value,
-        event.time_in_force.value,
-        event.orig_cl_ord_id or None,
-        str(event.match_number) if fill else None,
-        _LIQUIDITY_IND.get(event.liquidity) if fill else None,
-        commission,
-        None if commission is None else "3",
-        ord_rej_reason,
-        ord_status_req_id,
+    return _new_execution_report(
+        ExecutionReport,
+        (
+            event.order_id or _NO_ORDER_ID,
+            exec_id,
+            event.exec_type.value,
+            event.ord_status.value,
+            event.symbol,
+            event.side if side is None else side,
+            event.leaves_qty,
+            event.cum_qty,
+            event.avg_px,
+            event.cl_ord_id,
+            event.order_qty,
+            event.price if event.price and event.ord_type is _LIMIT else None,
+            fill or None,
+            event.last_px if fill else None,
+            event.transact_time_ns or None,
+            text.replace("\x01", " ") if text else None,
+            event.ord_type.value,
+            event.time_in_force.value,
+            event.orig_cl_ord_id or None,
+            str(event.match_number) if fill else None,
+            _LIQUIDITY_IND.get(event.liquidity) if fill else None,
+            commission,
+            None if commission is None else "3",
+            ord_rej_reason,
+            ord_status_req_id,
+            None,
+        ),
     )
 
 

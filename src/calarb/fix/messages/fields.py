@@ -104,6 +104,26 @@ def to_body(message: NamedTuple) -> bytes:
     return encode_fields(message, type(message).FIELDS)
 
 
+def field_writers(cls: type, attributes: tuple[str, ...]) -> tuple:
+    """(position, b"tag=", value encoder) for the named fields of a typed message, in tag
+    order: what `write_fields` needs to write them without per-field lookups."""
+    return tuple(
+        (cls._fields.index(attribute), b"%d=" % tag, _ENCODERS[kind])
+        for attribute, tag, kind, _required in cls.FIELDS
+        if attribute in attributes
+    )
+
+
+def write_fields(message: tuple, writers: tuple) -> bytes:
+    """The fields of `message` that `writers` (from `field_writers`) name and are not None."""
+    parts = []
+    for position, prefix, encode in writers:
+        value = message[position]
+        if value is not None:
+            parts.append(prefix + encode(value) + b"\x01")
+    return b"".join(parts)
+
+
 def encode_fields(message: NamedTuple, fields: tuple) -> bytes:
     """The given (attribute, tag, kind, required) fields of `message` that are not None."""
     parts = []
