@@ -16,11 +16,13 @@ from calarb.backtest.models import (
 )
 from calarb.backtest.venue import ReplayVenue
 from calarb.core.clock import SimulatedClock
+from calarb.core.order_events import VenueOrder
+from calarb.core.orders import ExecType
 from calarb.core.scheduler import EventScheduler
 from calarb.core.types import Instrument, Side
 from calarb.itch.codec import ENCODERS
 from calarb.itch.messages import AddOrder, OrderCancel, OrderDelete, OrderExecuted
-from calarb.trading.orders import ExecType, Liquidity, OrdType, TimeInForce, VenueOrder
+from calarb.trading.orders import Liquidity, OrdType, TimeInForce
 from calarb.venue.itch_publisher import ItchPublisher
 
 SYMBOL = "AAA"

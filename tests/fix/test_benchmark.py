@@ -21,7 +21,7 @@ def test_bench_fix_prints_every_key(capsys):
     for key in (
         "encode_msgs_per_s", "decode_msgs_per_s", "quickfix_encode_msgs_per_s",
         "quickfix_decode_msgs_per_s", "simplefix_encode_msgs_per_s", "simplefix_decode_msgs_per_s",
-        "orders_per_s", "quickfix_orders_per_s", "orders_per_s_fsync",
+        "orders_per_s", "quickfix_orders_per_s", "orders_per_s_fsync", "report_encode_msgs_per_s",
     ):  # fmt: skip
         assert result[key] > 0, key
     for key in ("rtt_us", "quickfix_rtt_us", "rtt_fsync_us"):

@@ -5,11 +5,20 @@ from __future__ import annotations
 import pytest
 
 from calarb.core.clock import SimulatedClock
+from calarb.core.order_events import (
+    CancelReject,
+    CancelRequest,
+    ExecutionReport,
+    ReplaceRequest,
+    StatusRequest,
+)
+from calarb.core.orders import ExecType, Liquidity, OrdStatus, OrdType, TimeInForce
 from calarb.core.types import Side
 from calarb.fix import messages as m
 from calarb.fix.codec import decode
 from calarb.fix.config import SessionSettings
 from calarb.fix.errors import MessageRejected
+from calarb.fix.messages import orders as order_messages
 from calarb.fix.session import FixSession
 
 T = 1_700_000_000_123_000_000
@@ -84,11 +93,12 @@ def test_hot_path_encoders_match_generic_ones():
 def test_new_order_single_price_text_is_format_price_whether_remembered_or_not():
     """The hot-path encoder remembers price texts; past its bound it forgets and starts over,
     and every body still carries exactly `format_price`'s text."""
-    prices = [1, 10_000, 991_200, 12_345_678, *range(400_000, 400_000 + 2 * m._PRICE_TEXT_LIMIT)]
+    limit = order_messages._PRICE_TEXT_LIMIT
+    prices = [1, 10_000, 991_200, 12_345_678, *range(400_000, 400_000 + 2 * limit)]
     for price in prices + prices[:10]:
         body = m.encode_new_order_single(b"C1", b"AAPL", Side.BUY, 100, price, b"T", b"0")
         assert b"\x0144=%s\x01" % m.format_price(price) in body
-        assert len(m._PRICE_TEXT) <= m._PRICE_TEXT_LIMIT
+        assert len(order_messages._PRICE_TEXT) <= order_messages._PRICE_TEXT_LIMIT
 
 
 @pytest.mark.parametrize("report", VENUE_REPORTS, ids=["fill", "reject", "status"])
@@ -215,3 +225,58 @@ def test_fill_application_answers_fix42_with_exec_trans_type():
     m.builtin_dictionary("FIX.4.2").validate(report)
     decoded = m.decode_execution_report(report)
     assert (decoded.exec_trans_type, decoded.cl_ord_id, decoded.last_qty) == ("0", "Q1", 100)
+
+
+# --- the core order events at the FIX edge ---------------------------------------------------
+
+
+def test_core_requests_become_their_typed_messages():
+    cancel = CancelRequest("V1", "C2", "C1", "O1", "AAPL", Side.SELL, 100)
+    replace = ReplaceRequest("V1", "C3", "C2", None, "AAPL", Side.BUY, 200, 1230000, OrdType.LIMIT)
+    market = replace._replace(ord_type=OrdType.MARKET)
+    status = StatusRequest("V1", "C1", "O1", "AAPL", Side.BUY)
+    assert m.cancel_request_message(cancel, T) == m.OrderCancelRequest(
+        "C1", "C2", "AAPL", Side.SELL, T, order_qty=100, order_id="O1"
+    )
+    assert m.replace_request_message(replace, T) == m.OrderCancelReplaceRequest(
+        "C2", "C3", "AAPL", Side.BUY, 200, "2", T, price=1230000
+    )
+    assert m.replace_request_message(market, T).price is None  # Price only on a limit
+    assert m.status_request_message(status) == m.OrderStatusRequest(
+        "C1", "AAPL", Side.BUY, order_id="O1"
+    )
+
+
+def test_venue_reads_requests_leniently_and_names_a_bad_tag():
+    order = m.NewOrderSingle("C1", "AAPL", Side.SELL, 300, "2", T, price=991200)
+    decoded = m.decode_order_request(sent(b"D", m.to_body(order)))
+    assert decoded == order._replace(transact_time_ns=0, time_in_force="0", handl_inst="1")
+    odd = m.to_body(order).replace(b"54=2", b"54=5")
+    assert m.decode_order_request(sent(b"D", odd)).side == "5"  # the venue refuses it itself
+    status = m.to_body(m.OrderStatusRequest("C1", "AAPL", Side.BUY)) + b"790=Q1\x01"
+    assert m.decode_order_request(sent(b"H", status)).ord_status_req_id == "Q1"
+    with pytest.raises(MessageRejected, match="tag 38"):
+        m.decode_order_request(sent(b"D", m.to_body(order).replace(b"38=300", b"38=3x")))
+
+
+def test_venue_event_to_the_wire_and_back_to_the_trader():
+    fill = ExecutionReport(
+        "", "C1", "7", "", ExecType.TRADE, OrdStatus.PARTIALLY_FILLED, "AAPL", Side.BUY, 300,
+        1234500, 100, 200, 1234500, 100, 1234500, None, Liquidity.ADDED, T, "", "ALICE",
+        OrdType.LIMIT, TimeInForce.DAY, 100 * 1234500, 42, None,
+    )  # fmt: skip
+    message = m.fix_execution_report(fill, "E1", commission=-2000)
+    assert (message.secondary_exec_id, message.last_liquidity_ind, message.comm_type) == (
+        "42", 1, "3",
+    )  # fmt: skip
+    wire = sent(b"8", m.encode_execution_report(message, b"20231114-22:13:20.123"))
+    assert m.decode_execution_report(wire) == message._replace(transact_time_ns=T)
+    back = m.order_event(m.decode_execution_report(wire), "V1")
+    assert back == fill._replace(
+        venue="V1", exec_id="E1", participant="", cum_notional=0, match_number=0
+    )
+    reject = CancelReject("", "C2", "C1", "", OrdStatus.REJECTED, True, "unknown order")
+    body = m.to_body(m.cancel_reject_message(reject, 1))
+    assert m.decode_cancel_reject(sent(b"9", body), "V1") == reject._replace(
+        venue="V1", order_id="NONE"
+    )

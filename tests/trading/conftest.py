@@ -8,15 +8,9 @@ import itertools
 
 import pytest
 
-from calarb.trading.orders import (
-    CancelRequest,
-    ExecReport,
-    ExecType,
-    Liquidity,
-    OrdStatus,
-    ReplaceRequest,
-    VenueOrder,
-)
+from calarb.core.order_events import CancelRequest, ExecutionReport, ReplaceRequest, VenueOrder
+from calarb.core.orders import ExecType
+from calarb.trading.orders import Liquidity, OrdStatus
 
 
 class _VenueOrder:
@@ -42,7 +36,7 @@ class Counterparty:
     def _report(self, o: _VenueOrder, exec_type, status, last_qty=0, last_px=0, **extra):
         leaves = 0 if o.done else o.quantity - o.cum
         avg = (o.notional + o.cum // 2) // o.cum if o.cum else 0
-        return ExecReport(
+        return ExecutionReport(
             venue=extra.pop("venue", self.venue),
             cl_ord_id=extra.pop("cl_ord_id", o.cl_ord_id),
             order_id=o.order_id,
@@ -64,11 +58,11 @@ class Counterparty:
     def _live(self, o: _VenueOrder) -> OrdStatus:
         return OrdStatus.PARTIALLY_FILLED if o.cum else OrdStatus.NEW
 
-    def ack(self, order: VenueOrder) -> ExecReport:
+    def ack(self, order: VenueOrder) -> ExecutionReport:
         o = self.orders[order.cl_ord_id] = _VenueOrder(order, f"O{next(self._ids)}")
         return self._report(o, ExecType.NEW, OrdStatus.NEW)
 
-    def reject(self, order: VenueOrder, text: str = "bad") -> ExecReport:
+    def reject(self, order: VenueOrder, text: str = "bad") -> ExecutionReport:
         o = self.orders[order.cl_ord_id] = _VenueOrder(order, f"O{next(self._ids)}")
         o.done = True
         return self._report(o, ExecType.REJECTED, OrdStatus.REJECTED, text=text)
@@ -79,7 +73,7 @@ class Counterparty:
         quantity: int,
         price: int | None = None,
         liquidity: Liquidity = Liquidity.REMOVED,
-    ) -> ExecReport:
+    ) -> ExecutionReport:
         o = self.orders[cl_ord_id]
         price = o.price if price is None else price
         o.cum += quantity
@@ -88,7 +82,7 @@ class Counterparty:
         o.done = o.cum == o.quantity
         return self._report(o, ExecType.TRADE, status, quantity, price, liquidity=liquidity)
 
-    def cancel(self, request: CancelRequest) -> ExecReport:
+    def cancel(self, request: CancelRequest) -> ExecutionReport:
         o = self.orders[request.orig_cl_ord_id]
         o.done = True
         self.orders[request.cl_ord_id] = o
@@ -100,12 +94,12 @@ class Counterparty:
             orig_cl_ord_id=request.orig_cl_ord_id,
         )
 
-    def expire(self, cl_ord_id: str) -> ExecReport:
+    def expire(self, cl_ord_id: str) -> ExecutionReport:
         o = self.orders[cl_ord_id]
         o.done = True
         return self._report(o, ExecType.EXPIRED, OrdStatus.EXPIRED)
 
-    def replace(self, request: ReplaceRequest) -> ExecReport:
+    def replace(self, request: ReplaceRequest) -> ExecutionReport:
         o = self.orders[request.orig_cl_ord_id]
         self.orders[request.cl_ord_id] = o
         o.cl_ord_id = request.cl_ord_id
@@ -115,7 +109,7 @@ class Counterparty:
             o, ExecType.REPLACED, self._live(o), orig_cl_ord_id=request.orig_cl_ord_id
         )
 
-    def pending_cancel(self, request: CancelRequest) -> ExecReport:
+    def pending_cancel(self, request: CancelRequest) -> ExecutionReport:
         o = self.orders[request.orig_cl_ord_id]
         return self._report(
             o,
@@ -125,7 +119,7 @@ class Counterparty:
             orig_cl_ord_id=request.orig_cl_ord_id,
         )
 
-    def status(self, cl_ord_id: str) -> ExecReport:
+    def status(self, cl_ord_id: str) -> ExecutionReport:
         o = self.orders[cl_ord_id]
         if o.done:
             status = OrdStatus.FILLED if o.cum == o.quantity else OrdStatus.CANCELED

@@ -9,23 +9,14 @@ import asyncio
 import pytest
 
 from calarb.core.clock import LiveClock
+from calarb.core.order_events import CancelReject, CancelRequest, ExecutionReport, VenueOrder
 from calarb.core.types import Instrument, Side
 from calarb.fix.config import SessionSettings
 from calarb.fix.transport import FixAcceptor, FixInitiator
 from calarb.ops.latency import LatencyRecorder
 from calarb.trading.fix_gateway import FixOrderGateway
 from calarb.trading.oms import DiffKind, OrderManager
-from calarb.trading.orders import (
-    CancelReject,
-    CancelRequest,
-    ExecReport,
-    Liquidity,
-    OrdStatus,
-    OrdType,
-    TimeInForce,
-    VenueFees,
-    VenueOrder,
-)
+from calarb.trading.orders import Liquidity, OrdStatus, OrdType, TimeInForce, VenueFees
 from calarb.trading.router import Router
 from calarb.venue.config import ParticipantConfig
 from calarb.venue.gateway import VenueGateway, acceptor_settings
@@ -39,10 +30,10 @@ class OmsSink:
 
     def __init__(self) -> None:
         self.oms = OrderManager()
-        self.reports: list[ExecReport] = []
+        self.reports: list[ExecutionReport] = []
         self.cancel_rejects: list[CancelReject] = []
 
-    def on_execution_report(self, report: ExecReport, now_ns: int | None = None) -> None:
+    def on_execution_report(self, report: ExecutionReport, now_ns: int | None = None) -> None:
         self.reports.append(report)
         self.oms.on_execution_report(report, now_ns or 0)
 

@@ -4,17 +4,11 @@ import json
 
 import pytest
 
+from calarb.core.order_events import CancelReject, VenueOrder
 from calarb.core.types import Side
 from calarb.trading.journal import FsyncPolicy, Journal, JournalCorruptError, read_journal
 from calarb.trading.oms import OrderManager
-from calarb.trading.orders import (
-    CancelReject,
-    OrderPurpose,
-    OrdStatus,
-    OrdType,
-    TimeInForce,
-    VenueOrder,
-)
+from calarb.trading.orders import OrderPurpose, OrdStatus, OrdType, TimeInForce
 from calarb.trading.portfolio import Portfolio
 
 

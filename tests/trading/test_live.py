@@ -16,13 +16,14 @@ from pathlib import Path
 import pytest
 
 from calarb.core.clock import LiveClock
+from calarb.core.order_events import VenueOrder
 from calarb.core.types import Side
 from calarb.fix.transport import FixAcceptor
 from calarb.itch.transport import fresh_multicast_address
 from calarb.trading.config import load_config
 from calarb.trading.live import LiveEngine, next_run_prefix
 from calarb.trading.oms import DiffKind
-from calarb.trading.orders import OrderIntent, OrdStatus, OrdType, TimeInForce, VenueOrder
+from calarb.trading.orders import OrderIntent, OrdStatus, OrdType, TimeInForce
 from calarb.trading.risk import TradingState
 from calarb.trading.router import SkipReason
 from calarb.venue.config import ParticipantConfig

@@ -2,18 +2,11 @@ from __future__ import annotations
 
 import pytest
 
+from calarb.core.order_events import CancelReject, VenueOrder
+from calarb.core.orders import ExecType
 from calarb.core.types import Side
 from calarb.trading.oms import OrderManager
-from calarb.trading.orders import (
-    CancelReject,
-    ExecReport,
-    ExecType,
-    Liquidity,
-    OrdStatus,
-    OrdType,
-    TimeInForce,
-    VenueOrder,
-)
+from calarb.trading.orders import Liquidity, OrdStatus, OrdType, TimeInForce
 
 
 class Recorder:
@@ -226,7 +219,7 @@ def test_maker_liquidity_flag_reaches_listener(venue):
 
 
 def test_exec_report_from_fix_message():
-    from calarb.fix.messages import ExecutionReport
+    from calarb.fix.messages import ExecutionReport, order_event
 
     message = ExecutionReport(
         order_id="O7",
@@ -246,7 +239,7 @@ def test_exec_report_from_fix_message():
         transact_time_ns=5,
         text=None,
     )
-    report = ExecReport.from_fix(message, "V1")
+    report = order_event(message, "V1")
     assert report.exec_type is ExecType.TRADE and report.ord_status is OrdStatus.PARTIALLY_FILLED
     assert (report.venue, report.cum_qty, report.leaves_qty, report.last_px) == (
         "V1",
@@ -255,10 +248,10 @@ def test_exec_report_from_fix_message():
         1_000_100,
     )
     with pytest.raises(ValueError, match=r"ExecType \(150\) 'Z'"):
-        ExecReport.from_fix(message._replace(exec_type="Z"), "V1")
+        order_event(message._replace(exec_type="Z"), "V1")
     # FIX 4.2: ExecType 1/2 are its fill codes; a bust or correction (ExecTransType 1/2) is refused
     fix42 = message._replace(exec_type="1", exec_trans_type="0")
-    assert ExecReport.from_fix(fix42, "V1").exec_type is ExecType.TRADE
-    assert ExecReport.from_fix(fix42._replace(exec_type="2"), "V1").exec_type is ExecType.TRADE
+    assert order_event(fix42, "V1").exec_type is ExecType.TRADE
+    assert order_event(fix42._replace(exec_type="2"), "V1").exec_type is ExecType.TRADE
     with pytest.raises(ValueError, match=r"ExecTransType \(20\) '2'"):
-        ExecReport.from_fix(fix42._replace(exec_trans_type="2"), "V1")
+        order_event(fix42._replace(exec_trans_type="2"), "V1")

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from calarb.core.events import TopOfBook
+from calarb.core.order_events import VenueOrder
 from calarb.core.types import Side
 from calarb.trading.oms import OrderManager
-from calarb.trading.orders import Liquidity, OrdType, TimeInForce, VenueFees, VenueOrder
+from calarb.trading.orders import Liquidity, OrdType, TimeInForce, VenueFees
 from calarb.trading.portfolio import Portfolio, divide_round_half_even
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from calarb.core.order_events import CancelRequest, StatusRequest, VenueOrder
+from calarb.core.orders import ExecType
 from calarb.core.types import Side
 from calarb.trading.oms import (
     ApplyReport,
@@ -10,15 +12,7 @@ from calarb.trading.oms import (
     RequestStatus,
     reconcile,
 )
-from calarb.trading.orders import (
-    CancelRequest,
-    ExecType,
-    OrdStatus,
-    OrdType,
-    StatusRequest,
-    TimeInForce,
-    VenueOrder,
-)
+from calarb.trading.orders import OrdStatus, OrdType, TimeInForce
 
 
 def order(cl, qty=100):

@@ -13,6 +13,7 @@ from pathlib import Path
 from calarb.backtest.simulated_venue import SimulatedVenue
 from calarb.core.clock import SimulatedClock
 from calarb.core.events import TopOfBook
+from calarb.core.order_events import VenueOrder
 from calarb.core.scheduler import EventScheduler
 from calarb.core.types import Side
 from calarb.model.hedge import OlsHedge
@@ -22,7 +23,7 @@ from calarb.trading.engine import TradingEngine
 from calarb.trading.journal import Journal, read_journal
 from calarb.trading.live import restore_from_journal
 from calarb.trading.oms import OrderManager
-from calarb.trading.orders import OrderIntent, OrdType, TimeInForce, VenueOrder
+from calarb.trading.orders import OrderIntent, OrdType, TimeInForce
 from calarb.trading.strategy import CancelOrder, PairsStrategy, PairStrategyConfig, Transition
 from calarb.venue.matching import MatchingEngine
 from calarb.venue.synthetic import BackgroundTraders, FairValueProcess, two_symbol_market

@@ -7,9 +7,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from calarb.core.events import TopOfBook
+from calarb.core.order_events import VenueOrder
 from calarb.core.types import Side
 from calarb.trading.oms import OrderManager
-from calarb.trading.orders import OrderIntent, OrderPurpose, OrdType, TimeInForce, VenueOrder
+from calarb.trading.orders import OrderIntent, OrderPurpose, OrdType, TimeInForce
 from calarb.trading.portfolio import Portfolio
 from calarb.trading.risk import (
     RiskGate,

@@ -10,13 +10,14 @@ import math
 import pytest
 
 from calarb.core.events import TopOfBook
+from calarb.core.order_events import VenueOrder
 from calarb.core.types import Side
 from calarb.model.hedge import OlsHedge
 from calarb.model.live import PairModel
 from calarb.model.signal import SignalRules
 from calarb.model.spread import SpreadForm
 from calarb.trading.oms import OrderManager
-from calarb.trading.orders import OrderIntent, OrderPurpose, TimeInForce, VenueOrder
+from calarb.trading.orders import OrderIntent, OrderPurpose, TimeInForce
 from calarb.trading.strategy import CancelOrder, PairsStrategy, PairStrategyConfig
 
 RULES = SignalRules(entry=2.0, exit=0.5, stop=4.0, max_holding_ns=60_000_000_000)

@@ -1,65 +1,33 @@
 """The trading core against the real exchange simulator's matching engine (two venues).
 
-The adapter below does what a FIX gateway does at the edge: it turns the matching engine's
-order outcomes into the trading core's ExecReport / CancelReject, field for field."""
+The adapter below does what a FIX gateway does at the edge: it gives the matching engine's
+order outcomes (the core ExecutionReport / CancelReject) the venue's name and ExecIDs."""
 
 from __future__ import annotations
 
 from calarb.core.events import TopOfBook
+from calarb.core.order_events import CancelReject, ExecutionReport
 from calarb.core.types import Instrument, Side
 from calarb.trading.oms import OrderManager
-from calarb.trading.orders import (
-    CancelReject,
-    ExecReport,
-    ExecType,
-    Liquidity,
-    OrderIntent,
-    OrdStatus,
-    VenueFees,
-)
+from calarb.trading.orders import Liquidity, OrderIntent, OrdStatus, VenueFees
 from calarb.trading.portfolio import Portfolio
 from calarb.trading.risk import RiskGate, RiskLimits, RiskReason, engage_kill_switch
 from calarb.trading.router import Router
 from calarb.venue import MatchingEngine
-from calarb.venue.orders import CancelReject as VenueCancelReject
 from calarb.venue.orders import OrdType, TimeInForce
 
 ME = "calarb"
 
 
-def to_core(venue: str, event) -> ExecReport | CancelReject | None:
+def to_core(venue: str, event) -> ExecutionReport | CancelReject | None:
     if event.participant != ME:
         return None
-    if isinstance(event, VenueCancelReject):
-        return CancelReject(
-            venue,
-            event.client_order_id,
-            event.orig_client_order_id,
-            str(event.order_id),
-            OrdStatus(event.order_status.value),
-            event.response_to.value == "2",
-            event.text,
-        )
-    avg = (event.cum_notional + event.cum_qty // 2) // event.cum_qty if event.cum_qty else 0
-    return ExecReport(
-        venue,
-        event.client_order_id,
-        str(event.order_id),
-        f"{venue}-{len(seen)}",
-        ExecType(event.exec_type.value),
-        OrdStatus(event.order_status.value),
-        event.symbol,
-        event.side,
-        event.quantity,
-        event.price,
-        event.cum_qty,
-        event.leaves_qty,
-        avg,
-        event.last_qty,
-        event.last_price,
-        event.orig_client_order_id or None,
-        Liquidity.REMOVED if event.last_qty else Liquidity.UNKNOWN,
-        event.timestamp_ns,
+    if isinstance(event, CancelReject):
+        return event._replace(venue=venue)
+    return event._replace(
+        venue=venue,
+        exec_id=f"{venue}-{len(seen)}",
+        liquidity=Liquidity.REMOVED if event.last_qty else Liquidity.UNKNOWN,
     )
 
 
@@ -71,7 +39,7 @@ def pump(engines, oms, now):
         for event in engine.take_reports():
             seen.append(event)
             report = to_core(name, event)
-            if isinstance(report, ExecReport):
+            if isinstance(report, ExecutionReport):
                 oms.on_execution_report(report, now)
             elif report is not None:
                 oms.on_cancel_reject(report, now)

@@ -27,12 +27,12 @@ from calarb.fix.messages import (
     builtin_dictionary,
     decode_execution_report,
     from_message,
+    order_event,
     to_body,
 )
 from calarb.fix.session import FixSession
 from calarb.fix.store import MemoryStore
 from calarb.fix.transport import load_dictionary
-from calarb.trading.orders import ExecReport
 from calarb.venue.benchmark import run_gateway_benchmark
 from calarb.venue.config import (
     DisconnectFault,
@@ -446,10 +446,10 @@ def test_reports_validate_against_the_builtin_dictionary_and_decode_to_typed_fie
     assert all(r.ord_status_req_id is None for r in typed[:-1])
 
     # the trading core's view takes OrigClOrdID and liquidity from the typed fields
-    assert ExecReport.from_fix(maker, "V1").liquidity is Liquidity.ADDED
-    assert ExecReport.from_fix(taker, "V1").liquidity is Liquidity.REMOVED
-    assert ExecReport.from_fix(cancelled, "V1").orig_cl_ord_id == "b2"
-    assert ExecReport.from_fix(new, "V1").liquidity is Liquidity.UNKNOWN
+    assert order_event(maker, "V1").liquidity is Liquidity.ADDED
+    assert order_event(taker, "V1").liquidity is Liquidity.REMOVED
+    assert order_event(cancelled, "V1").orig_cl_ord_id == "b2"
+    assert order_event(new, "V1").liquidity is Liquidity.UNKNOWN
 
 
 def test_gateway_latency_benchmark_times_the_whole_order_path() -> None:

@@ -6,15 +6,13 @@ from __future__ import annotations
 import pytest
 
 from calarb.core.events import BookLevel
+from calarb.core.order_events import CancelReject, ExecutionReport
+from calarb.core.orders import ExecType, Liquidity
 from calarb.core.types import Instrument, Side
 from calarb.venue.matching import MatchingEngine
 from calarb.venue.orders import (
     CancelReason,
-    CancelReject,
-    CancelRejectResponseTo,
-    ExecType,
     Execution,
-    ExecutionReport,
     OrderAdded,
     OrderCancelled,
     OrderDeleted,
@@ -47,8 +45,9 @@ def test_limit_order_rests_with_new_report_and_add_event(engine: MatchingEngine)
     assert order_id == 1
     assert reports == [
         ExecutionReport(
-            ExecType.NEW, OrdStatus.NEW, 5, "alice", "c1", "", 1, "AAA", BUY,
-            OrdType.LIMIT, TimeInForce.DAY, P100, 300, 0, 300, 0, 0, 0, 0, None, "",
+            "", "c1", "1", "", ExecType.NEW, OrdStatus.NEW, "AAA", BUY, 300, P100, 0, 300, 0,
+            0, 0, None, Liquidity.UNKNOWN, 5, "", "alice", OrdType.LIMIT, TimeInForce.DAY, 0, 0,
+            None,
         )
     ]  # fmt: skip
     assert events == [OrderAdded(5, "AAA", 1, BUY, 300, P100, "alice")]
@@ -74,18 +73,18 @@ def test_crossing_limit_trades_at_resting_price_and_rests_remainder(engine) -> N
     reports, events = drain(engine)
     trades = [r for r in reports if r.exec_type is ExecType.TRADE]
     # resting fills at its own price, then the aggressor's report for the same match
-    assert [(r.participant, r.last_qty, r.last_price, r.match_number) for r in trades] == [
+    assert [(r.participant, r.last_qty, r.last_px, r.match_number) for r in trades] == [
         ("alice", 100, P100, 1),
         ("bob", 100, P100, 1),
         ("alice", 100, P100 + TICK, 2),
         ("bob", 100, P100 + TICK, 2),
     ]
     last_bob = trades[-1]
-    assert last_bob.order_status is OrdStatus.PARTIALLY_FILLED
+    assert last_bob.ord_status is OrdStatus.PARTIALLY_FILLED
     assert (last_bob.cum_qty, last_bob.leaves_qty) == (200, 50)
     assert last_bob.cum_notional == 100 * P100 + 100 * (P100 + TICK)
     assert last_bob.average_price == P100 + TICK / 2
-    assert trades[0].order_status is OrdStatus.FILLED
+    assert trades[0].ord_status is OrdStatus.FILLED
     executions = [e for e in events if isinstance(e, Execution)]
     assert [(e.resting_order_id, e.aggressor_order_id, e.aggressor_side) for e in executions] == [
         (1, buy_id, BUY),
@@ -121,7 +120,7 @@ def test_market_order_sweeps_and_cancels_remainder(engine: MatchingEngine) -> No
         ExecType.CANCELED,
     ]  # fmt: skip
     cancelled = reports[-1]
-    assert cancelled.order_id == order_id
+    assert cancelled.order_id == str(order_id)
     assert cancelled.reason is CancelReason.NO_LIQUIDITY
     assert (cancelled.cum_qty, cancelled.leaves_qty, cancelled.price) == (200, 0, 0)
     assert engine.live_quantity(order_id) == 0
@@ -169,7 +168,7 @@ def test_fok_fills_in_full_across_levels(engine: MatchingEngine) -> None:
     engine.submit(2, "b", "f", "AAA", BUY, 200, P100 + TICK, time_in_force=TimeInForce.FOK)
     reports, _ = drain(engine)
     assert reports[-1].exec_type is ExecType.TRADE
-    assert reports[-1].order_status is OrdStatus.FILLED
+    assert reports[-1].ord_status is OrdStatus.FILLED
     assert reports[-1].cum_qty == 200
     assert engine.depth("AAA", SELL) == []
 
@@ -181,8 +180,8 @@ def test_cancel_reports_and_deletes(engine: MatchingEngine) -> None:
     reports, events = drain(engine)
     assert events == [OrderDeleted(2, "AAA", order_id)]
     (report,) = reports
-    assert report.exec_type is ExecType.CANCELED and report.order_status is OrdStatus.CANCELED
-    assert (report.client_order_id, report.orig_client_order_id) == ("c2", "c1")
+    assert report.exec_type is ExecType.CANCELED and report.ord_status is OrdStatus.CANCELED
+    assert (report.cl_ord_id, report.orig_cl_ord_id) == ("c2", "c1")
     assert report.reason is CancelReason.REQUESTED
     assert engine.best_bid("AAA") is None
 
@@ -202,10 +201,10 @@ def test_cancel_of_unknown_filled_or_foreign_order_is_rejected(engine: MatchingE
     for reject, client_order_id in ((foreign, "x"), (unknown, "y"), (filled, "z")):
         assert isinstance(reject, CancelReject)
         assert reject.reason is RejectReason.UNKNOWN_ORDER
-        assert reject.response_to is CancelRejectResponseTo.CANCEL
-        assert reject.order_status is OrdStatus.REJECTED
-        assert reject.client_order_id == client_order_id
-    assert foreign.orig_client_order_id == ""  # another participant's ids are not leaked
+        assert not reject.response_to_replace  # a cancel's
+        assert reject.ord_status is OrdStatus.REJECTED
+        assert reject.cl_ord_id == client_order_id
+    assert foreign.orig_cl_ord_id == ""  # another participant's ids are not leaked
     assert engine.take_book_events() == []
 
 
@@ -218,8 +217,8 @@ def test_replace_size_decrease_keeps_priority(engine: MatchingEngine) -> None:
     assert events == [OrderCancelled(3, "AAA", first, 100)]
     (report,) = reports
     assert report.exec_type is ExecType.REPLACED
-    assert (report.order_id, report.quantity, report.leaves_qty) == (first, 200, 200)
-    assert (report.client_order_id, report.orig_client_order_id) == ("a2", "a1")
+    assert (report.order_id, report.order_qty, report.leaves_qty) == (str(first), 200, 200)
+    assert (report.cl_ord_id, report.orig_cl_ord_id) == ("a2", "a1")
     engine.submit(4, "c", "s", "AAA", SELL, 200, P100)
     executions = [e for e in engine.take_book_events() if isinstance(e, Execution)]
     assert [e.resting_order_id for e in executions] == [first]
@@ -248,7 +247,7 @@ def test_replace_price_change_loses_priority_and_keeps_fills(engine: MatchingEng
     reports, events = drain(engine)
     assert events == [OrderReplaced(3, "AAA", order_id, moved, 200, P100 - TICK)]
     (report,) = reports
-    assert report.order_status is OrdStatus.PARTIALLY_FILLED
+    assert report.ord_status is OrdStatus.PARTIALLY_FILLED
     assert (report.cum_qty, report.leaves_qty, report.cum_notional) == (100, 200, 100 * P100)
     assert engine.order(moved).price == P100 - TICK
 
@@ -283,9 +282,9 @@ def test_replace_rejects(engine: MatchingEngine) -> None:
         RejectReason.BAD_PRICE,
         RejectReason.UNKNOWN_ORDER,
     ]
-    assert all(r.response_to is CancelRejectResponseTo.REPLACE for r in reports)
-    assert reports[0].order_status is OrdStatus.PARTIALLY_FILLED
-    assert reports[0].orig_client_order_id == "a1"
+    assert all(r.response_to_replace for r in reports)
+    assert reports[0].ord_status is OrdStatus.PARTIALLY_FILLED
+    assert reports[0].orig_cl_ord_id == "a1"
     assert engine.live_quantity(order_id) == 200  # untouched
 
 
@@ -316,7 +315,7 @@ def test_self_match_prevention(policy, resting_left, incoming_filled, incoming_r
         SelfMatchPolicy.CANCEL_INCOMING: ["in"],
         SelfMatchPolicy.CANCEL_BOTH: ["own", "in"],
     }[policy]
-    assert [r.client_order_id for r in self_match] == expected
+    assert [r.cl_ord_id for r in self_match] == expected
 
 
 def test_self_match_policy_per_participant() -> None:
@@ -356,9 +355,9 @@ def test_new_order_rejects(engine, symbol, quantity, price, reason) -> None:
     assert engine.submit(7, "a", "c", symbol, BUY, quantity, price) == 0
     reports, events = drain(engine)
     (report,) = reports
-    assert report.exec_type is ExecType.REJECTED and report.order_status is OrdStatus.REJECTED
+    assert report.exec_type is ExecType.REJECTED and report.ord_status is OrdStatus.REJECTED
     assert report.reason is reason
-    assert report.order_id == 0 and report.client_order_id == "c" and report.timestamp_ns == 7
+    assert report.order_id == "" and report.cl_ord_id == "c" and report.transact_time_ns == 7
     assert symbol in report.text
     assert events == []
     assert engine.submit(8, "a", "next", "AAA", BUY, 100, P100) == 1  # no id was used
@@ -377,7 +376,7 @@ def test_unsupported_side_type_or_time_in_force_is_rejected(
 ) -> None:
     assert engine.submit(1, "a", "c", "AAA", side, 100, P100, order_type, time_in_force) == 0
     (report,) = engine.take_reports()
-    assert report.reason is RejectReason.BAD_ORDER and report.order_id == 0
+    assert report.reason is RejectReason.BAD_ORDER and report.order_id == ""
     assert engine.take_book_events() == []
 
 

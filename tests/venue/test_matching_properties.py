@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from calarb.core.order_events import CancelReject, ExecutionReport
+from calarb.core.orders import ExecType
 from calarb.core.types import Instrument, Side
 from calarb.venue.matching import MatchingEngine
 from calarb.venue.orders import (
-    CancelReject,
-    ExecType,
     Execution,
-    ExecutionReport,
     OrderAdded,
     OrderCancelled,
     OrderDeleted,
@@ -371,20 +370,20 @@ class ReportLedger:
 
     def record(self, reports: list, timestamp: int, chain_of: dict[int, int]) -> None:
         for report in reports:
-            assert report.timestamp_ns == timestamp
+            assert report.transact_time_ns == timestamp
             if isinstance(report, CancelReject):
                 continue
             if report.exec_type is ExecType.REJECTED:
-                assert report.order_id == 0 and report.reason is not None
+                assert report.order_id == "" and report.reason is not None
                 continue
-            assert report.cum_qty + report.leaves_qty <= report.quantity
+            assert report.cum_qty + report.leaves_qty <= report.order_qty
             if report.exec_type is ExecType.TRADE:
                 assert report.last_qty > 0 and report.match_number > 0
-            if report.order_status is OrdStatus.FILLED:
-                assert report.cum_qty == report.quantity and report.leaves_qty == 0
-            elif report.order_status in (OrdStatus.NEW, OrdStatus.PARTIALLY_FILLED):
-                assert report.cum_qty + report.leaves_qty == report.quantity
-            chain = chain_of[report.order_id]
+            if report.ord_status is OrdStatus.FILLED:
+                assert report.cum_qty == report.order_qty and report.leaves_qty == 0
+            elif report.ord_status in (OrdStatus.NEW, OrdStatus.PARTIALLY_FILLED):
+                assert report.cum_qty + report.leaves_qty == report.order_qty
+            chain = chain_of[int(report.order_id)]
             self.last[chain] = report
             if report.exec_type is ExecType.TRADE:
                 self.filled[chain] += report.last_qty
@@ -402,19 +401,19 @@ class ReportLedger:
             filled = self.filled[chain]
             assert last.cum_qty == filled  # the reports add up to their own fills
             cancelled = 0
-            if last.order_status in (OrdStatus.FILLED, OrdStatus.CANCELED):
+            if last.ord_status in (OrdStatus.FILLED, OrdStatus.CANCELED):
                 assert order is None  # terminal orders are off the book
-                if last.order_status is OrdStatus.CANCELED:
-                    cancelled = last.quantity - filled
+                if last.ord_status is OrdStatus.CANCELED:
+                    cancelled = last.order_qty - filled
             else:
                 assert order is not None and leaves == last.leaves_qty > 0  # resting
-            assert last.quantity == filled + leaves + cancelled  # conserved, per order
+            assert last.order_qty == filled + leaves + cancelled  # conserved, per order
             order_type, tif = styles[chain]
             if tif is TimeInForce.FOK:
-                assert filled in (0, last.quantity)
+                assert filled in (0, last.order_qty)
             if tif is not TimeInForce.DAY or order_type is OrdType.MARKET:
-                assert order is None and last.order_status is not OrdStatus.NEW
-            totals["requested"] += last.quantity
+                assert order is None and last.ord_status is not OrdStatus.NEW
+            totals["requested"] += last.order_qty
             totals["filled"] += filled
             totals["resting"] += leaves
             totals["cancelled"] += cancelled

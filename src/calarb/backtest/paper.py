@@ -48,6 +48,7 @@ from calarb.backtest.synthetic import (
 )
 from calarb.backtest.wiring import build_engine
 from calarb.core.clock import SimulatedClock
+from calarb.core.order_events import CancelRequest, ReplaceRequest, VenueOrder
 from calarb.core.scheduler import EventScheduler
 from calarb.fix.config import settings_from_mapping
 from calarb.fix.session import FixSession
@@ -55,7 +56,6 @@ from calarb.fix.transport import FixAcceptor, FixInitiator
 from calarb.itch.moldudp64 import MoldReceiver
 from calarb.itch.transport import MoldSubscriber, fresh_multicast_address
 from calarb.trading.fix_gateway import FixOrderGateway
-from calarb.trading.orders import CancelRequest, ReplaceRequest, VenueOrder
 from calarb.venue.config import ParticipantConfig
 from calarb.venue.gateway import VenueGateway, acceptor_settings
 from calarb.venue.market_data import MarketDataConfig, VenueMarketData

@@ -32,17 +32,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from calarb.core.types import PRICE_SCALE
-from calarb.trading.gateway import OrderGateway
-from calarb.trading.orders import (
+from calarb.core.order_events import (
     CancelReject,
     CancelRequest,
-    ExecReport,
-    Liquidity,
+    ExecutionReport,
     ReplaceRequest,
-    VenueFees,
     VenueOrder,
 )
+from calarb.core.orders import Liquidity
+from calarb.core.types import PRICE_SCALE
+from calarb.trading.gateway import OrderGateway
+from calarb.trading.orders import VenueFees
 
 SECONDS_PER_YEAR = 252 * 23_400
 
@@ -53,7 +53,7 @@ class RunRecorder:
     def __init__(self, sample_ns: int, fees: Mapping[str, VenueFees]) -> None:
         self.sample_ns = sample_ns
         self.fees = dict(fees)
-        self.fills: list[tuple[int, ExecReport]] = []
+        self.fills: list[tuple[int, ExecutionReport]] = []
         self.engine = None
         self.sends: dict[str, tuple[int, float | None, str]] = {}  # ClOrdID -> (t, mid, type)
         self.first_answer_ns: dict[str, int] = {}
@@ -77,7 +77,7 @@ class RunRecorder:
         kind = "market" if order.ord_type.name == "MARKET" else f"limit-{order.time_in_force.name}"
         self.sends[order.cl_ord_id] = (now_ns, mid, kind.lower())
 
-    def on_execution_report(self, report: ExecReport, now_ns: int | None = None) -> None:
+    def on_execution_report(self, report: ExecutionReport, now_ns: int | None = None) -> None:
         engine = self.engine
         now = engine.clock.monotonic_ns() if now_ns is None else now_ns
         if report.cl_ord_id not in self.first_answer_ns and report.cl_ord_id in self.sends:

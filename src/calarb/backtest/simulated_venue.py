@@ -16,30 +16,21 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
-from calarb.core.orders import CancelRejectResponseTo
-from calarb.core.scheduler import EventScheduler
-from calarb.ops.latency import LatencyRecorder, Stage
-from calarb.trading.gateway import ExecutionSink
-from calarb.trading.orders import (
+from calarb.core.order_events import (
     CancelReject,
     CancelRequest,
-    ExecReport,
-    Liquidity,
+    ExecutionReport,
     ReplaceRequest,
     VenueOrder,
 )
+from calarb.core.scheduler import EventScheduler
+from calarb.ops.latency import LatencyRecorder, Stage
+from calarb.trading.gateway import ExecutionSink
 from calarb.venue.itch_publisher import ItchPublisher
 from calarb.venue.matching import MatchingEngine
-from calarb.venue.orders import CancelReject as VenueCancelReject
-from calarb.venue.orders import ExecutionReport as VenueExecutionReport
 
 MarketDataSink = Callable[[str, bytes], object]
 """Called with (venue name, one ITCH message without length prefix)."""
-
-
-def _average_price(cum_notional: int, cum_qty: int) -> int:
-    """AvgPx in integer units, rounded half up (FIX carries it as a price)."""
-    return (cum_notional + cum_qty // 2) // cum_qty if cum_qty else 0
 
 
 class SimulatedVenue:
@@ -47,8 +38,7 @@ class SimulatedVenue:
 
     `participant` is calarb's identity on the venue (its SenderCompID); reports of other
     participants (the background market) are dropped, as a venue sends each owner only its
-    own. Fills of calarb's order while it is being entered took liquidity (REMOVED); fills
-    that happen later, when someone else trades against it, added liquidity (ADDED).
+    own, with this venue's name and ExecIDs.
     Call `pump(now)` after anything else acts on the engine (background traders) to send the
     resulting reports and market data.
     """
@@ -128,7 +118,7 @@ class SimulatedVenue:
             order.ord_type,
             order.time_in_force,
         )
-        self.pump(now, Liquidity.REMOVED)
+        self.pump(now)
 
     def _arrive_cancel(self, request: CancelRequest) -> None:
         now = self.scheduler.clock.monotonic_ns()
@@ -144,7 +134,7 @@ class SimulatedVenue:
         self.engine.replace(
             now, self.participant, order_id, request.cl_ord_id, request.quantity, request.price
         )
-        self.pump(now, Liquidity.REMOVED)
+        self.pump(now)
 
     def _venue_id(self, cl_ord_id: str, order_id: str | None) -> int:
         known = self._venue_ids.get(cl_ord_id)
@@ -152,58 +142,31 @@ class SimulatedVenue:
             return known
         return int(order_id) if order_id and order_id.isdigit() else 0
 
-    def pump(self, now_ns: int, liquidity: Liquidity = Liquidity.ADDED) -> None:
-        """Send calarb's reports and the book changes the engine produced since last time.
-        `liquidity` is the flag of calarb's fills among them."""
+    def pump(self, now_ns: int) -> None:
+        """Send calarb's reports and the book changes the engine produced since last time."""
         engine = self.engine
         if engine.reports:
             for event in engine.take_reports():
                 if event.participant == self.participant:
-                    self._answer(event, now_ns, liquidity)
+                    self._answer(event, now_ns)
         if engine.book_events:
             for payload in self.publisher.encode(engine.take_book_events()):
                 self._publish(payload, now_ns)
 
-    def _answer(self, event: VenueExecutionReport | VenueCancelReject, now_ns: int, liquidity):
+    def _answer(self, event: ExecutionReport | CancelReject, now_ns: int) -> None:
         sink = self.execution_sink
         at = now_ns + self.order_latency_ns
         self.reports_sent += 1
-        if type(event) is VenueCancelReject:
-            reject = CancelReject(
-                self.name,
-                event.client_order_id,
-                event.orig_client_order_id,
-                str(event.order_id),
-                event.order_status,
-                event.response_to is CancelRejectResponseTo.REPLACE,
-                event.text,
-            )
+        # The venue's own reason enum stays at the venue (as over FIX, the text carries it).
+        if type(event) is CancelReject:
             if sink is not None:
+                reject = event._replace(venue=self.name, reason=None)
                 self.scheduler.schedule(at, sink.on_cancel_reject, reject)
             return
         if event.order_id:
-            self._venue_ids[event.client_order_id] = event.order_id
-        report = ExecReport(
-            self.name,
-            event.client_order_id,
-            str(event.order_id),
-            f"{self.name}-{next(self._exec_ids)}",
-            event.exec_type,
-            event.order_status,
-            event.symbol,
-            event.side,
-            event.quantity,
-            event.price,
-            event.cum_qty,
-            event.leaves_qty,
-            _average_price(event.cum_notional, event.cum_qty),
-            event.last_qty,
-            event.last_price,
-            event.orig_client_order_id or None,
-            liquidity if event.last_qty else Liquidity.UNKNOWN,
-            event.timestamp_ns,
-            event.text,
-        )
+            self._venue_ids[event.cl_ord_id] = int(event.order_id)
+        exec_id = f"{self.name}-{next(self._exec_ids)}"
+        report = event._replace(venue=self.name, exec_id=exec_id, reason=None)
         if sink is not None:
             self.scheduler.schedule(at, sink.on_execution_report, report)
 

@@ -39,21 +39,18 @@ from calarb.backtest.models import ConstantLatency, FifoQueue, LatencyModel, Que
 from calarb.book.feed import ItchBookFeed
 from calarb.book.order_book import OrderBook
 from calarb.core.events import TopOfBook
-from calarb.core.orders import OrdType, TimeInForce
+from calarb.core.order_events import (
+    CancelReject,
+    CancelRequest,
+    ExecutionReport,
+    ReplaceRequest,
+    VenueOrder,
+)
+from calarb.core.orders import ExecType, Liquidity, OrdStatus, OrdType, TimeInForce
 from calarb.core.scheduler import EventScheduler
 from calarb.core.types import Side
 from calarb.itch.codec import decode
 from calarb.trading.gateway import ExecutionSink
-from calarb.trading.orders import (
-    CancelReject,
-    CancelRequest,
-    ExecReport,
-    ExecType,
-    Liquidity,
-    OrdStatus,
-    ReplaceRequest,
-    VenueOrder,
-)
 
 TopSink = Callable[[str, TopOfBook], object]
 
@@ -591,7 +588,7 @@ class ReplayVenue:
         order = own.order
         last_qty, last_px, liquidity = last or (0, 0, Liquidity.UNKNOWN)
         cum = own.cum_qty
-        report = ExecReport(
+        report = ExecutionReport(
             self.name, cl_ord_id or order.cl_ord_id, str(own.order_id),
             f"{self.name}-{next(self._exec_ids)}", exec_type, status, order.symbol, order.side,
             order.quantity, order.price, cum, own.leaves,

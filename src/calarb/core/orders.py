@@ -82,3 +82,16 @@ class Liquidity(enum.StrEnum):
     UNKNOWN = ""
     ADDED = "1"
     REMOVED = "2"
+
+
+class OrderPurpose(enum.StrEnum):
+    """Why an order is sent. The engine and reports tell orders apart by this, never by the
+    text of their ClOrdIDs. The strategy's purposes are its transitions
+    (`calarb.trading.strategy.Transition`); the risk gate's close positions."""
+
+    MANUAL = "manual"  # none of the below: an operator, a test, a caller of the OMS
+    ENTRY = "entry"  # a pair's entry, its legging repairs (reprice, hedge) included
+    EXIT = "exit"  # a pair's exit: exit signal, stop, maximum holding time
+    UNWIND = "unwind"  # a pair gives back an entry that legged or was abandoned
+    FLATTEN = "flatten"  # the kill switch closes every position
+    DELEVERAGE = "deleverage"  # positions back inside post-trade limits (`deleveraging_intents`)

@@ -4,23 +4,25 @@ Nothing here opens a socket or reads a clock: times come in as int nanoseconds, 
 engine wires the pieces with direct method calls (see docs/trading.md).
 """
 
+from calarb.core.order_events import (
+    CancelReject,
+    CancelRequest,
+    ExecutionReport,
+    ReplaceRequest,
+    StatusRequest,
+    VenueOrder,
+)
+from calarb.core.orders import ExecType
 from calarb.trading.journal import FsyncPolicy, Journal, JournalCorruptError, read_journal
 from calarb.trading.oms import OrderManager, reconcile
 from calarb.trading.orders import (
-    CancelReject,
-    CancelRequest,
-    ExecReport,
-    ExecType,
     Liquidity,
     OrderIntent,
     OrderRecord,
     OrdStatus,
     OrdType,
-    ReplaceRequest,
-    StatusRequest,
     TimeInForce,
     VenueFees,
-    VenueOrder,
 )
 from calarb.trading.portfolio import Portfolio
 from calarb.trading.risk import (
@@ -36,7 +38,7 @@ from calarb.trading.var import VarReport, portfolio_var
 __all__ = [
     "CancelReject",
     "CancelRequest",
-    "ExecReport",
+    "ExecutionReport",
     "ExecType",
     "FsyncPolicy",
     "Journal",

@@ -35,20 +35,13 @@ from typing import Any
 from calarb.book.feed import ItchBookFeed
 from calarb.core.clock import Clock
 from calarb.core.events import TopOfBook
+from calarb.core.order_events import CancelReject, ExecutionReport
+from calarb.core.orders import ExecType, OrderPurpose
 from calarb.core.types import PRICE_SCALE
 from calarb.ops.latency import LatencyRecorder, Stage
 from calarb.trading.gateway import OrderGateway
 from calarb.trading.oms import JournalSink, OrderManager
-from calarb.trading.orders import (
-    CancelReject,
-    ExecReport,
-    ExecType,
-    Liquidity,
-    OrderIntent,
-    OrderPurpose,
-    OrderRecord,
-    VenueFees,
-)
+from calarb.trading.orders import Liquidity, OrderIntent, OrderRecord, VenueFees
 from calarb.trading.portfolio import Portfolio
 from calarb.trading.risk import (
     RiskGate,
@@ -298,7 +291,7 @@ class TradingEngine:
 
     # -- reports in ------------------------------------------------------------------------
 
-    def on_execution_report(self, report: ExecReport, now_ns: int | None = None) -> None:
+    def on_execution_report(self, report: ExecutionReport, now_ns: int | None = None) -> None:
         now = self.clock.monotonic_ns() if now_ns is None else now_ns
         record = self.oms.on_execution_report(report, now)
         if record is not None:

@@ -1,8 +1,9 @@
 """An `OrderGateway` over a FIX 4.4 initiator session: the engine's orders on the wire.
 
 Out: NewOrderSingle (35=D), OrderCancelRequest (35=F), OrderCancelReplaceRequest (35=G),
-OrderStatusRequest (35=H). In: ExecutionReport (35=8) -> `ExecReport.from_fix` ->
-`sink.on_execution_report`; OrderCancelReject (35=9) -> `sink.on_cancel_reject`.
+OrderStatusRequest (35=H). In: ExecutionReport (35=8) -> `ExecutionReport` (the core event,
+through `fix.messages.order_event`) -> `sink.on_execution_report`; OrderCancelReject (35=9) ->
+`sink.on_cancel_reject`. Every tag is written and read by calarb.fix.messages.
 
 The gateway is the session's `Application` and is told about session events
 (`on_session_event`): a Logon marks the venue connected for the router and, when orders are
@@ -29,27 +30,30 @@ from collections import Counter, deque
 from collections.abc import Callable
 
 from calarb.core.clock import Clock
-from calarb.core.orders import ExecType, OrdStatus, OrdType, TimeInForce
-from calarb.core.types import Side
-from calarb.fix.codec import FixMessage
-from calarb.fix.messages import (
-    decode_execution_report,
-    encode_new_order_single,
-    format_price,
-)
-from calarb.fix.session import Disconnected, FixSession, LoggedOn, SessionEvent
-from calarb.fix.timefmt import TimestampFormatter
-from calarb.ops.latency import LatencyRecorder, Stage
-from calarb.trading.gateway import ExecutionSink
-from calarb.trading.oms import Difference, OrderManager, reconcile
-from calarb.trading.orders import (
+from calarb.core.order_events import (
     CancelReject,
     CancelRequest,
-    ExecReport,
+    ExecutionReport,
     ReplaceRequest,
     StatusRequest,
     VenueOrder,
 )
+from calarb.core.orders import ExecType, OrdStatus, OrdType, TimeInForce
+from calarb.fix.codec import FixMessage
+from calarb.fix.messages import (
+    cancel_request_message,
+    decode_cancel_reject,
+    decode_execution_report,
+    encode_new_order_single,
+    order_event,
+    replace_request_message,
+    status_request_message,
+    to_body,
+)
+from calarb.fix.session import Disconnected, FixSession, LoggedOn, SessionEvent
+from calarb.ops.latency import LatencyRecorder, Stage
+from calarb.trading.gateway import ExecutionSink
+from calarb.trading.oms import Difference, OrderManager, reconcile
 from calarb.trading.router import Router
 
 log = logging.getLogger("calarb.trading.fix_gateway")
@@ -57,7 +61,6 @@ log = logging.getLogger("calarb.trading.fix_gateway")
 _FIX_ENCODED = Stage.FIX_ENCODED
 _WRITTEN = Stage.WRITTEN
 _LIMIT = OrdType.LIMIT
-_SIDE_CODE = {Side.BUY: b"1", Side.SELL: b"2"}
 _ORDER_STATUS = ExecType.ORDER_STATUS
 _NEW_ORDER, _CANCEL, _REPLACE, _STATUS = b"D", b"F", b"G", b"H"
 _REPORT, _CANCEL_REJECT = b"8", b"9"
@@ -72,7 +75,7 @@ class Reconciliation:
     def __init__(self, started_ns: int, awaited: set[str]) -> None:
         self.started_ns = started_ns
         self.awaited = awaited
-        self.answers: list[ExecReport] = []
+        self.answers: list[ExecutionReport] = []
 
 
 class FixOrderGateway:
@@ -105,7 +108,6 @@ class FixOrderGateway:
         self.router: Router | None = None
         session.application = self
         self._flush = flush
-        self._transact_time = TimestampFormatter()
         self._wall_ns = clock.wall_ns
         self._monotonic_ns = clock.monotonic_ns
         self._written_ns: dict[str, int] = {}
@@ -168,17 +170,8 @@ class FixOrderGateway:
             self._held_cancels.append(request)
             self.counts["cancel_held"] += 1
             return
-        body = [
-            (11, request.cl_ord_id.encode()),
-            (38, b"%d" % request.quantity),
-            (41, request.orig_cl_ord_id.encode()),
-            (54, _SIDE_CODE[request.side]),
-            (55, request.symbol.encode()),
-            (60, self._transact_time(self._wall_ns())),
-        ]
-        if request.order_id:
-            body.insert(1, (37, request.order_id.encode()))
-        self.session.send(_CANCEL, body, self._monotonic_ns(), self._wall_ns())
+        message = cancel_request_message(request, self._wall_ns())
+        self.session.send_body(_CANCEL, to_body(message), self._monotonic_ns(), self._wall_ns())
         self._flush()
         self.counts["cancel"] += 1
 
@@ -186,32 +179,14 @@ class FixOrderGateway:
         if not self.session.logged_on:
             self._reject_replace_locally(request)
             return
-        body = [
-            (11, request.cl_ord_id.encode()),
-            (21, b"1"),
-            (38, b"%d" % request.quantity),
-            (40, request.ord_type.value.encode()),
-            (41, request.orig_cl_ord_id.encode()),
-        ]
-        if request.order_id:
-            body.insert(2, (37, request.order_id.encode()))
-        if request.ord_type is _LIMIT:
-            body.append((44, format_price(request.price)))
-        body += [
-            (54, _SIDE_CODE[request.side]),
-            (55, request.symbol.encode()),
-            (60, self._transact_time(self._wall_ns())),
-        ]
-        self.session.send(_REPLACE, body, self._monotonic_ns(), self._wall_ns())
+        message = replace_request_message(request, self._wall_ns())
+        self.session.send_body(_REPLACE, to_body(message), self._monotonic_ns(), self._wall_ns())
         self._flush()
         self.counts["replace"] += 1
 
     def send_status_request(self, request: StatusRequest) -> None:
-        body = [(11, request.cl_ord_id.encode())]
-        if request.order_id:
-            body.append((37, request.order_id.encode()))
-        body += [(54, _SIDE_CODE[request.side]), (55, request.symbol.encode())]
-        self.session.send(_STATUS, body, self._monotonic_ns(), self._wall_ns())
+        message = status_request_message(request)
+        self.session.send_body(_STATUS, to_body(message), self._monotonic_ns(), self._wall_ns())
         self._flush()
         self.counts["status_request"] += 1
 
@@ -234,7 +209,7 @@ class FixOrderGateway:
 
     def _on_execution_report(self, message: FixMessage) -> None:
         now = self._monotonic_ns()
-        report = ExecReport.from_fix(decode_execution_report(message), self.venue)
+        report = order_event(decode_execution_report(message), self.venue)
         written = self._written_ns.pop(report.cl_ord_id, None)
         if written is not None:
             self.round_trips_ns.append(now - written)
@@ -247,15 +222,7 @@ class FixOrderGateway:
 
     def _on_cancel_reject(self, message: FixMessage) -> None:
         now = self._monotonic_ns()
-        reject = CancelReject(
-            self.venue,
-            message[11].decode(),
-            message[41].decode(),
-            message[37].decode(),
-            OrdStatus(message[39].decode()),
-            message.get(434) == b"2",
-            (message.get(58) or b"").decode("latin-1"),
-        )
+        reject = decode_cancel_reject(message, self.venue)
         self.counts["cancel_reject"] += 1
         if self.sink is not None:
             self.sink.on_cancel_reject(reject, now)
@@ -300,7 +267,7 @@ class FixOrderGateway:
             self.send_status_request(request)
         return True
 
-    def _on_status_answer(self, report: ExecReport, now_ns: int) -> None:
+    def _on_status_answer(self, report: ExecutionReport, now_ns: int) -> None:
         state = self.reconciliation
         assert state is not None
         state.answers.append(report)
@@ -341,7 +308,7 @@ class FixOrderGateway:
 
     def _reject_locally(self, order: VenueOrder, text: str) -> None:
         self.counts["rejected_locally"] += 1
-        report = ExecReport(
+        report = ExecutionReport(
             self.venue, order.cl_ord_id, "", f"LOCAL-{self.venue}-{next(self._local_ids)}",
             ExecType.REJECTED, OrdStatus.REJECTED, order.symbol, order.side, order.quantity,
             order.price, 0, 0, 0, text=text,

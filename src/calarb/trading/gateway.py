@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from calarb.trading.orders import (
+from calarb.core.order_events import (
     CancelReject,
     CancelRequest,
-    ExecReport,
+    ExecutionReport,
     ReplaceRequest,
     VenueOrder,
 )
@@ -34,6 +34,6 @@ class OrderGateway(Protocol):
 class ExecutionSink(Protocol):
     """Where a gateway delivers what the venue answered (the engine)."""
 
-    def on_execution_report(self, report: ExecReport, now_ns: int | None = None) -> None: ...
+    def on_execution_report(self, report: ExecutionReport, now_ns: int | None = None) -> None: ...
 
     def on_cancel_reject(self, reject: CancelReject, now_ns: int | None = None) -> None: ...

@@ -2,7 +2,7 @@
 
 Line format: ``{"k": kind, "t": now_ns, "v": [field values in NamedTuple order]}``, kinds
 `order` (VenueOrder), `cancel` (CancelRequest), `replace` (ReplaceRequest), `report`
-(ExecReport), `cancel_reject` (CancelReject) and `close_local` ([ClOrdID, OrdStatus, reason]).
+(ExecutionReport), `cancel_reject` (CancelReject) and `close_local` ([ClOrdID, OrdStatus, reason]).
 Enums are written as their FIX codes (Side as +1/-1).
 
 Each line goes to the kernel with one `os.write` on an O_APPEND descriptor before the OMS
@@ -25,20 +25,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from calarb.core.types import Side
-from calarb.trading.orders import (
+from calarb.core.order_events import (
     CancelReject,
     CancelRequest,
-    ExecReport,
-    ExecType,
-    Liquidity,
-    OrderPurpose,
-    OrdStatus,
-    OrdType,
+    ExecutionReport,
     ReplaceRequest,
-    TimeInForce,
     VenueOrder,
 )
+from calarb.core.orders import ExecType, OrderPurpose
+from calarb.core.types import Side
+from calarb.trading.orders import Liquidity, OrdStatus, OrdType, TimeInForce
 
 
 class FsyncPolicy(enum.StrEnum):
@@ -55,17 +51,13 @@ class JournalCorruptError(ValueError):
         self.offset = offset
 
 
-def _tuple_decoder(
-    cls: type, converters: dict[int, Callable[[Any], Any]], optional: int | None = None
-) -> Callable:
-    """Values in field order to `cls`. `optional`: the index of a trailing field that lines
-    written before it existed lack (its default applies)."""
+def _tuple_decoder(cls: type, converters: dict[int, Callable[[Any], Any]]) -> Callable:
+    """Values in field order to `cls`. Lines written before a trailing field existed lack it
+    (its default applies)."""
 
     def decode(values: list) -> Any:
         for index, convert in converters.items():
-            if index == optional and index == len(values):
-                continue
-            if values[index] is not None:
+            if index < len(values) and values[index] is not None:  # older lines: fewer fields
                 values[index] = convert(values[index])
         return cls(*values)
 
@@ -74,11 +66,14 @@ def _tuple_decoder(
 
 _DECODERS: dict[str, Callable[[list], Any]] = {
     "order": _tuple_decoder(  # purpose (10): MANUAL on lines written before orders had one
-        VenueOrder, {4: Side, 7: OrdType, 8: TimeInForce, 10: OrderPurpose}, optional=10
+        VenueOrder, {4: Side, 7: OrdType, 8: TimeInForce, 10: OrderPurpose}
     ),
     "cancel": _tuple_decoder(CancelRequest, {5: Side}),
     "replace": _tuple_decoder(ReplaceRequest, {5: Side, 8: OrdType}),
-    "report": _tuple_decoder(ExecReport, {4: ExecType, 5: OrdStatus, 7: Side, 16: Liquidity}),
+    "report": _tuple_decoder(
+        ExecutionReport,
+        {4: ExecType, 5: OrdStatus, 7: Side, 16: Liquidity, 20: OrdType, 21: TimeInForce},
+    ),
     "cancel_reject": _tuple_decoder(CancelReject, {4: OrdStatus}),
     "close_local": tuple,
 }

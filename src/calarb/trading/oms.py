@@ -27,19 +27,16 @@ from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple, Protocol
 
-from calarb.trading.orders import (
-    TERMINAL_STATUSES,
+from calarb.core.order_events import (
     CancelReject,
     CancelRequest,
-    ExecReport,
-    ExecType,
-    Liquidity,
-    OrderRecord,
-    OrdStatus,
+    ExecutionReport,
     ReplaceRequest,
     StatusRequest,
     VenueOrder,
 )
+from calarb.core.orders import TERMINAL_STATUSES, ExecType, Liquidity, OrdStatus
+from calarb.trading.orders import OrderRecord
 
 log = logging.getLogger("calarb.trading.oms")
 
@@ -255,7 +252,7 @@ class OrderManager:
         self.recent_anomalies.append(f"{kind}: {detail}")
         log.warning("OMS %s: %s", kind, detail)
 
-    def _find(self, report: ExecReport) -> OrderRecord | None:
+    def _find(self, report: ExecutionReport) -> OrderRecord | None:
         record = self._by_id.get(report.cl_ord_id)
         if record is None and report.orig_cl_ord_id:
             record = self._by_id.get(report.orig_cl_ord_id)
@@ -263,7 +260,7 @@ class OrderManager:
             record = self._by_order_id.get((report.venue, report.order_id))
         return record
 
-    def on_execution_report(self, report: ExecReport, now_ns: int) -> OrderRecord | None:
+    def on_execution_report(self, report: ExecutionReport, now_ns: int) -> OrderRecord | None:
         """Apply one execution report; returns the order it concerned, or None when it was
         ignored (unknown order or duplicate ExecID, both counted)."""
         if self.journal is not None:
@@ -300,7 +297,7 @@ class OrderManager:
         self._apply_status(record, report)
         return record
 
-    def _apply_fill(self, record: OrderRecord, report: ExecReport) -> None:
+    def _apply_fill(self, record: OrderRecord, report: ExecutionReport) -> None:
         delta = report.cum_qty - record.cum_qty
         if delta < 0:
             self._anomaly(
@@ -331,7 +328,7 @@ class OrderManager:
         for listener in self._listeners:
             listener.on_fill(record, delta, price, report.liquidity)
 
-    def _apply_status(self, record: OrderRecord, report: ExecReport) -> None:
+    def _apply_status(self, record: OrderRecord, report: ExecutionReport) -> None:
         current = record.status
         new = report.ord_status
         if new is _REPLACED_STATUS:  # FIX 4.2 code: the order lives on
@@ -365,7 +362,7 @@ class OrderManager:
             record.status = new
         self._set_leaves(record, report.leaves_qty)
 
-    def _apply_replaced(self, record: OrderRecord, report: ExecReport) -> None:
+    def _apply_replaced(self, record: OrderRecord, report: ExecutionReport) -> None:
         if report.cl_ord_id not in self._by_id:
             record.chain.append(report.cl_ord_id)
             self._by_id[report.cl_ord_id] = record
@@ -531,7 +528,7 @@ class Difference(NamedTuple):
 class ApplyReport(NamedTuple):
     """Feed this (possibly adjusted) venue answer through `on_execution_report`."""
 
-    report: ExecReport
+    report: ExecutionReport
 
 
 class CloseLocally(NamedTuple):
@@ -543,7 +540,7 @@ class CloseLocally(NamedTuple):
 class CancelAtVenue(NamedTuple):
     """Cancel an order the venue holds open and we do not (from its status answer)."""
 
-    report: ExecReport
+    report: ExecutionReport
 
 
 class RequestStatus(NamedTuple):
@@ -558,16 +555,18 @@ class Reconciliation(NamedTuple):
     actions: list[RepairAction]
 
 
-def _is_unknown_answer(answer: ExecReport) -> bool:
+def _is_unknown_answer(answer: ExecutionReport) -> bool:
     return answer.ord_status is S.REJECTED and answer.cum_qty == 0
 
 
-def reconcile(open_orders: Iterable[OrderRecord], answers: Iterable[ExecReport]) -> Reconciliation:
+def reconcile(
+    open_orders: Iterable[OrderRecord], answers: Iterable[ExecutionReport]
+) -> Reconciliation:
     """Compare the OMS's open orders with the venues' answers to OrderStatusRequest (as
     execution reports, ExecType I) and list the differences and the repairs. Pure: reads
     the records, changes nothing."""
-    by_id: dict[tuple[str, str], ExecReport] = {}
-    by_order_id: dict[tuple[str, str], ExecReport] = {}
+    by_id: dict[tuple[str, str], ExecutionReport] = {}
+    by_order_id: dict[tuple[str, str], ExecutionReport] = {}
     for answer in answers:
         by_id[(answer.venue, answer.cl_ord_id)] = answer
         if answer.orig_cl_ord_id:

@@ -25,8 +25,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from calarb.core.events import TopOfBook
+from calarb.core.orders import Liquidity
 from calarb.core.types import Side
-from calarb.trading.orders import Liquidity, OrderRecord, VenueFees
+from calarb.trading.orders import OrderRecord, VenueFees
 
 
 def divide_round_half_even(numerator: int, denominator: int) -> int:

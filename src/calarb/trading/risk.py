@@ -35,9 +35,9 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from calarb.core.events import TopOfBook
+from calarb.core.order_events import CancelRequest
 from calarb.core.types import Side
 from calarb.trading.orders import (
-    CancelRequest,
     Liquidity,
     OrderIntent,
     OrderPurpose,

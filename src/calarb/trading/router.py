@@ -33,8 +33,9 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple, Protocol
 
 from calarb.core.events import BookLevel, TopOfBook
+from calarb.core.order_events import VenueOrder
 from calarb.core.types import Side
-from calarb.trading.orders import OrderIntent, TimeInForce, VenueFees, VenueOrder
+from calarb.trading.orders import OrderIntent, TimeInForce, VenueFees
 
 _new = tuple.__new__  # builds a NamedTuple from a full tuple without its Python-level __new__
 

@@ -5,19 +5,16 @@
 the `calarb bench matching` command.
 """
 
+from calarb.core.order_events import CancelReject, ExecutionReport, OrderEvent
+from calarb.core.orders import CancelRejectResponseTo, ExecType
 from calarb.venue.matching import MatchingEngine
 from calarb.venue.orders import (
     BookEvent,
     CancelReason,
-    CancelReject,
-    CancelRejectResponseTo,
-    ExecType,
     Execution,
-    ExecutionReport,
     OrderAdded,
     OrderCancelled,
     OrderDeleted,
-    OrderEvent,
     OrderReplaced,
     OrderState,
     OrdStatus,

@@ -45,35 +45,38 @@ from __future__ import annotations
 import enum
 import hmac
 from collections.abc import Callable, Iterable
-from decimal import Decimal, InvalidOperation
-from typing import NamedTuple
 
 from calarb.core.clock import Clock
+from calarb.core.order_events import CancelReject, ExecutionReport, average_price
+from calarb.core.orders import (
+    CancelRejectResponseTo,
+    ExecType,
+    Liquidity,
+    OrdStatus,
+    OrdType,
+    TimeInForce,
+)
 from calarb.core.types import Side
 from calarb.fix.codec import FixMessage
 from calarb.fix.config import SessionSettings
-from calarb.fix.errors import (
-    LogonRejected,
-    MessageRejected,
-    SessionRejectReason,
-    UnsupportedMessageType,
+from calarb.fix.errors import LogonRejected
+from calarb.fix.messages import (
+    NewOrderSingle,
+    OrderCancelReplaceRequest,
+    OrderCancelRequest,
+    OrderStatusRequest,
+    cancel_reject_message,
+    decode_order_request,
+    encode_execution_report,
+    fix_execution_report,
+    format_price,
+    to_body,
 )
-from calarb.fix.messages import format_price, parse_price
 from calarb.fix.session import Disconnected, FixSession, LoggedOn, SessionEvent
 from calarb.fix.timefmt import TimestampFormatter
 from calarb.venue.config import ParticipantConfig, ParticipantLimits
 from calarb.venue.matching import MatchingEngine
-from calarb.venue.orders import (
-    CancelReason,
-    CancelReject,
-    CancelRejectResponseTo,
-    ExecType,
-    ExecutionReport,
-    OrdStatus,
-    OrdType,
-    RejectReason,
-    TimeInForce,
-)
+from calarb.venue.orders import CancelReason, RejectReason
 
 BEGIN_STRING = "FIX.4.4"
 
@@ -139,141 +142,12 @@ _CXL_REJ_REASON: dict[AnyReason, CxlRejReason] = {
     GatewayRejectReason.LIMIT: CxlRejReason.BROKER_OPTION,
 }
 
-_SIDES = {b"1": Side.BUY, b"2": Side.SELL}
-_SIDE_CODES = {Side.BUY: b"1", Side.SELL: b"2"}
-_ORD_TYPES = {b"1": OrdType.MARKET, b"2": OrdType.LIMIT}
-_TIME_IN_FORCE = {b"0": TimeInForce.DAY, b"3": TimeInForce.IOC, b"4": TimeInForce.FOK}
-_ADDED, _REMOVED = b"1", b"2"
-_NO_ORDER_ID = b"NONE"
+_ORD_TYPES = {code.value: code for code in OrdType}
+_TIME_IN_FORCE = {code.value: code for code in TimeInForce}
+_REMOVED = Liquidity.REMOVED
 
-# The fields of every ExecutionReport, in tag order (one %-format on the hot path).
-_REPORT = (
-    b"6=%s\x0111=%s\x0114=%d\x0117=%s\x0137=%s\x0138=%d\x0139=%s\x0140=%s\x01"
-    b"54=%s\x0155=%s\x0159=%s\x0160=%s\x01150=%s\x01151=%d\x01"
-)
-_FILL = b"31=%s\x0132=%d\x01527=%d\x01851=%s\x01"
-
-
-class NewOrder(NamedTuple):
-    cl_ord_id: str
-    symbol: str
-    side: Side | None  # None: a FIX side the venue does not trade
-    quantity: int
-    order_type: OrdType | None
-    price: int
-    time_in_force: TimeInForce | None
-    side_code: bytes  # Side (54) as sent, echoed on a reject
-
-
-class CancelOrder(NamedTuple):
-    cl_ord_id: str
-    orig_cl_ord_id: str
-    symbol: str
-    side: Side | None
-
-
-class ReplaceOrder(NamedTuple):
-    cl_ord_id: str
-    orig_cl_ord_id: str
-    symbol: str
-    side: Side | None
-    quantity: int
-    order_type: OrdType | None
-    price: int
-
-
-class StatusRequest(NamedTuple):
-    cl_ord_id: str
-    symbol: str
-    side: Side | None
-    status_req_id: bytes | None
-    side_code: bytes
-
-
-Request = NewOrder | CancelOrder | ReplaceOrder | StatusRequest
-
-
-# --- parsing (raises MessageRejected, which the session answers with Reject 35=3) -----------
-
-
-def _required(fields: dict[bytes, bytes], tag: bytes) -> bytes:
-    value = fields.get(tag)
-    if not value:
-        raise MessageRejected(SessionRejectReason.REQUIRED_TAG_MISSING, int(tag))
-    return value
-
-
-def _quantity(fields: dict[bytes, bytes], tag: bytes) -> int:
-    text = _required(fields, tag)
-    if text.isdigit():
-        return int(text)
-    try:
-        value = Decimal(text.decode("ascii"))
-    except (InvalidOperation, UnicodeDecodeError):
-        value = None
-    if value is None or value != value.to_integral_value() or value < 0:
-        raise MessageRejected(
-            SessionRejectReason.INCORRECT_DATA_FORMAT, int(tag), f"quantity {text!r}"
-        )
-    return int(value)
-
-
-def _price(fields: dict[bytes, bytes], tag: bytes = b"44") -> int:
-    text = fields.get(tag)
-    if not text:
-        return 0
-    try:
-        return parse_price(text)
-    except ValueError as exc:
-        raise MessageRejected(
-            SessionRejectReason.INCORRECT_DATA_FORMAT, int(tag), str(exc)
-        ) from None
-
-
-def parse_request(message: FixMessage) -> Request:
-    """The typed order-entry request in a FIX message; MessageRejected (tag named) when a
-    required field is missing or malformed, UnsupportedMessageType for other messages."""
-    fields = message.by_text
-    msg_type = message.msg_type
-    if msg_type == b"D":
-        side_code = _required(fields, b"54")
-        return NewOrder(
-            _required(fields, b"11").decode("latin-1"),
-            _required(fields, b"55").decode("latin-1"),
-            _SIDES.get(side_code),
-            _quantity(fields, b"38"),
-            _ORD_TYPES.get(_required(fields, b"40")),
-            _price(fields),
-            _TIME_IN_FORCE.get(fields.get(b"59", b"0")),
-            side_code,
-        )
-    if msg_type == b"F":
-        return CancelOrder(
-            _required(fields, b"11").decode("latin-1"),
-            _required(fields, b"41").decode("latin-1"),
-            _required(fields, b"55").decode("latin-1"),
-            _SIDES.get(_required(fields, b"54")),
-        )
-    if msg_type == b"G":
-        return ReplaceOrder(
-            _required(fields, b"11").decode("latin-1"),
-            _required(fields, b"41").decode("latin-1"),
-            _required(fields, b"55").decode("latin-1"),
-            _SIDES.get(_required(fields, b"54")),
-            _quantity(fields, b"38"),
-            _ORD_TYPES.get(_required(fields, b"40")),
-            _price(fields),
-        )
-    if msg_type == b"H":
-        side_code = _required(fields, b"54")
-        return StatusRequest(
-            _required(fields, b"11").decode("latin-1"),
-            _required(fields, b"55").decode("latin-1"),
-            _SIDES.get(side_code),
-            fields.get(b"790"),
-            side_code,
-        )
-    raise UnsupportedMessageType(msg_type)
+Request = NewOrderSingle | OrderCancelRequest | OrderCancelReplaceRequest | OrderStatusRequest
+"""An order-entry request as `fix.messages.decode_order_request` reads it."""
 
 
 # --- participants ---------------------------------------------------------------------------
@@ -387,11 +261,10 @@ class VenueGateway:
         self.rebate_per_share = rebate_per_share
         self.defer = defer
         self.stats = GatewayStats()
-        self._exec_prefix = exec_id_prefix.encode()
+        self._exec_prefix = exec_id_prefix
         self._next_exec_id = 1
         self._timestamp = TimestampFormatter()
         self._touched: set[FixSession] = set()
-        self._aggressor: tuple[str, str] | None = None  # (participant, ClOrdID) being entered
         self._orig_for_reject: str = ""
 
     # --- FIX acceptor hooks --------------------------------------------------------------
@@ -451,7 +324,7 @@ class VenueGateway:
 
     def on_message(self, session: FixSession, message: FixMessage) -> None:
         """Called by the session for each in-sequence application message."""
-        self.execute(session, parse_request(message))
+        self.execute(session, decode_order_request(message))
 
     def execute(self, session: FixSession, request: Request) -> None:
         """Carry out a parsed request for the session's participant (used directly when the
@@ -461,11 +334,11 @@ class VenueGateway:
             state.session = session
         self.stats.requests += 1
         kind = type(request)
-        if kind is NewOrder:
+        if kind is NewOrderSingle:
             self._new_order(state, request)
-        elif kind is CancelOrder:
+        elif kind is OrderCancelRequest:
             self._cancel(state, request)
-        elif kind is ReplaceOrder:
+        elif kind is OrderCancelReplaceRequest:
             self._replace(state, request)
         else:
             self._status(state, request)
@@ -477,7 +350,6 @@ class VenueGateway:
         if not reports:
             return 0
         participants = self.participants
-        aggressor = self._aggressor
         routed = 0
         for report in reports:
             state = participants.get(report.participant)
@@ -488,47 +360,40 @@ class VenueGateway:
                 self._send_cancel_reject(state, report)
                 continue
             self._track(state, report)
-            liquidity = b""
-            if report.last_qty:
-                mine = aggressor is not None and aggressor == (
-                    report.participant,
-                    report.client_order_id,
-                )
-                liquidity = _REMOVED if mine else _ADDED
-            self._send(state, b"8", self._report_body(report, liquidity))
+            self._send(state, b"8", self._report_body(report))
         return routed
 
     # --- requests --------------------------------------------------------------------------
 
-    def _new_order(self, state: ParticipantState, request: NewOrder) -> None:
+    def _new_order(self, state: ParticipantState, request: NewOrderSingle) -> None:
         now = self.now_ns()
         cl_ord_id = request.cl_ord_id
+        side = request.side if type(request.side) is Side else None
+        order_type = _ORD_TYPES.get(request.ord_type)
+        time_in_force = _TIME_IN_FORCE.get(request.time_in_force)
+        price = request.price or 0
         if cl_ord_id in state.cl_ord_ids:
             problem = GatewayRejectReason.DUPLICATE_CLORDID, f"ClOrdID {cl_ord_id!r} was used"
-        elif request.side is None or request.order_type is None or request.time_in_force is None:
+        elif side is None or order_type is None or time_in_force is None:
             text = "only Side 1/2, OrdType 1/2 and TimeInForce 0/3/4 are traded"
             problem = GatewayRejectReason.UNSUPPORTED, text
         else:
             problem = self._limit_problem(
-                state, request.symbol, request.side, request.quantity, request.order_type,
-                request.price, new_order=True,
+                state, request.symbol, side, request.order_qty, order_type, price,
+                new_order=True,
             )  # fmt: skip
         state.cl_ord_ids.add(cl_ord_id)
         if problem is not None:
             reason, text = problem
             self._reject_new(state, request, now, reason, text)
             return
-        self._aggressor = (state.comp_id, cl_ord_id)
-        try:
-            self.engine.submit(
-                now, state.comp_id, cl_ord_id, request.symbol, request.side, request.quantity,
-                request.price, request.order_type, request.time_in_force,
-            )  # fmt: skip
-            self.dispatch_reports()
-        finally:
-            self._aggressor = None
+        self.engine.submit(
+            now, state.comp_id, cl_ord_id, request.symbol, side, request.order_qty, price,
+            order_type, time_in_force,
+        )  # fmt: skip
+        self.dispatch_reports()
 
-    def _cancel(self, state: ParticipantState, request: CancelOrder) -> None:
+    def _cancel(self, state: ParticipantState, request: OrderCancelRequest) -> None:
         now = self.now_ns()
         response_to = CancelRejectResponseTo.CANCEL
         order_id = self._live_order(state, request, response_to, now)
@@ -541,7 +406,7 @@ class VenueGateway:
             finally:
                 self._orig_for_reject = ""
 
-    def _replace(self, state: ParticipantState, request: ReplaceOrder) -> None:
+    def _replace(self, state: ParticipantState, request: OrderCancelReplaceRequest) -> None:
         now = self.now_ns()
         response_to = CancelRejectResponseTo.REPLACE
         order_id = self._live_order(state, request, response_to, now)
@@ -550,58 +415,58 @@ class VenueGateway:
         state.cl_ord_ids.add(request.cl_ord_id)
         current = self.engine.order(order_id)
         assert current is not None  # _live_order checked
-        if request.order_type is not OrdType.LIMIT:
+        price = request.price or 0
+        if _ORD_TYPES.get(request.ord_type) is not OrdType.LIMIT:
             problem = GatewayRejectReason.UNSUPPORTED, "only limit orders can be replaced"
         else:
             problem = self._limit_problem(
-                state, current.symbol, current.side, request.quantity - current.cum_qty,
-                OrdType.LIMIT, request.price, new_order=False,
+                state, current.symbol, current.side, request.order_qty - current.cum_qty,
+                OrdType.LIMIT, price, new_order=False,
             )  # fmt: skip
         if problem is not None:
             reason, text = problem
             self._reject_cancel(state, request, order_id, response_to, reason, text, now)
             return
-        self._aggressor = (state.comp_id, request.cl_ord_id)
         self._orig_for_reject = request.orig_cl_ord_id
         try:
             self.engine.replace(
-                now, state.comp_id, order_id, request.cl_ord_id, request.quantity, request.price
+                now, state.comp_id, order_id, request.cl_ord_id, request.order_qty, price
             )
             self.dispatch_reports()
         finally:
-            self._aggressor = None
             self._orig_for_reject = ""
 
-    def _status(self, state: ParticipantState, request: StatusRequest) -> None:
+    def _status(self, state: ParticipantState, request: OrderStatusRequest) -> None:
         now = self.now_ns()
         last = state.latest_report(request.cl_ord_id)
-        extra = b"790=%s\x01" % request.status_req_id if request.status_req_id else b""
+        status_req_id = request.ord_status_req_id
         if last is None:
             report = ExecutionReport(
-                ExecType.ORDER_STATUS, OrdStatus.REJECTED, now, state.comp_id,
-                request.cl_ord_id, "", 0, request.symbol, request.side or Side.BUY,
-                OrdType.LIMIT, TimeInForce.DAY, 0, 0, 0, 0, 0, 0, 0, 0,
-                GatewayRejectReason.UNKNOWN_ORDER,
-                f"no order with ClOrdID {request.cl_ord_id!r}",
+                "", request.cl_ord_id, "", "", ExecType.ORDER_STATUS, OrdStatus.REJECTED,
+                request.symbol, Side.BUY, 0, 0, 0, 0, 0, transact_time_ns=now,
+                text=f"no order with ClOrdID {request.cl_ord_id!r}", participant=state.comp_id,
+                reason=GatewayRejectReason.UNKNOWN_ORDER,
             )  # fmt: skip
-            body = self._report_body(report, b"", request.side_code)
-            self._send(state, b"8", body + extra)
+            body = self._report_body(report, request.side, status_req_id)
+            self._send(state, b"8", body)
             return
-        live = self.engine.order(last.order_id) if last.order_id else None
+        live = self.engine.order(int(last.order_id)) if last.order_id else None
         if live is not None and live.participant == state.comp_id:
             report = last._replace(
-                exec_type=ExecType.ORDER_STATUS, order_status=live.status, timestamp_ns=now,
-                client_order_id=live.client_order_id, orig_client_order_id="",
-                quantity=live.quantity, price=live.price, cum_qty=live.cum_qty,
-                leaves_qty=live.leaves, cum_notional=live.cum_notional, last_qty=0,
-                last_price=0, match_number=0, reason=None, text="",
+                exec_type=ExecType.ORDER_STATUS, ord_status=live.status, transact_time_ns=now,
+                cl_ord_id=live.client_order_id, orig_cl_ord_id=None, order_qty=live.quantity,
+                price=live.price, cum_qty=live.cum_qty, leaves_qty=live.leaves,
+                avg_px=average_price(live.cum_notional, live.cum_qty),
+                cum_notional=live.cum_notional, last_qty=0, last_px=0,
+                liquidity=Liquidity.UNKNOWN, match_number=0, reason=None, text="",
             )  # fmt: skip
         else:
             report = last._replace(
-                exec_type=ExecType.ORDER_STATUS, timestamp_ns=now, orig_client_order_id="",
-                leaves_qty=0, last_qty=0, last_price=0, match_number=0,
+                exec_type=ExecType.ORDER_STATUS, transact_time_ns=now, orig_cl_ord_id=None,
+                leaves_qty=0, last_qty=0, last_px=0, liquidity=Liquidity.UNKNOWN,
+                match_number=0,
             )  # fmt: skip
-        self._send(state, b"8", self._report_body(report, b"") + extra)
+        self._send(state, b"8", self._report_body(report, None, status_req_id))
 
     # --- checks ------------------------------------------------------------------------------
 
@@ -649,7 +514,7 @@ class VenueGateway:
     def _live_order(
         self,
         state: ParticipantState,
-        request: CancelOrder | ReplaceOrder,
+        request: OrderCancelRequest | OrderCancelReplaceRequest,
         response_to: CancelRejectResponseTo,
         now: int,
     ) -> int:
@@ -669,9 +534,9 @@ class VenueGateway:
                 text = f"no order with ClOrdID {request.orig_cl_ord_id!r}"
             else:
                 reason = GatewayRejectReason.TOO_LATE
-                text = f"order {request.orig_cl_ord_id!r} is {last.order_status.name.lower()}"
-            self._reject_cancel(state, request, last.order_id if last else 0, response_to,
-                                reason, text, now)  # fmt: skip
+                text = f"order {request.orig_cl_ord_id!r} is {last.ord_status.name.lower()}"
+            last_id = int(last.order_id) if last is not None and last.order_id else 0
+            self._reject_cancel(state, request, last_id, response_to, reason, text, now)
             state.cl_ord_ids.add(request.cl_ord_id)
             return 0
         if request.symbol != live.symbol or request.side is not live.side:
@@ -686,113 +551,97 @@ class VenueGateway:
     # --- answers -----------------------------------------------------------------------------
 
     def _reject_new(
-        self, state: ParticipantState, request: NewOrder, now: int,
+        self, state: ParticipantState, request: NewOrderSingle, now: int,
         reason: GatewayRejectReason, text: str,
     ) -> None:  # fmt: skip
+        side = request.side
         report = ExecutionReport(
-            ExecType.REJECTED, OrdStatus.REJECTED, now, state.comp_id, request.cl_ord_id, "", 0,
-            request.symbol, request.side or Side.BUY, request.order_type or OrdType.LIMIT,
-            request.time_in_force or TimeInForce.DAY, request.price, request.quantity,
-            0, 0, 0, 0, 0, 0, reason, text,
+            "", request.cl_ord_id, "", "", ExecType.REJECTED, OrdStatus.REJECTED,
+            request.symbol, side if type(side) is Side else Side.BUY, request.order_qty,
+            request.price or 0, 0, 0, 0, transact_time_ns=now, text=text,
+            participant=state.comp_id,
+            ord_type=_ORD_TYPES.get(request.ord_type, OrdType.LIMIT),
+            time_in_force=_TIME_IN_FORCE.get(request.time_in_force, TimeInForce.DAY),
+            reason=reason,
         )  # fmt: skip
         self._track(state, report)
-        self._send(state, b"8", self._report_body(report, b"", request.side_code))
+        self._send(state, b"8", self._report_body(report, side))
 
     def _reject_cancel(
-        self, state: ParticipantState, request: CancelOrder | ReplaceOrder, order_id: int,
-        response_to: CancelRejectResponseTo, reason: GatewayRejectReason, text: str, now: int,
+        self, state: ParticipantState, request: OrderCancelRequest | OrderCancelReplaceRequest,
+        order_id: int, response_to: CancelRejectResponseTo, reason: GatewayRejectReason,
+        text: str, now: int,
     ) -> None:  # fmt: skip
         live = self.engine.order(order_id) if order_id else None
         last = state.latest_report(request.orig_cl_ord_id)
         if live is not None:
             status = live.status
         elif last is not None:
-            status = last.order_status
+            status = last.ord_status
         else:
             status = OrdStatus.REJECTED
         reject = CancelReject(
-            now, state.comp_id, request.cl_ord_id, request.orig_cl_ord_id, order_id,
-            response_to, status, reason, text,
+            "", request.cl_ord_id, request.orig_cl_ord_id, str(order_id) if order_id else "",
+            status, response_to is CancelRejectResponseTo.REPLACE, text, state.comp_id, now,
+            reason,
         )  # fmt: skip
         self._send_cancel_reject(state, reject)
 
     def _send_cancel_reject(self, state: ParticipantState, reject: CancelReject) -> None:
         self.stats.cancel_rejects += 1
-        orig = reject.orig_client_order_id or self._orig_for_reject
         reason = _CXL_REJ_REASON.get(reject.reason, CxlRejReason.OTHER)
-        body = b"11=%s\x0137=%s\x0139=%s\x0141=%s\x0158=%s\x01102=%d\x01434=%s\x01" % (
-            reject.client_order_id.encode("latin-1"),
-            b"%d" % reject.order_id if reject.order_id else _NO_ORDER_ID,
-            reject.order_status.value.encode(),
-            orig.encode("latin-1"),
-            _text(reject.text),
-            reason,
-            reject.response_to.value.encode(),
-        )
-        self._send(state, b"9", body)
+        message = cancel_reject_message(reject, reason, self._orig_for_reject)
+        self._send(state, b"9", to_body(message))
 
     def _track(self, state: ParticipantState, report: ExecutionReport) -> None:
         """Keep the ClOrdID maps in step with an order outcome."""
-        cl_ord_id = report.client_order_id
+        cl_ord_id = report.cl_ord_id
         exec_type = report.exec_type
         live = state.live
         state.last_report[cl_ord_id] = report
         if exec_type is ExecType.NEW:
-            live[cl_ord_id] = report.order_id
+            live[cl_ord_id] = int(report.order_id)
         elif exec_type is ExecType.TRADE:
             if not report.leaves_qty:
                 live.pop(cl_ord_id, None)
         elif exec_type is ExecType.CANCELED:
             live.pop(cl_ord_id, None)
-            orig = report.orig_client_order_id
+            orig = report.orig_cl_ord_id
             if orig:
                 live.pop(orig, None)
                 state.successor[orig] = cl_ord_id
         elif exec_type is ExecType.REPLACED:
-            orig = report.orig_client_order_id
+            orig = report.orig_cl_ord_id
             live.pop(orig, None)
             state.successor[orig] = cl_ord_id
-            live[cl_ord_id] = report.order_id
+            live[cl_ord_id] = int(report.order_id)
         elif exec_type is ExecType.REJECTED:
             self.stats.rejects += 1
 
     def _report_body(
-        self, report: ExecutionReport, liquidity: bytes, side_code: bytes = b""
-    ) -> bytes:
-        """The body of FIX ExecutionReport (35=8) for a venue order outcome (`side_code`:
-        the request's Side as sent, for a reject)."""
-        exec_id = b"%s%d" % (self._exec_prefix, self._next_exec_id)
+        self, report: ExecutionReport, side: Side | str | None = None,
+        ord_status_req_id: str | None = None,
+    ) -> bytes:  # fmt: skip
+        """The body of FIX ExecutionReport (35=8) for a venue order outcome: a new ExecID,
+        the fee or rebate of a fill, OrdRejReason on a reject (`side`: the request's Side as
+        sent, for a reject; `ord_status_req_id`: echoed on a status answer)."""
+        exec_id = f"{self._exec_prefix}{self._next_exec_id}"
         self._next_exec_id += 1
-        cum_qty = report.cum_qty
-        average = (2 * report.cum_notional + cum_qty) // (2 * cum_qty) if cum_qty else 0
-        order_type = report.order_type
-        body = _REPORT % (
-            format_price(average), report.client_order_id.encode("latin-1"), cum_qty, exec_id,
-            b"%d" % report.order_id if report.order_id else _NO_ORDER_ID, report.quantity,
-            report.order_status.value.encode(), order_type.value.encode(),
-            side_code or _SIDE_CODES[report.side], report.symbol.encode("latin-1"),
-            report.time_in_force.value.encode(), self._timestamp(self.clock.wall_ns()),
-            report.exec_type.value.encode(), report.leaves_qty,
-        )  # fmt: skip
-        if report.price and order_type is OrdType.LIMIT:
-            body += b"44=%s\x01" % format_price(report.price)
-        if report.orig_client_order_id:
-            body += b"41=%s\x01" % report.orig_client_order_id.encode("latin-1")
-        if report.last_qty:
-            last_qty = report.last_qty
-            body += _FILL % (format_price(report.last_price), last_qty, report.match_number,
-                             liquidity)  # fmt: skip
-            fee = self.fee_per_share if liquidity == _REMOVED else -self.rebate_per_share
-            if fee:
-                body += b"12=%s\x0113=3\x01" % format_price(fee * last_qty)
+        commission = None
+        last_qty = report.last_qty
+        if last_qty:
+            fee = self.fee_per_share if report.liquidity is _REMOVED else -self.rebate_per_share
+            commission = fee * last_qty
+        ord_rej_reason = None
         if report.exec_type is ExecType.REJECTED or (
-            report.exec_type is ExecType.ORDER_STATUS and report.order_status is OrdStatus.REJECTED
+            report.exec_type is ExecType.ORDER_STATUS and report.ord_status is OrdStatus.REJECTED
         ):
-            code = _ORD_REJ_REASON.get(report.reason, OrdRejReason.OTHER)
-            body += b"103=%d\x01" % code
-        if report.text:
-            body += b"58=%s\x01" % _text(report.text)
-        return body
+            ord_rej_reason = _ORD_REJ_REASON.get(report.reason, OrdRejReason.OTHER).value
+        message = fix_execution_report(
+            report, exec_id, side=side, commission=commission, ord_rej_reason=ord_rej_reason,
+            ord_status_req_id=ord_status_req_id,
+        )  # fmt: skip
+        return encode_execution_report(message, self._timestamp(self.clock.wall_ns()))
 
     def _send(self, state: ParticipantState, msg_type: bytes, body: bytes) -> None:
         if self.defer is None:
@@ -809,8 +658,3 @@ class VenueGateway:
         session.send_body(msg_type, body, self.clock.monotonic_ns(), self.clock.wall_ns())
         self.stats.reports_sent += 1
         self._touched.add(session)
-
-
-def _text(text: str) -> bytes:
-    """Free text for Text (58): SOH and non-Latin-1 characters replaced."""
-    return text.replace("\x01", " ").encode("latin-1", "replace")

@@ -7,7 +7,8 @@ id, a size decrease keeps both); self-match prevention per participant; tick and
 The engine is sans-I/O and clock-free: every call takes the time it happens at, and its results
 are appended to two lists the caller drains (`take_reports`, `take_book_events`): order
 outcomes for the owners (FIX ExecutionReport / OrderCancelReject, one each) and book changes
-for market data (one ITCH message each). See `calarb.venue.orders` for the records.
+for market data (one ITCH message each). See `calarb.core.order_events` for the outcomes and
+`calarb.venue.orders` for the book changes.
 
 Book layout, chosen for CPython speed: each side keeps a dict from a signed price key to a
 price level and a sorted list of those keys with the best last (bids key = price, asks key =
@@ -23,20 +24,17 @@ from collections import deque
 from collections.abc import Iterable
 
 from calarb.core.events import BookLevel, TopOfBook
+from calarb.core.order_events import CancelReject, ExecutionReport, OrderEvent
+from calarb.core.orders import CancelRejectResponseTo, ExecType, Liquidity
 from calarb.core.types import Instrument, Side, format_price
 from calarb.venue.orders import (
     BookEvent,
     CancelReason,
-    CancelReject,
-    CancelRejectResponseTo,
-    ExecType,
     Execution,
-    ExecutionReport,
     Order,
     OrderAdded,
     OrderCancelled,
     OrderDeleted,
-    OrderEvent,
     OrderReplaced,
     OrderState,
     OrdStatus,
@@ -64,6 +62,9 @@ _ST_PARTIAL = OrdStatus.PARTIALLY_FILLED
 _ST_FILLED = OrdStatus.FILLED
 _ST_CANCELED = OrdStatus.CANCELED
 _ST_REJECTED = OrdStatus.REJECTED
+_ADDED = Liquidity.ADDED
+_REMOVED = Liquidity.REMOVED
+_NO_FILL = Liquidity.UNKNOWN
 _CANCEL_RESTING = SelfMatchPolicy.CANCEL_RESTING
 _CANCEL_INCOMING = SelfMatchPolicy.CANCEL_INCOMING
 _CANCEL_TEXT = {reason: reason.value for reason in CancelReason}  # Enum.value is slow to read
@@ -264,9 +265,9 @@ class MatchingEngine:
             _new_record(
                 ExecutionReport,
                 (
-                    _NEW, _ST_NEW, timestamp_ns, participant, client_order_id, "", order_id,
-                    symbol, side, order_type, time_in_force, price, quantity, 0, quantity, 0,
-                    0, 0, 0, None, "",
+                    "", client_order_id, order.order_id_text, "", _NEW, _ST_NEW, symbol, side,
+                    quantity, price, 0, quantity, 0, 0, 0, None, _NO_FILL, timestamp_ns, "",
+                    participant, order_type, time_in_force, 0, 0, None,
                 ),
             )
         )  # fmt: skip
@@ -534,6 +535,7 @@ class MatchingEngine:
         participant = incoming.participant
         aggressor_side = incoming.side
         aggressor_id = incoming.order_id
+        aggressor_text_id = incoming.order_id_text
         remaining = incoming.leaves
         match_number = self._next_match_number
         stopped = False
@@ -565,20 +567,21 @@ class MatchingEngine:
                 fill = available if available < remaining else remaining
                 left = available - fill
                 resting.leaves = left
-                resting.cum_qty += fill
-                resting.cum_notional += fill * price
+                resting.cum_qty = cum_qty = resting.cum_qty + fill
+                resting.cum_notional = cum_notional = resting.cum_notional + fill * price
                 remaining -= fill
-                incoming.cum_qty += fill
-                incoming.cum_notional += fill * price
+                incoming.cum_qty = in_cum_qty = incoming.cum_qty + fill
+                incoming.cum_notional = in_cum_notional = incoming.cum_notional + fill * price
                 append_report(
                     _new_record(
                         ExecutionReport,
                         (
-                            _TRADE, _ST_PARTIAL if left else _ST_FILLED, timestamp_ns,
-                            resting.participant, resting.client_order_id, "", resting.order_id,
-                            symbol, resting.side, resting.order_type, resting.time_in_force,
-                            price, resting.quantity, resting.cum_qty, left,
-                            resting.cum_notional, fill, price, match_number, None, "",
+                            "", resting.client_order_id, resting.order_id_text, "", _TRADE,
+                            _ST_PARTIAL if left else _ST_FILLED, symbol, resting.side,
+                            resting.quantity, price, cum_qty, left,
+                            (cum_notional + cum_qty // 2) // cum_qty, fill, price, None, _ADDED,
+                            timestamp_ns, "", resting.participant, resting.order_type,
+                            resting.time_in_force, cum_notional, match_number, None,
                         ),
                     )
                 )  # fmt: skip
@@ -586,11 +589,12 @@ class MatchingEngine:
                     _new_record(
                         ExecutionReport,
                         (
-                            _TRADE, _ST_PARTIAL if remaining else _ST_FILLED, timestamp_ns,
-                            participant, incoming.client_order_id, "", aggressor_id, symbol,
-                            aggressor_side, incoming.order_type, incoming.time_in_force,
-                            incoming.price, incoming.quantity, incoming.cum_qty, remaining,
-                            incoming.cum_notional, fill, price, match_number, None, "",
+                            "", incoming.client_order_id, aggressor_text_id, "", _TRADE,
+                            _ST_PARTIAL if remaining else _ST_FILLED, symbol, aggressor_side,
+                            incoming.quantity, incoming.price, in_cum_qty, remaining,
+                            (in_cum_notional + in_cum_qty // 2) // in_cum_qty, fill, price,
+                            None, _REMOVED, timestamp_ns, "", participant, incoming.order_type,
+                            incoming.time_in_force, in_cum_notional, match_number, None,
                         ),
                     )
                 )  # fmt: skip
@@ -670,29 +674,35 @@ class MatchingEngine:
     def _report_cancelled(
         self, order: Order, timestamp_ns: int, reason: CancelReason, orig_client_order_id: str
     ) -> None:
+        cum_qty = order.cum_qty
+        cum_notional = order.cum_notional
         self.reports.append(
             _new_record(
                 ExecutionReport,
                 (
-                    _CANCELED, _ST_CANCELED, timestamp_ns, order.participant,
-                    order.client_order_id, orig_client_order_id, order.order_id, order.symbol,
-                    order.side, order.order_type, order.time_in_force, order.price,
-                    order.quantity, order.cum_qty, 0, order.cum_notional, 0, 0, 0, reason,
-                    _CANCEL_TEXT[reason],
+                    "", order.client_order_id, order.order_id_text, "", _CANCELED,
+                    _ST_CANCELED, order.symbol, order.side, order.quantity, order.price,
+                    cum_qty, 0, (cum_notional + cum_qty // 2) // cum_qty if cum_qty else 0, 0, 0,
+                    orig_client_order_id or None, _NO_FILL, timestamp_ns, _CANCEL_TEXT[reason],
+                    order.participant, order.order_type, order.time_in_force,
+                    cum_notional, 0, reason,
                 ),
             )
         )  # fmt: skip
 
     def _report_replaced(self, order: Order, timestamp_ns: int, orig_client_order_id: str) -> None:
+        cum_qty = order.cum_qty
+        cum_notional = order.cum_notional
         self.reports.append(
             _new_record(
                 ExecutionReport,
                 (
-                    _REPLACED, _live_status(order), timestamp_ns, order.participant,
-                    order.client_order_id, orig_client_order_id, order.order_id, order.symbol,
-                    order.side, order.order_type, order.time_in_force, order.price,
-                    order.quantity, order.cum_qty, order.leaves, order.cum_notional, 0, 0, 0,
-                    None, "",
+                    "", order.client_order_id, order.order_id_text, "", _REPLACED,
+                    _live_status(order), order.symbol, order.side, order.quantity, order.price,
+                    cum_qty, order.leaves, (cum_notional + cum_qty // 2) // cum_qty if cum_qty else 0,
+                    0, 0, orig_client_order_id or None, _NO_FILL, timestamp_ns, "",
+                    order.participant, order.order_type, order.time_in_force,
+                    cum_notional, 0, None,
                 ),
             )
         )  # fmt: skip
@@ -713,9 +723,9 @@ class MatchingEngine:
     ) -> int:
         self.reports.append(
             ExecutionReport(
-                _REJECTED, _ST_REJECTED, timestamp_ns, participant, client_order_id, "", 0,
-                symbol, side, order_type, time_in_force, price, quantity, 0, 0, 0, 0, 0, 0,
-                reason, text,
+                "", client_order_id, "", "", _REJECTED, _ST_REJECTED, symbol, side, quantity,
+                price, 0, 0, 0, 0, 0, None, _NO_FILL, timestamp_ns, text, participant,
+                order_type, time_in_force, 0, 0, reason,
             )
         )  # fmt: skip
         return 0
@@ -737,14 +747,15 @@ class MatchingEngine:
             orig_client_order_id = order.client_order_id
         self.reports.append(
             CancelReject(
-                timestamp_ns,
-                participant,
+                "",
                 client_order_id,
                 orig_client_order_id,
-                order_id,
-                response_to,
+                str(order_id) if order_id else "",
                 order_status,
-                reason,
+                response_to is CancelRejectResponseTo.REPLACE,
                 text,
+                participant,
+                timestamp_ns,
+                reason,
             )
         )

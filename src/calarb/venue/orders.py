@@ -3,10 +3,9 @@
 Two event streams leave the engine, each built so that an adapter maps one record to one
 wire message:
 
-* **Order outcomes** (`ExecutionReport`, `CancelReject`) go to the participant who owns the
-  order; a FIX gateway turns each into one ExecutionReport (35=8) or OrderCancelReject (35=9).
-  The enums `ExecType`, `OrdStatus`, `OrdType`, `TimeInForce` and `CancelRejectResponseTo`
-  (from calarb.core.orders) are the FIX 4.4 codes of tags 150, 39, 40, 59 and 434.
+* **Order outcomes** (`ExecutionReport`, `CancelReject` of calarb.core.order_events, the
+  vocabulary the trading side reads too) go to the participant who owns the order; a FIX
+  gateway turns each into one ExecutionReport (35=8) or OrderCancelReject (35=9).
 * **Book changes** (`OrderAdded`, `Execution`, `OrderCancelled`, `OrderDeleted`,
   `OrderReplaced`, `TradingStatus`) go to market data; an ITCH 5.0 publisher turns each into
   one message: A (or F), E (or P for a non-displayed resting order), X, D, U, H.
@@ -20,7 +19,7 @@ from __future__ import annotations
 import enum
 from typing import NamedTuple
 
-from calarb.core.orders import CancelRejectResponseTo, ExecType, OrdStatus, OrdType, TimeInForce
+from calarb.core.orders import OrdStatus, OrdType, TimeInForce
 from calarb.core.types import Side
 
 
@@ -70,6 +69,7 @@ class Order:
 
     __slots__ = (
         "order_id",
+        "order_id_text",
         "participant",
         "client_order_id",
         "symbol",
@@ -101,6 +101,7 @@ class Order:
         displayed: bool,
     ) -> None:
         self.order_id = order_id
+        self.order_id_text = str(order_id)  # FIX OrderID (37), written once per order
         self.participant = participant
         self.client_order_id = client_order_id
         self.symbol = symbol
@@ -155,66 +156,6 @@ class OrderState(NamedTuple):
     @property
     def status(self) -> OrdStatus:
         return OrdStatus.PARTIALLY_FILLED if self.cum_qty else OrdStatus.NEW
-
-
-# --- order outcomes (one FIX message each) ---------------------------------------------------
-
-
-class ExecutionReport(NamedTuple):
-    """One order outcome for its owner: FIX ExecutionReport (35=8).
-
-    `quantity` is the order's total quantity (FIX OrderQty, after any replace), `price` its
-    limit (0 for a market order). `cum_notional` is the sum of fill price x shares, so
-    AvgPx = cum_notional / cum_qty without float drift. `last_qty`, `last_price` and
-    `match_number` are set on TRADE reports only. `order_id` is 0 on a reject. On CANCELED and
-    REPLACED reports caused by a request, `client_order_id` is the request's and
-    `orig_client_order_id` the order's previous one.
-    """
-
-    exec_type: ExecType
-    order_status: OrdStatus
-    timestamp_ns: int
-    participant: str
-    client_order_id: str
-    orig_client_order_id: str
-    order_id: int
-    symbol: str
-    side: Side
-    order_type: OrdType
-    time_in_force: TimeInForce
-    price: int
-    quantity: int
-    cum_qty: int
-    leaves_qty: int
-    cum_notional: int
-    last_qty: int
-    last_price: int
-    match_number: int
-    reason: RejectReason | CancelReason | None
-    text: str
-
-    @property
-    def average_price(self) -> float:
-        """AvgPx in integer price units (0.0 before any fill); reports and FIX text only."""
-        return self.cum_notional / self.cum_qty if self.cum_qty else 0.0
-
-
-class CancelReject(NamedTuple):
-    """A cancel or replace that could not be done: FIX OrderCancelReject (35=9).
-
-    `order_status` is the order's current status when it is live, REJECTED otherwise (FIX
-    requires OrdStatus on this message).
-    """
-
-    timestamp_ns: int
-    participant: str
-    client_order_id: str
-    orig_client_order_id: str
-    order_id: int
-    response_to: CancelRejectResponseTo
-    order_status: OrdStatus
-    reason: RejectReason
-    text: str
 
 
 # --- book changes (one ITCH message each) ----------------------------------------------------
@@ -293,4 +234,3 @@ class TradingStatus(NamedTuple):
 
 
 BookEvent = OrderAdded | Execution | OrderCancelled | OrderDeleted | OrderReplaced | TradingStatus
-OrderEvent = ExecutionReport | CancelReject

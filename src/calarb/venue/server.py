@@ -33,10 +33,11 @@ from calarb.core.clock import Clock, LiveClock
 from calarb.core.types import Side
 from calarb.fix.codec import FixMessage
 from calarb.fix.config import SessionSettings
+from calarb.fix.messages import decode_order_request
 from calarb.fix.session import FixSession
 from calarb.fix.transport import FixAcceptor
 from calarb.venue.config import NS_PER_S, Fault, VenueConfig, VenuesConfig
-from calarb.venue.gateway import Request, VenueGateway, acceptor_settings, parse_request
+from calarb.venue.gateway import Request, VenueGateway, acceptor_settings
 from calarb.venue.itch_publisher import HALTED, TRADING
 from calarb.venue.market_data import VenueMarketData
 from calarb.venue.matching import MatchingEngine
@@ -131,7 +132,7 @@ class _DelayedOrders:
         self.latency_s = latency_s
 
     def on_message(self, session: FixSession, message: FixMessage) -> None:
-        request = parse_request(message)
+        request = decode_order_request(message)
         asyncio.get_running_loop().call_later(self.latency_s, self.venue.execute, session, request)
 
 
@@ -224,7 +225,7 @@ class Venue:
 
     def on_message(self, session: FixSession, message: FixMessage) -> None:
         """The FIX application (no added latency): carry the request out now."""
-        self.execute(session, parse_request(message))
+        self.execute(session, decode_order_request(message))
 
     def execute(self, session: FixSession, request: Request) -> None:
         try:
