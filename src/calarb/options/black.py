@@ -57,7 +57,9 @@ def black_price(forward, strike, time, sigma, discount=1.0, is_call=True):
 def black_greeks(forward, strike, time, sigma, discount=1.0, is_call=True) -> dict:
     """Sensitivities of the Black-76 price: delta and gamma to the forward, vega to sigma,
     theta to calendar time with D and F held fixed (the pure decay of optionality)."""
-    forward, strike, time, sigma = (np.asarray(v, dtype=float) for v in (forward, strike, time, sigma))
+    forward, strike, time, sigma = (
+        np.asarray(v, dtype=float) for v in (forward, strike, time, sigma)
+    )
     w = np.where(is_call, 1.0, -1.0)
     d1, d2 = _d1_d2(forward, strike, time, sigma)
     sqrt_t = np.sqrt(time)

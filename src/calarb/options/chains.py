@@ -96,7 +96,9 @@ def _dates(frame: pd.DataFrame, column: str, path: Path, required: bool) -> np.n
 
 
 def read_chain(
-    path: Path, as_of: date | None = None, max_age_days: float | None = None,
+    path: Path,
+    as_of: date | None = None,
+    max_age_days: float | None = None,
     spot: float | None = None,
 ) -> Chain:
     """Read and validate a chain. The as-of date is `as_of`, else the file's quote_date column,
@@ -106,7 +108,9 @@ def read_chain(
     frame = _load(path)
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
-        raise ChainError(f"{path}: missing column {missing[0]!r} (needs {', '.join(REQUIRED_COLUMNS)})")
+        raise ChainError(
+            f"{path}: missing column {missing[0]!r} (needs {', '.join(REQUIRED_COLUMNS)})"
+        )
     frame = frame.reset_index(drop=True)
     strike = _numbers(frame, "strike", path)
     bid = _numbers(frame, "bid", path)

@@ -49,7 +49,12 @@ def characteristic_function(u, time, p: HestonParams):
     d = np.sqrt(beta * beta + p.sigma**2 * (iu + u * u))
     g = (beta - d) / (beta + d)
     e = np.exp(-d * time)
-    c = p.kappa * p.theta / p.sigma**2 * ((beta - d) * time - 2.0 * np.log((1.0 - g * e) / (1.0 - g)))
+    c = (
+        p.kappa
+        * p.theta
+        / p.sigma**2
+        * ((beta - d) * time - 2.0 * np.log((1.0 - g * e) / (1.0 - g)))
+    )
     dd = (beta - d) / p.sigma**2 * (1.0 - e) / (1.0 - g * e)
     return np.exp(c + dd * p.v0)
 
@@ -65,8 +70,11 @@ def _upper_limit(time: float, p: HestonParams) -> float:
 def heston_price(forward, strike, time, discount, is_call, params: HestonParams) -> np.ndarray:
     """Prices of European options (arrays broadcast together); one quadrature per maturity."""
     forward, strike, time, discount, is_call = np.broadcast_arrays(
-        np.asarray(forward, float), np.asarray(strike, float), np.asarray(time, float),
-        np.asarray(discount, float), np.asarray(is_call, bool),
+        np.asarray(forward, float),
+        np.asarray(strike, float),
+        np.asarray(time, float),
+        np.asarray(discount, float),
+        np.asarray(is_call, bool),
     )
     out = np.empty(forward.shape)
     for t in np.unique(time):
@@ -125,7 +133,14 @@ def calibrate_heston(
     x0 = np.clip(start.as_array(), _LOWER, _UPPER)
     with threadpool_limits(1):  # small problem: BLAS threads only contend for cores
         result = least_squares(
-            residuals, x0, bounds=(_LOWER, _UPPER), method="trf", x_scale="jac",
-            xtol=1e-10, ftol=1e-12, gtol=1e-10, max_nfev=2000,
+            residuals,
+            x0,
+            bounds=(_LOWER, _UPPER),
+            method="trf",
+            x_scale="jac",
+            xtol=1e-10,
+            ftol=1e-12,
+            gtol=1e-10,
+            max_nfev=2000,
         )
     return HestonFit(HestonParams(*result.x), 100.0 * residuals(result.x), int(result.nfev))

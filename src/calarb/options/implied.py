@@ -154,7 +154,8 @@ def _solve(beta, x, table):
     lo = 0.0
     hi = np.inf
     steps = 0
-    for steps in range(1, _MAX_STEPS + 1):
+    while steps < _MAX_STEPS:
+        steps += 1
         h = x / s
         t = 0.5 * s
         b1 = math.exp(-0.5 * (h * h + t * t)) * _INV_SQRT_2PI  # db/ds
@@ -182,10 +183,9 @@ def _solve(beta, x, table):
             break
         s_next = s + step
         if not (s_next > lo and s_next < hi):  # also catches a NaN step
+            s_next = 2.0 * s
             if hi < np.inf:
                 s_next = math.sqrt(lo * hi) if lo > 0.0 else 0.5 * hi
-            else:
-                s_next = 2.0 * s
         s = s_next
     return s, steps
 

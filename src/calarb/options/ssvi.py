@@ -55,7 +55,9 @@ def fit_ssvi(k, time, vol, start: SurfaceFit | None = None) -> SurfaceFit:
     n = expiries.size
     if start is not None:
         p = start.parameters
-        x0 = np.concatenate([[p["rho"], p["eta"] * (1 + abs(p["rho"])) / 2, p["gamma"]], p["theta"]])
+        x0 = np.concatenate(
+            [[p["rho"], p["eta"] * (1 + abs(p["rho"])) / 2, p["gamma"]], p["theta"]]
+        )
     else:
         x0 = np.concatenate([[-0.5, 0.5, 0.4], _atm_total_variance(k, vol, time, expiries, index)])
     lower = np.concatenate([[-0.999, 0.0, 0.01], np.full(n, 1e-8)])
@@ -91,17 +93,28 @@ def fit_ssvi(k, time, vol, start: SurfaceFit | None = None) -> SurfaceFit:
         quotes = np.arange(k.size)
         penalty_rows = k.size + np.arange(n - 1)
         rows = np.concatenate([quotes, quotes, quotes, quotes, penalty_rows, penalty_rows])
-        columns = np.concatenate([
-            np.zeros(k.size, int), np.ones(k.size, int), np.full(k.size, 2), 3 + index,
-            3 + np.arange(n - 1), 4 + np.arange(n - 1),
-        ])
+        columns = np.concatenate(
+            [
+                np.zeros(k.size, int),
+                np.ones(k.size, int),
+                np.full(k.size, 2),
+                3 + index,
+                3 + np.arange(n - 1),
+                4 + np.arange(n - 1),
+            ]
+        )
         values = np.concatenate([d_rho, d_fraction, d_gamma, d_theta, -decreasing, decreasing])
         return coo_matrix((values, (rows, columns)), shape=(k.size + n - 1, 3 + n)).tocsr()
 
     with threadpool_limits(1):  # the vectors are small: BLAS threads only contend for cores
         result = least_squares(
-            residuals, np.clip(x0, lower, upper), jac=jacobian, bounds=(lower, upper),
-            method="trf", x_scale="jac", tr_solver="lsmr",
+            residuals,
+            np.clip(x0, lower, upper),
+            jac=jacobian,
+            bounds=(lower, upper),
+            method="trf",
+            x_scale="jac",
+            tr_solver="lsmr",
         )
     rho, fraction, gamma = (float(v) for v in result.x[:3])
     theta = np.maximum.accumulate(result.x[3:])
@@ -112,7 +125,10 @@ def fit_ssvi(k, time, vol, start: SurfaceFit | None = None) -> SurfaceFit:
         [ssvi_total_variance(grid, th, rho, eta, gamma) for th in theta], grid
     )
     parameters = {
-        "rho": rho, "eta": eta, "gamma": gamma,
-        "expiries": expiries.tolist(), "theta": theta.tolist(),
+        "rho": rho,
+        "eta": eta,
+        "gamma": gamma,
+        "expiries": expiries.tolist(),
+        "theta": theta.tolist(),
     }
     return SurfaceFit("ssvi", parameters, final, report)

@@ -25,7 +25,9 @@ def check_grid(k_data: np.ndarray) -> np.ndarray:
     return np.linspace(np.min(k_data) - 1.0, np.max(k_data) + 1.0, 401)
 
 
-def arbitrage_report(slices: list[tuple[np.ndarray, np.ndarray, np.ndarray]], k: np.ndarray) -> dict:
+def arbitrage_report(
+    slices: list[tuple[np.ndarray, np.ndarray, np.ndarray]], k: np.ndarray
+) -> dict:
     """`slices`: (w, w', w'') on grid `k` for each expiry, in increasing expiry order.
     Returns the worst butterfly g, the worst calendar decrease and `arbitrage_free`."""
     worst_g = np.inf

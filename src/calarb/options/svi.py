@@ -68,7 +68,6 @@ def fit_svi(k, time, vol, start: SurfaceFit | None = None) -> SurfaceFit:
     k, time, vol = (np.asarray(v, float) for v in (k, time, vol))
     expiries = np.unique(time)
     grid = check_grid(k)
-    penalty_grid = grid
     slices: list[SviSlice] = []
     residuals = np.empty_like(vol)
     for i, t in enumerate(expiries):
@@ -76,9 +75,10 @@ def fit_svi(k, time, vol, start: SurfaceFit | None = None) -> SurfaceFit:
         if start is not None:
             x0 = np.array(list(start.parameters["slices"][i].values()))
         else:
-            atm = float(np.interp(0.0, *zip(*sorted(zip(k[at], vol[at] ** 2 * t)))))
+            order = np.argsort(k[at])
+            atm = float(np.interp(0.0, k[at][order], vol[at][order] ** 2 * t))
             x0 = np.array([0.5 * atm, 0.1, -0.3, 0.0, 0.1])
-        s = _fit_slice(k[at], vol[at], t, x0, slices[-1] if slices else None, penalty_grid)
+        s = _fit_slice(k[at], vol[at], t, x0, slices[-1] if slices else None, grid)
         slices.append(s)
         residuals[at] = 100.0 * (np.sqrt(np.maximum(s.total_variance(k[at])[0], 0.0) / t) - vol[at])
     report = arbitrage_report([s.total_variance(grid) for s in slices], grid)
