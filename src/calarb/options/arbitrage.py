@@ -112,8 +112,10 @@ class _Scan:
         ticks = np.rint(c.strike[idx] * 1000).astype(np.int64)
         for b in range(1, idx.size - 1):
             left, right = np.arange(b), np.arange(b + 1, idx.size)
-            qi = (ticks[right][None, :] - ticks[b]).astype(float)  # weight of the left wing
-            ql = (ticks[b] - ticks[left][:, None]).astype(float)  # weight of the right wing
+            shape = (left.size, right.size)
+            # weights of the left and right wings: K3 - K2 and K2 - K1 (body: K3 - K1)
+            qi = np.broadcast_to((ticks[right] - ticks[b]).astype(float)[None, :], shape)
+            ql = np.broadcast_to((ticks[b] - ticks[left]).astype(float)[:, None], shape)
             qj = qi + ql
             edge = (
                 qj * c.bid[idx[b]]
