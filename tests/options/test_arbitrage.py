@@ -131,8 +131,8 @@ def test_fees_are_charged_per_contract(make_chain_frame):
     def key(v):
         return (v["kind"], tuple(v["strikes"]), tuple(leg["side"] for leg in v["legs"]))
 
-    after = {key(v): v["edge"] for v in charged}
-    for v in free:
+    after = {key(v): v["edge"] for v in charged if v["kind"] == "vertical"}
+    for v in (v for v in free if v["kind"] == "vertical"):
         contracts = sum(
             leg["quantity"] for leg in v["legs"] if leg["contractSymbol"] != "UNDERLYING"
         )
