@@ -34,7 +34,7 @@ def chain_frame(
             vol = level + skew * x + smile * x * x
             for is_call in (True, False):
                 mid = float(black_price(forward, k, t, vol, np.exp(-rate * t), is_call))
-                h = max(0.01, half_spread * mid)
+                h = min(max(0.01, half_spread * mid), 0.5 * mid)  # a positive bid
                 kind = "C" if is_call else "P"
                 rows.append(
                     {

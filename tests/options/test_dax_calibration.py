@@ -76,7 +76,7 @@ def test_heston_reproduces_published_dax_error_and_quantlib(dax_folder):
     assert abs(ours.sse_vol_points - PUBLISHED_SSE) < 1.0
     assert abs(theirs_sse - PUBLISHED_SSE) < 1.0
     assert abs(ours.sse_vol_points - theirs_sse) < 1.0
-    assert 0 < ours.params.v0 and -1 < ours.params.rho < 0
+    assert ours.params.v0 > 0 and -1 < ours.params.rho < 0
 
 
 def test_heston_prices_match_quantlib_engine(dax_folder):
