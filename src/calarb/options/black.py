@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 from scipy.special import ndtr
 
 from calarb.options.implied import normalised_black
@@ -29,9 +29,9 @@ def _pdf(x):
     return np.exp(-0.5 * x * x) / SQRT_2PI
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@njit(cache=True, error_model="numpy")
 def _black_prices(forward, strike, time, sigma, discount, is_call, out):
-    for i in prange(forward.shape[0]):
+    for i in range(forward.shape[0]):
         f = forward[i]
         k = strike[i]
         intrinsic = max(f - k, 0.0) if is_call[i] else max(k - f, 0.0)

@@ -70,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="implied vols/s against QuantLib; SSVI fit time")
     bench.add_argument("--quotes", type=int, default=200_000)
     bench.add_argument("--quantlib-quotes", type=int, default=20_000)
+    bench.add_argument("--repeat", type=int, default=3, help="best of this many runs each")
     bench.add_argument("--json", action="store_true", help="print the result as JSON")
     bench.set_defaults(handler=_guarded(run_bench_command))
 
@@ -257,7 +258,7 @@ def run_arbitrage(args: argparse.Namespace) -> int:
 def run_bench_command(args: argparse.Namespace) -> int:
     from calarb.options.benchmark import run_bench
 
-    _print(run_bench(args.quotes, args.quantlib_quotes), args.json)
+    _print(run_bench(args.quotes, args.quantlib_quotes, repeat=args.repeat), args.json)
     return 0
 
 
