@@ -109,10 +109,10 @@ def test_bench_json_reports_speed_against_quantlib(capsys):
     assert code == 0
     print(result)
     assert result["ratio"] == pytest.approx(result["iv_per_s"] / result["quantlib_iv_per_s"])
-    # the target is 10x; on this shared 2-core machine the measured ratio swings
-    # between about 6 and 11 with the load (docs/options.md), so the test holds a floor that
-    # catches a regression without failing on a busy machine
-    assert result["ratio"] >= 4.0
+    # the target is 10x, measured at 10.6-11 here (docs/options.md); on this shared
+    # 2-core machine the ratio moves with the load, so the test holds a floor that catches a
+    # regression without failing on a busy machine
+    assert result["ratio"] >= 7.0
     assert result["max_rel_diff_vs_quantlib"] < 1e-8
     assert result["ssvi_fit_seconds"] < 1.0 and result["ssvi_fit_quotes"] == 10_000
 
