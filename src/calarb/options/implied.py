@@ -29,7 +29,10 @@ _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _SERIES_TERMS = 25
-_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+_SERIES_MAX_T = 0.25
+_SERIES_MAX_ABS_H = 14.0
+_SERIES_MAX_ABS_X = 1.0
+_SERIES_MIN_RATIO = 50.0  # below |h|/t = 50 the direct formula loses under two digits
 _STEP_TOLERANCE = 1e-5
 _MAX_STEPS = 24
 _INTRINSIC_ROUNDING = 1e-14
@@ -47,12 +50,6 @@ def _householder(f, f1, f2, f3):
     h2 = f2 / f1
     h3 = f3 / f1
     return nu * (1.0 + 0.5 * h2 * nu) / (1.0 + nu * (h2 + h3 * nu / 6.0))
-
-
-_SERIES_MAX_T = 0.25
-_SERIES_MAX_ABS_H = 14.0
-_SERIES_MAX_ABS_X = 1.0
-_SERIES_MIN_RATIO = 50.0  # below |h|/t = 50 the direct formula loses under two digits
 
 
 @njit(cache=True, error_model="numpy")
