@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "calarb.fix.commands",
     "calarb.venue.commands",
     "calarb.model.commands",  # calarb scan
+    "calarb.options.commands",  # calarb options iv|fit|arbitrage|bench
     "calarb.trading.commands",
     "calarb.backtest.commands",
     "calarb.ops.commands",
