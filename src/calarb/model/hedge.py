@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from calarb.model.kalman_kernel import kalman_loop
 from calarb.model.moments import (
     EwmMoments,
     ExpandingMoments,
@@ -28,7 +29,6 @@ from calarb.model.moments import (
     expanding_moments,
     rolling_moments,
 )
-from calarb.model.kalman_kernel import kalman_loop
 from calarb.model.validation import ModelInputError
 
 _NAN = float("nan")

@@ -153,10 +153,8 @@ class PairModel:
             return self._ignore(f"{symbol} has an empty side at t={time_ns}")
         if bid > ask:
             return self._ignore(f"{symbol} book crossed at t={time_ns}")
-        if self.price_source == "mid":
-            price = (bid + ask) / 2  # TopOfBook.mid_price, inlined
-        else:
-            price = top.microprice()
+        # the mid is TopOfBook.mid_price, inlined
+        price = (bid + ask) / 2 if self.price_source == "mid" else top.microprice()
         if symbol == self.leg_a:
             if price == self._quote_a:
                 return False
