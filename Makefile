@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 BUILT  := $(VENV)/.extensions-built
 # each compiled module (src/calarb/compiled.py) has a .pxd beside its .py
-PXD    := $(wildcard src/calarb/*/*.pxd)
+PXD    := $(wildcard src/calarb/*.pxd src/calarb/*/*.pxd)
 COMPILED_SOURCES := src/calarb/compiled.py setup.py $(PXD) $(PXD:.pxd=.py)
 
 .PHONY: demo test lint bench clean venv
