@@ -21,8 +21,8 @@ SOURCE_ROOT = "src"
 COMPILED_MODULES = runpy.run_path(str(ROOT / SOURCE_ROOT / "calarb" / "compiled.py"))[
     "COMPILED_MODULES"
 ]
-# Safe everywhere: wraparound/boundscheck are switched off per function in the .pxd files,
-# only where the indices are declared and known to be in range.
+# Safe everywhere. boundscheck and wraparound stay on: Cython takes those per function only
+# from decorators in the .py, which would make Cython a run-time dependency of the pure mode.
 COMPILER_DIRECTIVES = {
     "language_level": 3,
     "annotation_typing": False,  # types come from the .pxd files, annotations stay documentation
