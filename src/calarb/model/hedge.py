@@ -13,14 +13,15 @@ variance `observation_var` (R), and the prior is [beta0, alpha0] with covariance
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
+from calarb.model.kalman_kernel import kalman_loop
 from calarb.model.moments import (
     EwmMoments,
     ExpandingMoments,
+    Moments,
     MomentSeries,
     RollingMoments,
     ewm_alpha,
@@ -30,22 +31,23 @@ from calarb.model.moments import (
 )
 from calarb.model.validation import ModelInputError
 
+_NAN = float("nan")
 
-class HedgeEstimator(Protocol):
-    """What the live model needs from an online estimator."""
 
-    name: str
+class HedgeEstimator:
+    """What the live model needs from an online estimator: `update(x, y)`, after which
+    `ready`, `beta` and `alpha` hold the current estimate (kept, not derived on each read)."""
 
-    def update(self, x: float, y: float) -> None: ...
+    __slots__ = ("ready", "beta", "alpha")
+    name = "estimator"
 
-    @property
-    def ready(self) -> bool: ...
+    def __init__(self) -> None:
+        self.ready = False
+        self.beta = _NAN
+        self.alpha = _NAN
 
-    @property
-    def beta(self) -> float: ...
-
-    @property
-    def alpha(self) -> float: ...
+    def update(self, x: float, y: float) -> None:
+        raise NotImplementedError
 
 
 class HedgeSeries(NamedTuple):
@@ -55,19 +57,17 @@ class HedgeSeries(NamedTuple):
     alpha: np.ndarray
 
 
-_NAN = float("nan")
-
-
-class _MomentHedge:
+class _MomentHedge(HedgeEstimator):
     """beta = cov(x, y) / var(x), alpha = mean(y) - beta mean(x) from running moments.
 
     `ready`, `beta` and `alpha` are derived once per `update` and kept (the live model reads
     them several times per observation); only `update` changes the moments."""
 
-    __slots__ = ("_moments", "ready", "beta", "alpha")
+    __slots__ = ("_moments",)
     name = "moments"
 
-    def __init__(self, moments: ExpandingMoments | RollingMoments | EwmMoments) -> None:
+    def __init__(self, moments: Moments) -> None:
+        HedgeEstimator.__init__(self)
         self._moments = moments
         self._derive()
 
@@ -144,7 +144,7 @@ def ewm_ols_batch(x: np.ndarray, y: np.ndarray, halflife: float) -> HedgeSeries:
     return _hedge_from_moments(ewm_moments(x, y, ewm_alpha(halflife)))
 
 
-class KalmanHedge:
+class KalmanHedge(HedgeEstimator):
     """Kalman filter with state [beta, alpha] following a random walk.
 
     After `update(x, y)`, `beta`/`alpha` are the filtered estimates, `innovation` is
@@ -157,8 +157,6 @@ class KalmanHedge:
         "observation_var",
         "_q",
         "count",
-        "beta",
-        "alpha",
         "_p_bb",
         "_p_ba",
         "_p_aa",
@@ -179,6 +177,7 @@ class KalmanHedge:
             raise ModelInputError(f"Kalman delta must be in [0, 1), got {delta}")
         if observation_var <= 0.0 or initial_var <= 0.0:
             raise ModelInputError("Kalman observation_var and initial_var must be positive")
+        HedgeEstimator.__init__(self)
         self.delta = delta
         self.observation_var = observation_var
         self._q = delta / (1.0 - delta)
@@ -191,10 +190,6 @@ class KalmanHedge:
         self._p_aa = initial_var
         self.innovation = 0.0
         self.innovation_var = float("nan")
-
-    @property
-    def ready(self) -> bool:
-        return self.count > 0
 
     @property
     def state_cov(self) -> tuple[float, float, float]:
@@ -220,6 +215,7 @@ class KalmanHedge:
         self.innovation = e
         self.innovation_var = s
         self.count += 1
+        self.ready = True
 
 
 class KalmanSeries(NamedTuple):
@@ -227,33 +223,6 @@ class KalmanSeries(NamedTuple):
     alpha: np.ndarray
     innovation: np.ndarray
     innovation_var: np.ndarray
-
-
-@njit(cache=True)
-def _kalman_loop(x, y, q, r, beta, alpha, p_bb, p_ba, p_aa):  # pragma: no cover - numba
-    n = x.shape[0]
-    betas = np.empty(n)
-    alphas = np.empty(n)
-    innovations = np.empty(n)
-    variances = np.empty(n)
-    for t in range(n):
-        ph_b = p_bb * x[t] + p_ba
-        ph_a = p_ba * x[t] + p_aa
-        s = x[t] * ph_b + ph_a + r
-        e = y[t] - (beta * x[t] + alpha)
-        k_b = ph_b / s
-        k_a = ph_a / s
-        beta += k_b * e
-        alpha += k_a * e
-        new_bb = p_bb - k_b * k_b * s + q
-        new_ba = p_ba - k_b * k_a * s
-        new_aa = p_aa - k_a * k_a * s + q
-        p_bb, p_ba, p_aa = new_bb, new_ba, new_aa
-        betas[t] = beta
-        alphas[t] = alpha
-        innovations[t] = e
-        variances[t] = s
-    return betas, alphas, innovations, variances
 
 
 def kalman_batch(
@@ -265,14 +234,14 @@ def kalman_batch(
     alpha0: float = 0.0,
     initial_var: float = 1.0,
 ) -> KalmanSeries:
-    """Batch form of KalmanHedge (the same filter compiled with Numba)."""
+    """Batch form of KalmanHedge (the same filter compiled with Numba, `kalman_kernel`)."""
     template = KalmanHedge(delta, observation_var, beta0, alpha0, initial_var)  # validates
     x = np.ascontiguousarray(x, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
     if x.shape != y.shape or x.ndim != 1:
         raise ModelInputError(f"x and y must be 1-D and equal length, got {x.shape} and {y.shape}")
     return KalmanSeries(
-        *_kalman_loop(
+        *kalman_loop(
             x, y, template._q, observation_var, beta0, alpha0, initial_var, 0.0, initial_var
         )
     )

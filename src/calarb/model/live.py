@@ -21,6 +21,7 @@ symbol) are ignored and counted in `ignored_updates`, never raised into the engi
 from __future__ import annotations
 
 import math
+import math as _libm  # compiled: C's libm (live.pxd), called only where Python's agrees
 from collections import deque
 from typing import NamedTuple
 
@@ -40,7 +41,7 @@ from calarb.model.validation import ModelInputError
 
 PRICE_SOURCES = ("mid", "microprice")
 _LOG = SpreadForm.LOG
-_log = math.log
+_PRICE_SCALE = float(PRICE_SCALE)  # a C double when compiled (live.pxd)
 _new_snapshot = tuple.__new__  # builds a ParameterSnapshot without its Python-level __new__
 
 
@@ -148,15 +149,12 @@ class PairModel:
         if symbol != self.leg_a and symbol != self.leg_b:
             return self._ignore(f"symbol {symbol!r} is not a leg of this pair")
         if bid_shares <= 0 or ask_shares <= 0:
-            price = None  # an empty side (TopOfBook.mid_price and .microprice say None)
-        elif bid > ask:
-            return self._ignore(f"{symbol} book crossed at t={time_ns}")
-        elif self.price_source == "mid":
-            price = (bid + ask) / 2  # TopOfBook.mid_price, inlined
-        else:
-            price = top.microprice()
-        if price is None:
+            # an empty side (TopOfBook.mid_price and .microprice say None)
             return self._ignore(f"{symbol} has an empty side at t={time_ns}")
+        if bid > ask:
+            return self._ignore(f"{symbol} book crossed at t={time_ns}")
+        # the mid is TopOfBook.mid_price, inlined
+        price = (bid + ask) / 2 if self.price_source == "mid" else top.microprice()
         if symbol == self.leg_a:
             if price == self._quote_a:
                 return False
@@ -165,7 +163,7 @@ class PairModel:
             if price == self._quote_b:
                 return False
             self._quote_b = price
-        return self._observe(symbol, price / PRICE_SCALE, time_ns, "quote")
+        return self._observe(symbol, price / _PRICE_SCALE, time_ns, "quote")
 
     def on_fill(self, symbol: str, side: Side, price: int, shares: int, time_ns: int) -> bool:
         """Record one of calarb's own fills (price in 1/10,000 units, shares > 0).
@@ -180,7 +178,7 @@ class PairModel:
             raise ModelInputError(
                 f"fill for {symbol}: price {price} and shares {shares} must be > 0"
             )
-        fill_price = price / PRICE_SCALE
+        fill_price = price / _PRICE_SCALE
         error = self.calibration_error(symbol, fill_price) if self.ready else math.nan
         self._positions[symbol].apply(int(side) * shares, fill_price)
         self.fills.append(LegFill(time_ns, symbol, Side(side), price, shares, error))
@@ -287,7 +285,7 @@ class PairModel:
         if price_a != price_a or price_b != price_b:  # NaN: a leg has no price yet
             return False
         if log_form:
-            x, y = _log(price_b), _log(price_a)
+            x, y = _libm.log(price_b), _libm.log(price_a)  # both > 0 here
         else:
             x, y = price_b, price_a
         estimator = self.estimator

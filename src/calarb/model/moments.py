@@ -12,6 +12,7 @@ deviation from the previous mean.
 
 from __future__ import annotations
 
+from array import array
 from typing import NamedTuple
 
 import numpy as np
@@ -31,40 +32,52 @@ class MomentSeries(NamedTuple):
     cov_xy: np.ndarray
 
 
-class _SampleCovariance:
-    """Sample (n - 1) variances and covariance from running sums of squared deviations."""
-
-    __slots__ = ()
-    count: int
-    _cxx: float
-    _cyy: float
-    _cxy: float
-
-    @property
-    def var_x(self) -> float:
-        return self._cxx / (self.count - 1) if self.count > 1 else float("nan")
-
-    @property
-    def var_y(self) -> float:
-        return self._cyy / (self.count - 1) if self.count > 1 else float("nan")
-
-    @property
-    def cov_xy(self) -> float:
-        return self._cxy / (self.count - 1) if self.count > 1 else float("nan")
+_NAN = float("nan")
 
 
-class ExpandingMoments(_SampleCovariance):
-    """Moments of everything seen so far (Welford's update)."""
+class Moments:
+    """What every online form keeps, updated by `update(x, y)`: the count, the means, and
+    the variances and covariance (NaN while undefined)."""
 
-    __slots__ = ("count", "mean_x", "mean_y", "_cxx", "_cyy", "_cxy")
+    __slots__ = ("count", "mean_x", "mean_y", "var_x", "var_y", "cov_xy")
 
     def __init__(self) -> None:
         self.count = 0
         self.mean_x = 0.0
         self.mean_y = 0.0
+        self.var_x = _NAN
+        self.var_y = _NAN
+        self.cov_xy = _NAN
+
+    def update(self, x: float, y: float) -> None:
+        raise NotImplementedError
+
+
+class _SampleCovariance(Moments):
+    """Sample (n - 1) variances and covariance from running sums of squared deviations."""
+
+    __slots__ = ("_cxx", "_cyy", "_cxy")
+
+    def __init__(self) -> None:
+        Moments.__init__(self)
         self._cxx = 0.0
         self._cyy = 0.0
         self._cxy = 0.0
+
+    def _derive_variances(self) -> None:
+        if self.count > 1:
+            dof = self.count - 1
+            self.var_x = self._cxx / dof
+            self.var_y = self._cyy / dof
+            self.cov_xy = self._cxy / dof
+        else:
+            self.var_x = self.var_y = self.cov_xy = _NAN
+
+
+class ExpandingMoments(_SampleCovariance):
+    """Moments of everything seen so far (Welford's update)."""
+
+    __slots__ = ()
 
     def update(self, x: float, y: float) -> None:
         self.count += 1
@@ -75,6 +88,7 @@ class ExpandingMoments(_SampleCovariance):
         self._cxx += dx * (x - self.mean_x)
         self._cyy += dy * (y - self.mean_y)
         self._cxy += dx * (y - self.mean_y)
+        self._derive_variances()
 
 
 class RollingMoments(_SampleCovariance):
@@ -85,31 +99,16 @@ class RollingMoments(_SampleCovariance):
     buffer: O(window) once per `window` updates, amortised O(1), no allocation.
     """
 
-    __slots__ = (
-        "window",
-        "count",
-        "mean_x",
-        "mean_y",
-        "_cxx",
-        "_cyy",
-        "_cxy",
-        "_xs",
-        "_ys",
-        "_slot",
-    )
+    __slots__ = ("window", "_xs", "_ys", "_slot")
 
     def __init__(self, window: int) -> None:
         if window < 2:
             raise ModelInputError(f"rolling window must be at least 2, got {window}")
+        _SampleCovariance.__init__(self)
         self.window = window
-        self.count = 0
-        self.mean_x = 0.0
-        self.mean_y = 0.0
-        self._cxx = 0.0
-        self._cyy = 0.0
-        self._cxy = 0.0
-        self._xs = [0.0] * window  # ring buffer, preallocated: no allocation per update
-        self._ys = [0.0] * window
+        # ring buffers of C doubles, preallocated: no allocation per update
+        self._xs = array("d", bytes(8 * window))
+        self._ys = array("d", bytes(8 * window))
         self._slot = 0
 
     def update(self, x: float, y: float) -> None:
@@ -131,6 +130,7 @@ class RollingMoments(_SampleCovariance):
         self._cxy += dx * (y - self.mean_y)
         if not full:
             self.count = n
+            self._derive_variances()
             return
         # remove the oldest: the exact inverse of adding it
         n -= 1
@@ -143,12 +143,17 @@ class RollingMoments(_SampleCovariance):
         self._cxy -= dx * (old_y - self.mean_y)
         if self._slot == 0:
             self._recompute()
+        self._derive_variances()
 
     def _recompute(self) -> None:
         """Exact two-pass moments of the full buffer (the batch form's arithmetic)."""
         xs, ys, n = self._xs, self._ys, self.window
-        mean_x = sum(xs) / n
-        mean_y = sum(ys) / n
+        sum_x = sum_y = 0.0
+        for i in range(n):
+            sum_x += xs[i]
+            sum_y += ys[i]
+        mean_x = sum_x / n
+        mean_y = sum_y / n
         cxx = cyy = cxy = 0.0
         for i in range(n):
             dx = xs[i] - mean_x
@@ -160,21 +165,16 @@ class RollingMoments(_SampleCovariance):
         self._cxx, self._cyy, self._cxy = cxx, cyy, cxy
 
 
-class EwmMoments:
+class EwmMoments(Moments):
     """Exponentially weighted moments with smoothing factor `alpha` in (0, 1]."""
 
-    __slots__ = ("alpha", "count", "mean_x", "mean_y", "var_x", "var_y", "cov_xy")
+    __slots__ = ("alpha",)
 
     def __init__(self, alpha: float) -> None:
         if not 0.0 < alpha <= 1.0:
             raise ModelInputError(f"EW smoothing factor must be in (0, 1], got {alpha}")
+        Moments.__init__(self)
         self.alpha = alpha
-        self.count = 0
-        self.mean_x = 0.0
-        self.mean_y = 0.0
-        self.var_x = float("nan")
-        self.var_y = float("nan")
-        self.cov_xy = float("nan")
 
     @classmethod
     def from_halflife(cls, halflife: float) -> EwmMoments:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import math
+import math as _libm  # compiled: C's libm (spread.pxd), called only where Python's agrees
 from typing import NamedTuple
 
 import numpy as np
@@ -98,7 +99,7 @@ class SpreadStats:
         moments.update(spread, spread)
         variance = moments.var_x
         if variance > 0.0:
-            std = self.std = math.sqrt(variance)
+            std = self.std = _libm.sqrt(variance)  # variance > 0
             self.ready = moments.count > 1
         else:
             std = self.std = 0.0

@@ -1,0 +1,15 @@
+"""The modules compiled to C extensions from their own `.py` source (Cython, pure-Python mode).
+
+The one list: `setup.py` builds these (each has its `.pxd` declarations beside it) and
+`calarb.build_info()` checks them at run time. This file imports nothing, so the build can
+read it without importing calarb.
+"""
+
+COMPILED_MODULES = (
+    "calarb.model.moments",
+    "calarb.model.hedge",
+    "calarb.model.spread",
+    "calarb.model.signal",
+    "calarb.model.live",
+    "calarb.ops.latency",
+)
