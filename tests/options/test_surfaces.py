@@ -1,7 +1,6 @@
-"""SSVI timing (a 50-expiry, 10,000-quote surface in under a second) and the no-arbitrage checks
-catching a surface that has arbitrage."""
-
-import time
+"""SSVI fits (a 50-expiry, 10,000-quote surface; its time is a benchmark figure of
+`calarb options bench`, not asserted here) and the no-arbitrage checks catching a surface that
+has arbitrage."""
 
 import numpy as np
 
@@ -11,10 +10,12 @@ from calarb.options.surface import arbitrage_report, check_grid
 from calarb.options.svi import SviSlice
 
 
-def test_ssvi_fits_50_expiries_10000_quotes_in_under_a_second():
-    seconds = min(ssvi_fit_seconds()[0] for _ in range(3))
+def test_ssvi_fits_50_expiries_10000_quotes():
+    seconds, fit = ssvi_fit_seconds()
     print(f"SSVI fit of 10,000 quotes / 50 expiries: {seconds:.3f} s")
-    assert seconds < 1.0
+    assert fit["quotes"] == 10_000 and fit["arbitrage_free"]
+    assert fit["rmse_vol_points"] < 0.3  # the surface's noise is 0.2 vol points
+    assert abs(fit["parameters"]["rho"] + 0.6) < 0.02
 
 
 def test_ssvi_recovers_its_parameters_and_is_arbitrage_free():
@@ -25,9 +26,9 @@ def test_ssvi_recovers_its_parameters_and_is_arbitrage_free():
     assert fit.rmse_vol_points < 1e-4
     assert abs(fit.parameters["rho"] + 0.5) < 1e-4
     assert fit.arbitrage["arbitrage_free"]
-    start = time.perf_counter()
-    fit_ssvi(k, t, np.sqrt(w / t), start=fit)
-    assert time.perf_counter() - start < 1.0
+    warm = fit_ssvi(k, t, np.sqrt(w / t), start=fit)
+    assert warm.rmse_vol_points < 1e-4
+    assert abs(warm.parameters["rho"] + 0.5) < 1e-4
 
 
 def test_checks_flag_butterfly_and_calendar_arbitrage():
