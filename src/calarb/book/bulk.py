@@ -18,6 +18,18 @@ cancel of at least the remaining shares removes the order (clamped); an add or r
 zero shares or zero price is rejected; an add (or replace) onto a live reference evicts the
 stale order first; a replace keeps side and book, takes the new reference, price and shares
 and loses priority. P, Q and B do not touch the displayed book.
+
+Kernel API (Numba functions and the layout of their arrays, for other compiled replays such
+as `calarb.backtest.replay_kernel`, which keeps the books of several venues in one state):
+the column names `ORDER_*` and `LEVEL_*` of the two pools; the counter names of `ctr`
+(`ORDERS_USED`, `LEVELS_USED`, `LIVE_ORDERS`, ...; the first `BOOK_COUNTERS` entries of a
+caller's counter array belong to the books); `empty_pools` and `grown_pools` (room for a
+number of messages, after which nothing allocates); `find_order`, `add_order`,
+`remove_order`, `reduce_order`, `replace_order` (one book change each, no rule checked: the
+caller applies its rules first); `read_top`; the big-endian readers `read_be16` to
+`read_be64`; `rows_at_least` and `at_least` to grow arrays of the caller's own. A "pair" is a
+stock locate (or any index of the caller's) whose bid book is `pair * 2` and ask book
+`pair * 2 + 1`.
 """
 
 from __future__ import annotations
@@ -47,26 +59,60 @@ from calarb.itch.errors import ItchDecodeError
 from calarb.itch.files import ItchFileWarning
 
 __all__ = [
+    "BOOK_COUNTERS",
+    "LEVELS_FREE",
+    "LEVELS_USED",
+    "LEVEL_COUNT",
+    "LEVEL_FIELDS",
+    "LEVEL_KEY",
+    "LEVEL_NEXT",
+    "LEVEL_PREV",
+    "LEVEL_PRICE",
+    "LEVEL_SHARES",
+    "LIVE_ORDERS",
+    "ORDERS_FREE",
+    "ORDERS_USED",
+    "ORDER_BOOK",
+    "ORDER_FIELDS",
+    "ORDER_LEVEL",
+    "ORDER_PRICE",
+    "ORDER_REF",
+    "ORDER_SEQ",
+    "ORDER_SHARES",
     "BookLevels",
     "BulkBooks",
+    "add_order",
+    "at_least",
     "bbo_series",
+    "empty_pools",
     "final_books",
+    "find_order",
+    "grown_pools",
+    "read_be16",
+    "read_be32",
+    "read_be48",
+    "read_be64",
+    "read_top",
+    "reduce_order",
+    "remove_order",
+    "replace_order",
     "replay_books",
+    "rows_at_least",
     "write_bbo_parquet",
 ]
 
 # Order record fields (columns of the int64 order pool).
-_REF, _SHARES, _PRICE, _BOOK, _LEVEL, _SEQ = 0, 1, 2, 3, 4, 5
-_ORDER_FIELDS = 6
+ORDER_REF, ORDER_SHARES, ORDER_PRICE, ORDER_BOOK, ORDER_LEVEL, ORDER_SEQ = 0, 1, 2, 3, 4, 5
+ORDER_FIELDS = 6
 # Level record fields. KEY is the price for asks and minus the price for bids, so "better"
 # is "smaller key" on both sides.
-_KEY, _LPRICE, _LSHARES, _COUNT, _PREV, _NEXT = 0, 1, 2, 3, 4, 5
-_LEVEL_FIELDS = 6
+LEVEL_KEY, LEVEL_PRICE, LEVEL_SHARES, LEVEL_COUNT, LEVEL_PREV, LEVEL_NEXT = 0, 1, 2, 3, 4, 5
+LEVEL_FIELDS = 6
 # Counters and walk state.
-_O_USED, _O_FREE, _L_USED, _L_FREE, _H_SIZE = 0, 1, 2, 3, 4
+ORDERS_USED, ORDERS_FREE, LEVELS_USED, LEVELS_FREE, LIVE_ORDERS = 0, 1, 2, 3, 4
 _APPLIED, _UNKNOWN_REF, _REJECTED, _EVICTED, _SERIES = 5, 6, 7, 8, 9
 _POS, _MESSAGES, _BAD_FRAME = 10, 11, 12
-_COUNTERS = 13
+BOOK_COUNTERS = 13
 
 _LOCATES = 65536
 _BOOKS = _LOCATES * 2  # every stock locate, both sides
@@ -84,12 +130,14 @@ _BUY, _SELL = ord("B"), ord("S")
 
 
 @hot_kernel
-def _be16(buf, p):
+def read_be16(buf, p):
+    """The big-endian unsigned 16-bit field at `p` of a uint8 buffer, as int64."""
     return (np.int64(buf[p]) << 8) | np.int64(buf[p + 1])
 
 
 @hot_kernel
-def _be32(buf, p):
+def read_be32(buf, p):
+    """The big-endian unsigned 32-bit field at `p`, as int64."""
     return (
         (np.int64(buf[p]) << 24)
         | (np.int64(buf[p + 1]) << 16)
@@ -99,14 +147,15 @@ def _be32(buf, p):
 
 
 @hot_kernel
-def _be48(buf, p):
-    return (_be16(buf, p) << 32) | _be32(buf, p + 2)
+def read_be48(buf, p):
+    """The big-endian 48-bit field at `p` (an ITCH timestamp), as int64."""
+    return (read_be16(buf, p) << 32) | read_be32(buf, p + 2)
 
 
 @hot_kernel
-def _be64(buf, p):
+def read_be64(buf, p):
     """A 64-bit reference number as int64 bits (wraps above 2**63; only equality matters)."""
-    return (_be32(buf, p) << 32) | _be32(buf, p + 4)
+    return (read_be32(buf, p) << 32) | read_be32(buf, p + 4)
 
 
 # --------------------------------------------------------------------------- hash table
@@ -118,8 +167,8 @@ def _home(key, shift):
 
 
 @hot_kernel
-def _hash_find(table, shift, key):
-    """Table position of `key`, or -1."""
+def find_order(table, shift, key):
+    """Hash table position of order reference `key` (its slot is `table[pos, 1]`), or -1."""
     mask = table.shape[0] - 1
     pos = _home(key, shift)
     while table[pos, 1] >= 0:
@@ -185,96 +234,143 @@ def _level_for(levels, best, worst, book, key, price, candidate):
         after = -1
     else:
         tail = worst[book]
-        if key - levels[head, _KEY] <= levels[tail, _KEY] - key:
+        if key - levels[head, LEVEL_KEY] <= levels[tail, LEVEL_KEY] - key:
             cur = head
-            while cur >= 0 and levels[cur, _KEY] < key:
-                cur = levels[cur, _NEXT]
-            if cur >= 0 and levels[cur, _KEY] == key:
+            while cur >= 0 and levels[cur, LEVEL_KEY] < key:
+                cur = levels[cur, LEVEL_NEXT]
+            if cur >= 0 and levels[cur, LEVEL_KEY] == key:
                 return cur, False
             after = cur
-            before = tail if cur < 0 else levels[cur, _PREV]
+            before = tail if cur < 0 else levels[cur, LEVEL_PREV]
         else:
             cur = tail
-            while cur >= 0 and levels[cur, _KEY] > key:
-                cur = levels[cur, _PREV]
-            if cur >= 0 and levels[cur, _KEY] == key:
+            while cur >= 0 and levels[cur, LEVEL_KEY] > key:
+                cur = levels[cur, LEVEL_PREV]
+            if cur >= 0 and levels[cur, LEVEL_KEY] == key:
                 return cur, False
             before = cur
-            after = head if cur < 0 else levels[cur, _NEXT]
-    levels[candidate, _KEY] = key
-    levels[candidate, _LPRICE] = price
-    levels[candidate, _LSHARES] = 0
-    levels[candidate, _COUNT] = 0
-    levels[candidate, _PREV] = before
-    levels[candidate, _NEXT] = after
+            after = head if cur < 0 else levels[cur, LEVEL_NEXT]
+    levels[candidate, LEVEL_KEY] = key
+    levels[candidate, LEVEL_PRICE] = price
+    levels[candidate, LEVEL_SHARES] = 0
+    levels[candidate, LEVEL_COUNT] = 0
+    levels[candidate, LEVEL_PREV] = before
+    levels[candidate, LEVEL_NEXT] = after
     if before < 0:
         best[book] = candidate
     else:
-        levels[before, _NEXT] = candidate
+        levels[before, LEVEL_NEXT] = candidate
     if after < 0:
         worst[book] = candidate
     else:
-        levels[after, _PREV] = candidate
+        levels[after, LEVEL_PREV] = candidate
     return candidate, True
 
 
 @hot_kernel
-def _remove_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr, slot,
+def remove_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr, slot,
                   pos):  # fmt: skip
     """Take the order in `slot` (at hash position `pos`) off its level and out of the book."""
-    level = orders[slot, _LEVEL]
-    levels[level, _LSHARES] -= orders[slot, _SHARES]
-    levels[level, _COUNT] -= 1
-    if levels[level, _COUNT] == 0:
-        book = orders[slot, _BOOK]
-        before = levels[level, _PREV]
-        after = levels[level, _NEXT]
+    level = orders[slot, ORDER_LEVEL]
+    levels[level, LEVEL_SHARES] -= orders[slot, ORDER_SHARES]
+    levels[level, LEVEL_COUNT] -= 1
+    if levels[level, LEVEL_COUNT] == 0:
+        book = orders[slot, ORDER_BOOK]
+        before = levels[level, LEVEL_PREV]
+        after = levels[level, LEVEL_NEXT]
         if before < 0:
             best[book] = after
         else:
-            levels[before, _NEXT] = after
+            levels[before, LEVEL_NEXT] = after
         if after < 0:
             worst[book] = before
         else:
-            levels[after, _PREV] = before
-        level_free[ctr[_L_FREE]] = level
-        ctr[_L_FREE] += 1
+            levels[after, LEVEL_PREV] = before
+        level_free[ctr[LEVELS_FREE]] = level
+        ctr[LEVELS_FREE] += 1
     _hash_delete(table, shift, pos)
-    ctr[_H_SIZE] -= 1
-    orders[slot, _BOOK] = -1
-    orders[slot, _SHARES] = 0
-    order_free[ctr[_O_FREE]] = slot
-    ctr[_O_FREE] += 1
+    ctr[LIVE_ORDERS] -= 1
+    orders[slot, ORDER_BOOK] = -1
+    orders[slot, ORDER_SHARES] = 0
+    order_free[ctr[ORDERS_FREE]] = slot
+    ctr[ORDERS_FREE] += 1
 
 
 @hot_kernel
-def _add_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr, ref, book,
+def add_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr, ref, book,
                price, shares, seq):  # fmt: skip
     """Rest a new order (the caller ensured room for one more order, level and entry)."""
-    if ctr[_O_FREE] > 0:
-        ctr[_O_FREE] -= 1
-        slot = order_free[ctr[_O_FREE]]
+    if ctr[ORDERS_FREE] > 0:
+        ctr[ORDERS_FREE] -= 1
+        slot = order_free[ctr[ORDERS_FREE]]
     else:
-        slot = ctr[_O_USED]
-        ctr[_O_USED] += 1
-    candidate = level_free[ctr[_L_FREE] - 1] if ctr[_L_FREE] > 0 else ctr[_L_USED]
+        slot = ctr[ORDERS_USED]
+        ctr[ORDERS_USED] += 1
+    candidate = level_free[ctr[LEVELS_FREE] - 1] if ctr[LEVELS_FREE] > 0 else ctr[LEVELS_USED]
     key = price if book & 1 else -price
     level, created = _level_for(levels, best, worst, book, key, price, candidate)
     if created:
-        if ctr[_L_FREE] > 0:
-            ctr[_L_FREE] -= 1
+        if ctr[LEVELS_FREE] > 0:
+            ctr[LEVELS_FREE] -= 1
         else:
-            ctr[_L_USED] += 1
-    levels[level, _LSHARES] += shares
-    levels[level, _COUNT] += 1
-    orders[slot, _REF] = ref
-    orders[slot, _SHARES] = shares
-    orders[slot, _PRICE] = price
-    orders[slot, _BOOK] = book
-    orders[slot, _LEVEL] = level
-    orders[slot, _SEQ] = seq
+            ctr[LEVELS_USED] += 1
+    levels[level, LEVEL_SHARES] += shares
+    levels[level, LEVEL_COUNT] += 1
+    orders[slot, ORDER_REF] = ref
+    orders[slot, ORDER_SHARES] = shares
+    orders[slot, ORDER_PRICE] = price
+    orders[slot, ORDER_BOOK] = book
+    orders[slot, ORDER_LEVEL] = level
+    orders[slot, ORDER_SEQ] = seq
     _hash_put(table, shift, ref, slot)
-    ctr[_H_SIZE] += 1
+    ctr[LIVE_ORDERS] += 1
+
+
+@hot_kernel
+def reduce_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr, slot,
+                 pos, shares):  # fmt: skip
+    """Take `shares` off the order in `slot` (at hash position `pos`); at least what is left
+    removes it (an execution or cancel of too many shares is clamped)."""
+    if shares >= orders[slot, ORDER_SHARES]:
+        remove_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr,
+                     slot, pos)  # fmt: skip
+    else:
+        orders[slot, ORDER_SHARES] -= shares
+        levels[orders[slot, ORDER_LEVEL], LEVEL_SHARES] -= shares
+
+
+@hot_kernel
+def replace_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr, slot,
+                  pos, new_ref, price, shares, seq):  # fmt: skip
+    """Cancel-replace the order in `slot` (at hash position `pos`): the new order keeps the
+    book, takes `new_ref`, `price` and `shares` and goes to the back of its level. A zero
+    price or share count only removes the old order (counted as rejected); a live `new_ref`
+    is evicted first (counted)."""
+    book = orders[slot, ORDER_BOOK]
+    remove_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr, slot,
+                 pos)  # fmt: skip
+    if shares == 0 or price == 0:
+        ctr[_REJECTED] += 1
+        return
+    stale = find_order(table, shift, new_ref)
+    if stale >= 0:
+        ctr[_EVICTED] += 1
+        remove_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr,
+                     table[stale, 1], stale)  # fmt: skip
+    add_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr, new_ref,
+              book, price, shares, seq)  # fmt: skip
+
+
+@hot_kernel
+def read_top(levels, best, pair, top):
+    """The top of book of `pair` into top[0:4]: bid, bid shares, ask, ask shares (0 for a
+    missing side)."""
+    bid = best[pair * 2]
+    ask = best[pair * 2 + 1]
+    top[0] = levels[bid, LEVEL_PRICE] if bid >= 0 else 0
+    top[1] = levels[bid, LEVEL_SHARES] if bid >= 0 else 0
+    top[2] = levels[ask, LEVEL_PRICE] if ask >= 0 else 0
+    top[3] = levels[ask, LEVEL_SHARES] if ask >= 0 else 0
 
 
 @hot_kernel
@@ -290,9 +386,9 @@ def _record_if_changed(levels, best, locate, depth, current, last, series_ts, se
             price = 0
             shares = 0
             if cur >= 0:
-                price = levels[cur, _LPRICE]
-                shares = levels[cur, _LSHARES]
-                cur = levels[cur, _NEXT]
+                price = levels[cur, LEVEL_PRICE]
+                shares = levels[cur, LEVEL_SHARES]
+                cur = levels[cur, LEVEL_NEXT]
             current[base + k] = price
             current[base + depth + k] = shares
             if price != last[base + k] or shares != last[base + depth + k]:
@@ -329,72 +425,55 @@ def _apply(buf, lengths, zero_prefixes, limit, target_locate, depth, orders, lev
         t = buf[p]
         if t != _A and t != _F and t != _E and t != _C and t != _X and t != _D and t != _U:
             if t == _R:
-                directory[_be16(buf, p + 1), 0] = p + 11
+                directory[read_be16(buf, p + 1), 0] = p + 11
             continue
-        locate = _be16(buf, p + 1)
+        locate = read_be16(buf, p + 1)
         if t in (_A, _F) and directory[locate, 1] < 0:
             directory[locate, 1] = p + 24
         if target_locate != _ALL_BOOKS and locate != target_locate:
             continue
-        ref = _be64(buf, p + 11)
+        ref = read_be64(buf, p + 11)
         if t in (_A, _F):
             side_byte = buf[p + 19]
-            shares = _be32(buf, p + 20)
-            price = _be32(buf, p + 32)
+            shares = read_be32(buf, p + 20)
+            price = read_be32(buf, p + 32)
             if shares == 0 or price == 0 or (side_byte != _BUY and side_byte != _SELL):
                 ctr[_REJECTED] += 1
                 continue
-            found = _hash_find(table, shift, ref)
+            found = find_order(table, shift, ref)
             if found >= 0:
                 ctr[_EVICTED] += 1
-                _remove_order(orders, levels, best, worst, table, shift, level_free, order_free,
-                              ctr, table[found, 1], found)  # fmt: skip
+                remove_order(orders, levels, best, worst, table, shift, level_free, order_free,
+                             ctr, table[found, 1], found)  # fmt: skip
             book = locate * 2 + (1 if side_byte == _SELL else 0)
-            _add_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr,
-                       ref, book, price, shares, seq)  # fmt: skip
+            add_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr,
+                      ref, book, price, shares, seq)  # fmt: skip
         else:
-            found = _hash_find(table, shift, ref)
+            found = find_order(table, shift, ref)
             if found < 0:
                 ctr[_UNKNOWN_REF] += 1
                 continue
             slot = table[found, 1]
             if t == _D:
-                _remove_order(orders, levels, best, worst, table, shift, level_free, order_free,
-                              ctr, slot, found)  # fmt: skip
+                remove_order(orders, levels, best, worst, table, shift, level_free, order_free,
+                             ctr, slot, found)  # fmt: skip
             elif t == _U:
-                book = orders[slot, _BOOK]
-                new_ref = _be64(buf, p + 19)
-                shares = _be32(buf, p + 27)
-                price = _be32(buf, p + 31)
-                _remove_order(orders, levels, best, worst, table, shift, level_free, order_free,
-                              ctr, slot, found)  # fmt: skip
-                if shares == 0 or price == 0:
-                    ctr[_REJECTED] += 1
-                else:
-                    stale = _hash_find(table, shift, new_ref)
-                    if stale >= 0:
-                        ctr[_EVICTED] += 1
-                        _remove_order(orders, levels, best, worst, table, shift, level_free,
-                                      order_free, ctr, table[stale, 1], stale)  # fmt: skip
-                    _add_order(orders, levels, best, worst, table, shift, level_free, order_free,
-                               ctr, new_ref, book, price, shares, seq)  # fmt: skip
+                replace_order(orders, levels, best, worst, table, shift, level_free, order_free,
+                              ctr, slot, found, read_be64(buf, p + 19), read_be32(buf, p + 31),
+                              read_be32(buf, p + 27), seq)  # fmt: skip
             else:  # E, C and X reduce the order; all three carry their shares at offset 19
-                reduce_by = _be32(buf, p + 19)
-                if reduce_by >= orders[slot, _SHARES]:
-                    _remove_order(orders, levels, best, worst, table, shift, level_free,
-                                  order_free, ctr, slot, found)  # fmt: skip
-                else:
-                    orders[slot, _SHARES] -= reduce_by
-                    levels[orders[slot, _LEVEL], _LSHARES] -= reduce_by
+                reduce_order(orders, levels, best, worst, table, shift, level_free, order_free,
+                             ctr, slot, found, read_be32(buf, p + 19))  # fmt: skip
         ctr[_APPLIED] += 1
         if depth > 0:
             _record_if_changed(levels, best, locate, depth, current, last, series_ts,
-                               series_rows, _be48(buf, p + 5), ctr)  # fmt: skip
+                               series_rows, read_be48(buf, p + 5), ctr)  # fmt: skip
     ctr[_POS] = pos
 
 
 @njit(cache=True)
-def _rows_at_least(rows, needed):
+def rows_at_least(rows, needed):
+    """`rows` if it has `needed` rows, else a copy with at least that many (doubling)."""
     if rows.shape[0] >= needed:
         return rows
     bigger = np.empty((max(needed, 2 * rows.shape[0]), rows.shape[1]), dtype=rows.dtype)
@@ -403,12 +482,39 @@ def _rows_at_least(rows, needed):
 
 
 @njit(cache=True)
-def _at_least(values, needed):
+def at_least(values, needed):
+    """`values` if it has `needed` entries, else a copy with at least that many (doubling)."""
     if values.shape[0] >= needed:
         return values
     bigger = np.empty(max(needed, 2 * values.shape[0]), dtype=values.dtype)
     bigger[: values.shape[0]] = values
     return bigger
+
+
+@njit(cache=True)
+def empty_pools():
+    """A small empty book state: (table, shift, orders, order_free, levels, level_free)."""
+    table = np.full((1 << _INITIAL_BITS, 2), -1, dtype=np.int64)
+    shift = np.uint64(64 - _INITIAL_BITS)
+    orders = np.empty((_CHUNK, ORDER_FIELDS), dtype=np.int64)
+    order_free = np.empty(_CHUNK, dtype=np.int64)
+    levels = np.empty((_CHUNK, LEVEL_FIELDS), dtype=np.int64)
+    level_free = np.empty(_CHUNK, dtype=np.int64)
+    return table, shift, orders, order_free, levels, level_free
+
+
+@njit(cache=True)
+def grown_pools(table, shift, orders, order_free, levels, level_free, ctr, messages):
+    """The state with room for `messages` more (each adds at most one order, level and hash
+    entry), the hash table kept at most half full: (table, shift, orders, order_free,
+    levels, level_free), each array the same one unless it had to grow."""
+    orders = rows_at_least(orders, ctr[ORDERS_USED] + messages)
+    order_free = at_least(order_free, orders.shape[0])
+    levels = rows_at_least(levels, ctr[LEVELS_USED] + messages)
+    level_free = at_least(level_free, levels.shape[0])
+    while 2 * (ctr[LIVE_ORDERS] + messages) > table.shape[0]:
+        table, shift = _hash_grown(table, shift)
+    return table, shift, orders, order_free, levels, level_free
 
 
 @njit(cache=True)
@@ -418,13 +524,8 @@ def _replay(buf, lengths, zero_prefixes, target_locate, depth):
     the hash table and the series grow so that the chunk cannot overflow them (a message
     adds at most one order, level, entry and row). With depth > 0 and one locate, a series
     row is recorded each time that book's top `depth` levels change."""
-    ctr = np.zeros(_COUNTERS, dtype=np.int64)
-    table = np.full((1 << _INITIAL_BITS, 2), -1, dtype=np.int64)
-    shift = np.uint64(64 - _INITIAL_BITS)
-    orders = np.empty((_CHUNK, _ORDER_FIELDS), dtype=np.int64)
-    order_free = np.empty(_CHUNK, dtype=np.int64)
-    levels = np.empty((_CHUNK, _LEVEL_FIELDS), dtype=np.int64)
-    level_free = np.empty(_CHUNK, dtype=np.int64)
+    ctr = np.zeros(BOOK_COUNTERS, dtype=np.int64)
+    table, shift, orders, order_free, levels, level_free = empty_pools()
     best = np.full(_BOOKS, -1, dtype=np.int64)
     worst = np.full(_BOOKS, -1, dtype=np.int64)
     directory = np.full((_LOCATES, 2), -1, dtype=np.int64)
@@ -434,23 +535,20 @@ def _replay(buf, lengths, zero_prefixes, target_locate, depth):
     last = np.zeros(width, dtype=np.int64)
     current = np.zeros(width, dtype=np.int64)
     while ctr[_POS] < buf.shape[0] and ctr[_BAD_FRAME] == 0:
-        orders = _rows_at_least(orders, ctr[_O_USED] + _CHUNK)
-        order_free = _at_least(order_free, orders.shape[0])
-        levels = _rows_at_least(levels, ctr[_L_USED] + _CHUNK)
-        level_free = _at_least(level_free, levels.shape[0])
-        while 2 * (ctr[_H_SIZE] + _CHUNK) > table.shape[0]:
-            table, shift = _hash_grown(table, shift)
+        table, shift, orders, order_free, levels, level_free = grown_pools(
+            table, shift, orders, order_free, levels, level_free, ctr, _CHUNK
+        )
         if depth > 0:
-            series_rows = _rows_at_least(series_rows, ctr[_SERIES] + _CHUNK)
-            series_ts = _at_least(series_ts, series_rows.shape[0])
+            series_rows = rows_at_least(series_rows, ctr[_SERIES] + _CHUNK)
+            series_ts = at_least(series_ts, series_rows.shape[0])
         _apply(buf, lengths, zero_prefixes, _CHUNK, target_locate, depth, orders, levels, table,
                shift, best, worst, order_free, level_free, directory, ctr, series_ts,
                series_rows, last, current)  # fmt: skip
     series_n = ctr[_SERIES]
     return (
         ctr,
-        orders[: ctr[_O_USED]],
-        levels[: ctr[_L_USED]],
+        orders[: ctr[ORDERS_USED]],
+        levels[: ctr[LEVELS_USED]],
         best,
         directory,
         series_ts[:series_n],
@@ -505,7 +603,7 @@ class BulkBooks:
 
     @property
     def live_orders(self) -> int:
-        return int(self.counters[_H_SIZE])
+        return int(self.counters[LIVE_ORDERS])
 
     def locate(self, symbol: str | int) -> int:
         if isinstance(symbol, int):
@@ -525,8 +623,10 @@ class BulkBooks:
             pairs = []
             cur = int(self.best[locate * 2 + side])
             while cur >= 0 and len(pairs) < depth:
-                pairs.append((int(self.levels[cur, _LPRICE]), int(self.levels[cur, _LSHARES])))
-                cur = int(self.levels[cur, _NEXT])
+                pairs.append(
+                    (int(self.levels[cur, LEVEL_PRICE]), int(self.levels[cur, LEVEL_SHARES]))
+                )
+                cur = int(self.levels[cur, LEVEL_NEXT])
             sides.append(tuple(pairs))
         return BookLevels(sides[0], sides[1])
 
@@ -543,17 +643,17 @@ class BulkBooks:
         best first; time priority within a price): reference, side (b'B'/b'S'), price,
         shares, sequence (number of the message that placed the order)."""
         locate = self.locate(symbol)
-        books = self.orders[:, _BOOK]
+        books = self.orders[:, ORDER_BOOK]
         rows = self.orders[(books == locate * 2) | (books == locate * 2 + 1)]
-        ask = rows[:, _BOOK] & 1
-        key = np.where(ask == 1, rows[:, _PRICE], -rows[:, _PRICE])
-        rows = rows[np.lexsort((rows[:, _SEQ], key, ask))]
+        ask = rows[:, ORDER_BOOK] & 1
+        key = np.where(ask == 1, rows[:, ORDER_PRICE], -rows[:, ORDER_PRICE])
+        rows = rows[np.lexsort((rows[:, ORDER_SEQ], key, ask))]
         out = np.empty(rows.shape[0], dtype=_LIVE_ORDER_DTYPE)
-        out["reference"] = rows[:, _REF].view(np.uint64)
-        out["side"] = np.where(rows[:, _BOOK] & 1, b"S", b"B")
-        out["price"] = rows[:, _PRICE]
-        out["shares"] = rows[:, _SHARES]
-        out["sequence"] = rows[:, _SEQ]
+        out["reference"] = rows[:, ORDER_REF].view(np.uint64)
+        out["side"] = np.where(rows[:, ORDER_BOOK] & 1, b"S", b"B")
+        out["price"] = rows[:, ORDER_PRICE]
+        out["shares"] = rows[:, ORDER_SHARES]
+        out["sequence"] = rows[:, ORDER_SEQ]
         return out
 
 
