@@ -422,9 +422,7 @@ class ReplayKernel:
         self.entries = np.empty((_ROOM, _ENTRY_FIELDS), dtype=np.int64)
         self.entry_next = np.empty(_ROOM, dtype=np.int64)
         self.ctr = np.zeros(_COUNTERS, dtype=np.int64)
-        self.table, self.shift, self.orders, self.order_free, self.levels, self.level_free = (
-            empty_pools()
-        )
+        self._keep_pools(empty_pools())
         self.best = np.full(slots * 2, -1, dtype=np.int64)
         self.worst = np.full(slots * 2, -1, dtype=np.int64)
         self.out = np.empty((_CALL_LIMIT, _OUT_FIELDS), dtype=np.int64)
@@ -433,13 +431,19 @@ class ReplayKernel:
         self._budget = 0  # messages that can be applied before the pools must be checked
         self._state: tuple = ()  # the arrays after `tick_end` in `_advance`'s arguments
 
+    def _keep_pools(self, pools: tuple) -> None:
+        """Keep the book state of `empty_pools` or `grown_pools`; Numba hands the hash shift
+        back as a Python int, and the kernels are compiled for a uint64 one."""
+        self.table, shift, self.orders, self.order_free, self.levels, self.level_free = pools
+        self.shift = np.uint64(shift)
+
     def _room(self, messages: int) -> None:
         """Grow pools and table so that `messages` more cannot overflow them (a message adds
         at most one order, level, entry of the table and pending entry). The table stays
         small (cache-resident)."""
         self._budget = messages
         ctr = self.ctr
-        self.table, self.shift, self.orders, self.order_free, self.levels, self.level_free = (
+        self._keep_pools(
             grown_pools(self.table, self.shift, self.orders, self.order_free, self.levels,
                         self.level_free, ctr, messages)
         )  # fmt: skip
