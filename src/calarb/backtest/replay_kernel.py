@@ -2,7 +2,7 @@
 
 `run_itch_backtest(fast=True)` hands the merged message stream to `ReplayKernel.advance`,
 which applies messages to the books (the order, level and hash machinery of
-`calarb.book.bulk`'s kernel API) until Python must act, and reports the top-of-book changes the venues
+`calarb.book.kernel`) until Python must act, and reports the top-of-book changes the venues
 publish on the way. It stops *before* a message that
 
 * is at or after `horizon` (the scheduler's next due event, lowered to the arrival of any
@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from calarb.book.bulk import (
+from calarb.book.kernel import (
     BOOK_COUNTERS,
     ORDER_BOOK,
     ORDER_PRICE,
@@ -88,7 +88,7 @@ _OUT_FIELDS = 8
 _ENTRY_FIELDS = 7
 # last_pub columns: the top, and whether one was published.
 _PUBLISHED = 4
-# Kernel counters (after the book counters of calarb.book.bulk). A call's results, read
+# Kernel counters (after the book counters of calarb.book.kernel). A call's results, read
 # together: stop reason, next position, outputs, insertion numbers taken, timer ticks run,
 # the next tick's time (NO_TICK: none) and insertion number (-1: none scheduled).
 _REASON = BOOK_COUNTERS
