@@ -14,6 +14,7 @@ from calarb.backtest.config import BacktestConfig
 from calarb.backtest.replay import load_itch_source, run_itch_backtest
 from calarb.book.bulk import replay_books
 from calarb.core.events import TopOfBook
+from calarb.core.types import Side
 from calarb.itch.bulk import decode_file, frame_bytes
 from calarb.itch.codec import encode_framed
 from calarb.itch.errors import ItchDecodeError
@@ -155,7 +156,8 @@ def test_compiled_books_end_as_the_python_books(market):
         expected = slow_venue.feed.books[symbol]
         assert len(book) > 50
         assert book.orders() == expected.orders()
-        assert book._levels == expected._levels
+        assert book.levels(Side.BUY) == expected.levels(Side.BUY)
+        assert book.levels(Side.SELL) == expected.levels(Side.SELL)
 
 
 def test_random_feed_latency_takes_the_slow_path(market):

@@ -243,3 +243,44 @@ def test_a_rejected_operation_never_changes_the_book(stream, data):
         getattr(book, bad[0])(*bad[1:])
     assert (book.orders(), book.levels(BUY), book.levels(SELL)) == snapshot
     book.check_invariants()
+
+
+def test_feed_operations_say_when_the_change_was_at_the_touch():
+    book = make_book()  # bids 100.00 (refs 1, 2), 99.99 (3); asks 100.01 (4, 6), 100.02 (5)
+    assert book.add(7, BUY, 99_9900, 10) is False  # behind the best bid
+    assert book.add(8, BUY, 100_0000, 10) is True  # joins the best bid
+    assert book.add(9, SELL, 100_0050, 10) is True  # a new best ask
+    assert book.execute_order(3, 10) is False
+    assert book.cancel_order(5, 10) is False
+    assert book.cancel_order(9, 0) is False  # nothing cancelled
+    assert book.cancel_order(9, 4) is True
+    assert book.delete_order(9) is True  # the best ask level goes
+    assert book.delete_order(7) is False
+    assert book.replace_order(3, 10, 5, 99_9800) is False  # both prices behind the best
+    assert book.replace_order(10, 11, 5, 100_0000) is True  # onto the best
+    assert book.replace_order(6, 12, 5, 100_0300) is True  # off the best
+    book.check_invariants()
+
+
+FEED_OPERATIONS = {
+    "add": "add",
+    "execute": "execute_order",
+    "cancel": "cancel_order",
+    "delete": "delete_order",
+    "replace": "replace_order",
+}
+
+
+@settings(max_examples=200, deadline=None)
+@given(operation_streams())
+def test_a_feed_operation_that_moves_the_top_says_so(stream):
+    ops, _ = stream
+    book = OrderBook("T")
+    reference = OrderBook("T")
+    for op in ops:
+        before = book.top_of_book()
+        touched = getattr(book, FEED_OPERATIONS[op[0]])(*op[1:])
+        getattr(reference, op[0])(*op[1:])
+        assert touched or book.top_of_book() == before
+        book.check_invariants()
+    assert book == reference

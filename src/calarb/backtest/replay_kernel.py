@@ -2,7 +2,7 @@
 
 `run_itch_backtest(fast=True)` hands the merged message stream to `ReplayKernel.advance`,
 which applies messages to the books (the order, level and hash machinery of
-`calarb.book.bulk`) until Python must act, and reports the top-of-book changes the venues
+`calarb.book.kernel`) until Python must act, and reports the top-of-book changes the venues
 publish on the way. It stops *before* a message that
 
 * is at or after `horizon` (the scheduler's next due event, lowered to the arrival of any
@@ -40,34 +40,29 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from calarb.book.bulk import (
-    _BOOK,
-    _CHUNK,
-    _H_SIZE,
-    _INITIAL_BITS,
-    _L_USED,
-    _LEVEL,
-    _LEVEL_FIELDS,
-    _LPRICE,
-    _LSHARES,
-    _O_USED,
-    _ORDER_FIELDS,
-    _PRICE,
-    _REF,
-    _SEQ,
-    _SHARES,
-    _add_order,
-    _at_least,
-    _be16,
-    _be32,
-    _be48,
-    _be64,
-    _hash_find,
-    _hash_grown,
-    _remove_order,
-    _rows_at_least,
+from calarb.book.kernel import (
+    BOOK_COUNTERS,
+    ORDER_BOOK,
+    ORDER_PRICE,
+    ORDER_REF,
+    ORDER_SEQ,
+    ORDER_SHARES,
+    ORDERS_USED,
+    add_order,
+    at_least,
+    empty_pools,
+    find_order,
+    grown_pools,
+    read_be16,
+    read_be32,
+    read_be48,
+    read_be64,
+    read_top,
+    reduce_order,
+    remove_order,
+    replace_order,
+    rows_at_least,
 )
-from calarb.book.bulk import _COUNTERS as _BOOK_COUNTERS
 from calarb.itch.bulk import (
     LENGTH_TABLE,
     PREFIX_SIZE,
@@ -93,10 +88,10 @@ _OUT_FIELDS = 8
 _ENTRY_FIELDS = 7
 # last_pub columns: the top, and whether one was published.
 _PUBLISHED = 4
-# Kernel counters (after the book counters of calarb.book.bulk). A call's results, read
+# Kernel counters (after the book counters of calarb.book.kernel). A call's results, read
 # together: stop reason, next position, outputs, insertion numbers taken, timer ticks run,
 # the next tick's time (NO_TICK: none) and insertion number (-1: none scheduled).
-_REASON = _BOOK_COUNTERS
+_REASON = BOOK_COUNTERS
 _POS = _REASON + 1
 _OUTS = _REASON + 2
 _MADE = _REASON + 3
@@ -140,11 +135,11 @@ def _frame_times(buf, lengths, zero_prefixes, offsets, types, times, locate_coun
         p = pos + PREFIX_SIZE
         offsets[i] = p
         types[i] = buf[p]
-        stamp = _be48(buf, p + 5)
+        stamp = read_be48(buf, p + 5)
         if stamp > latest:
             latest = stamp
         times[i] = latest
-        locate_counts[_be16(buf, p + 1)] += 1
+        locate_counts[read_be16(buf, p + 1)] += 1
         i += 1
         pos = p + length
     return i, pos
@@ -190,15 +185,15 @@ def _apply_message(buf, p, v, venues, orders, levels, table, shift, best, worst,
     applied or ignored as the Python book ignores it, 1 anomaly, 2 not an order message."""
     t = buf[p]
     if t == _R:
-        known[v * LOCATES + _be16(buf, p + 1)] = 1
+        known[v * LOCATES + read_be16(buf, p + 1)] = 1
         return -1, 2
     if t != _A and t != _F and t != _E and t != _C and t != _X and t != _D and t != _U:
         return -1, 2
-    locate = _be16(buf, p + 1)
+    locate = read_be16(buf, p + 1)
     vl = v * LOCATES + locate
     if known[vl] == 0:
         return vl, 0  # before its stock directory: the Python feed has no book, ignores it
-    ref = _be64(buf, p + 11)
+    ref = read_be64(buf, p + 11)
     if venues > 1:
         if (ref >> _VENUE_SHIFT) != 0:
             return vl, 1
@@ -206,64 +201,46 @@ def _apply_message(buf, p, v, venues, orders, levels, table, shift, best, worst,
     bid_book = vl * 2
     if t in (_A, _F):
         side_byte = buf[p + 19]
-        shares = _be32(buf, p + 20)
-        price = _be32(buf, p + 32)
+        shares = read_be32(buf, p + 20)
+        price = read_be32(buf, p + 32)
         if shares == 0 or price == 0 or (side_byte != _BUY and side_byte != _SELL):
             return vl, 0  # both books reject it
-        if _hash_find(table, shift, ref) >= 0:
+        if find_order(table, shift, ref) >= 0:
             return vl, 1
-        _add_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr,
+        add_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr,
                    ref, bid_book + (1 if side_byte == _SELL else 0), price, shares, seq)  # fmt: skip
         return vl, 0
-    found = _hash_find(table, shift, ref)
+    found = find_order(table, shift, ref)
     if found < 0:
         return vl, 0  # unknown reference: both books ignore it
     slot = table[found, 1]
-    book = orders[slot, _BOOK]
+    book = orders[slot, ORDER_BOOK]
     if book != bid_book and book != bid_book + 1:
         return vl, 1
     if t == _D:
-        _remove_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr,
+        remove_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr,
                       slot, found)  # fmt: skip
     elif t == _U:
-        new_ref = _be64(buf, p + 19)
-        shares = _be32(buf, p + 27)
-        price = _be32(buf, p + 31)
+        new_ref = read_be64(buf, p + 19)
+        shares = read_be32(buf, p + 27)
+        price = read_be32(buf, p + 31)
         if venues > 1:
             if (new_ref >> _VENUE_SHIFT) != 0:
                 return vl, 1
             new_ref = new_ref | (np.int64(v) << _VENUE_SHIFT)
         if shares == 0 or price == 0:
             return vl, 1
-        if new_ref != ref and _hash_find(table, shift, new_ref) >= 0:
+        if new_ref != ref and find_order(table, shift, new_ref) >= 0:
             return vl, 1
-        _remove_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr,
-                      slot, found)  # fmt: skip
-        _add_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr,
-                   new_ref, book, price, shares, seq)  # fmt: skip
+        replace_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr,
+                      slot, found, new_ref, price, shares, seq)  # fmt: skip
     else:  # E, C, X: shares at offset 19
-        reduce_by = _be32(buf, p + 19)
-        left = orders[slot, _SHARES]
-        if reduce_by > left:
+        reduce_by = read_be32(buf, p + 19)
+        if reduce_by > orders[slot, ORDER_SHARES]:
             return vl, 1
-        if reduce_by == left:
-            _remove_order(orders, levels, best, worst, table, shift, level_free, order_free,
-                          ctr, slot, found)  # fmt: skip
-        else:
-            orders[slot, _SHARES] = left - reduce_by
-            levels[orders[slot, _LEVEL], _LSHARES] -= reduce_by
+        reduce_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr,
+                     slot, found, reduce_by)  # fmt: skip
     return vl, 0
-
-
-@hot_kernel
-def _top(levels, best, vl, top):
-    """Raw top of (venue, locate) vl into top[0:4]: bid, bid shares, ask, ask shares."""
-    bid = best[vl * 2]
-    ask = best[vl * 2 + 1]
-    top[0] = levels[bid, _LPRICE] if bid >= 0 else 0
-    top[1] = levels[bid, _LSHARES] if bid >= 0 else 0
-    top[2] = levels[ask, _LPRICE] if ask >= 0 else 0
-    top[3] = levels[ask, _LSHARES] if ask >= 0 else 0
 
 
 @njit(cache=True, _nrt=False)
@@ -301,13 +278,13 @@ def _advance(start, limit, horizon, seq_base, tick_at, period, tick_end, buf, of
         p = offsets[pos]
         v = venue_of[pos]
         kind = buf[p]
-        vl = v * LOCATES + _be16(buf, p + 1)
+        vl = v * LOCATES + read_be16(buf, p + 1)
         if watched[vl] != 0:
             reason = WATCHED
             break
         watch_top = publish[vl] != 0 and kind != _R
         if watch_top:
-            _top(levels, best, vl, before)
+            read_top(levels, best, vl, before)
         vl, status = _apply_message(buf, p, v, venues, orders, levels, table, shift, best,
                                     worst, order_free, level_free, ctr, known, pos)  # fmt: skip
         if status == 1:
@@ -317,7 +294,7 @@ def _advance(start, limit, horizon, seq_base, tick_at, period, tick_end, buf, of
         pos += 1
         if not watch_top or status != 0:
             continue
-        _top(levels, best, vl, after)
+        read_top(levels, best, vl, after)
         if (
             after[0] == before[0]
             and after[1] == before[1]
@@ -345,7 +322,7 @@ def _advance(start, limit, horizon, seq_base, tick_at, period, tick_end, buf, of
         last_pub[vl, _PUBLISHED] = 1
         seq = seq_base + made
         made += 1
-        stamp = _be48(buf, p + 5)
+        stamp = read_be48(buf, p + 5)
         if size_only:
             ctr[_OFF_QUEUE] += 1
             # entries an active top of the slot superseded (it ran) are dead: drop them
@@ -442,15 +419,10 @@ class ReplayKernel:
         self.last_pub = np.zeros((slots, 5), dtype=np.int64)
         self.chain = np.full((slots, 2), -1, dtype=np.int64)
         self.superseded = np.full((slots, 2), -1, dtype=np.int64)
-        self.entries = np.empty((_CHUNK, _ENTRY_FIELDS), dtype=np.int64)
-        self.entry_next = np.empty(_CHUNK, dtype=np.int64)
+        self.entries = np.empty((_ROOM, _ENTRY_FIELDS), dtype=np.int64)
+        self.entry_next = np.empty(_ROOM, dtype=np.int64)
         self.ctr = np.zeros(_COUNTERS, dtype=np.int64)
-        self.table = np.full((1 << _INITIAL_BITS, 2), -1, dtype=np.int64)
-        self.shift = np.uint64(64 - _INITIAL_BITS)
-        self.orders = np.empty((_CHUNK, _ORDER_FIELDS), dtype=np.int64)
-        self.order_free = np.empty(_CHUNK, dtype=np.int64)
-        self.levels = np.empty((_CHUNK, _LEVEL_FIELDS), dtype=np.int64)
-        self.level_free = np.empty(_CHUNK, dtype=np.int64)
+        self._keep_pools(empty_pools())
         self.best = np.full(slots * 2, -1, dtype=np.int64)
         self.worst = np.full(slots * 2, -1, dtype=np.int64)
         self.out = np.empty((_CALL_LIMIT, _OUT_FIELDS), dtype=np.int64)
@@ -459,23 +431,25 @@ class ReplayKernel:
         self._budget = 0  # messages that can be applied before the pools must be checked
         self._state: tuple = ()  # the arrays after `tick_end` in `_advance`'s arguments
 
+    def _keep_pools(self, pools: tuple) -> None:
+        """Keep the book state of `empty_pools` or `grown_pools`; Numba hands the hash shift
+        back as a Python int, and the kernels are compiled for a uint64 one."""
+        self.table, shift, self.orders, self.order_free, self.levels, self.level_free = pools
+        self.shift = np.uint64(shift)
+
     def _room(self, messages: int) -> None:
         """Grow pools and table so that `messages` more cannot overflow them (a message adds
         at most one order, level, entry of the table and pending entry). The table stays
         small (cache-resident)."""
         self._budget = messages
         ctr = self.ctr
-        if self.orders.shape[0] < ctr[_O_USED] + messages:
-            self.orders = _rows_at_least(self.orders, ctr[_O_USED] + messages)
-            self.order_free = _at_least(self.order_free, self.orders.shape[0])
-        if self.levels.shape[0] < ctr[_L_USED] + messages:
-            self.levels = _rows_at_least(self.levels, ctr[_L_USED] + messages)
-            self.level_free = _at_least(self.level_free, self.levels.shape[0])
-        while 2 * (ctr[_H_SIZE] + messages) > self.table.shape[0]:
-            self.table, self.shift = _hash_grown(self.table, self.shift)
+        self._keep_pools(
+            grown_pools(self.table, self.shift, self.orders, self.order_free, self.levels,
+                        self.level_free, ctr, messages)
+        )  # fmt: skip
         if self.entries.shape[0] < ctr[_E_USED] + messages:
-            self.entries = _rows_at_least(self.entries, ctr[_E_USED] + messages)
-            self.entry_next = _at_least(self.entry_next, self.entries.shape[0])
+            self.entries = rows_at_least(self.entries, ctr[_E_USED] + messages)
+            self.entry_next = at_least(self.entry_next, self.entries.shape[0])
         self._state = (
             self.buf, self.offsets, self.venue_of, self.times, self.venues, self.feed_latency,
             self.feed_free, self.orders, self.levels, self.table, self.shift, self.best,
@@ -552,17 +526,17 @@ class ReplayKernel:
         """(reference, side +1/-1, price, shares) of one book's live orders, in the order
         they joined it (time priority within a level)."""
         vl = venue * LOCATES + locate
-        used = int(self.ctr[_O_USED])
+        used = int(self.ctr[ORDERS_USED])
         rows = self.orders[:used]
-        books = rows[:, _BOOK]
+        books = rows[:, ORDER_BOOK]
         rows = rows[(books == vl * 2) | (books == vl * 2 + 1)]
-        rows = rows[np.argsort(rows[:, _SEQ], kind="stable")]
-        refs = rows[:, _REF]
+        rows = rows[np.argsort(rows[:, ORDER_SEQ], kind="stable")]
+        refs = rows[:, ORDER_REF]
         if self.venues > 1:
             refs = refs & ((1 << _VENUE_SHIFT) - 1)
         refs = refs.view(np.uint64).tolist()
-        sides = np.where(rows[:, _BOOK] & 1, -1, 1).tolist()
-        prices, shares = rows[:, _PRICE].tolist(), rows[:, _SHARES].tolist()
+        sides = np.where(rows[:, ORDER_BOOK] & 1, -1, 1).tolist()
+        prices, shares = rows[:, ORDER_PRICE].tolist(), rows[:, ORDER_SHARES].tolist()
         return list(zip(refs, sides, prices, shares, strict=True))
 
 

@@ -2,15 +2,7 @@
 
 The replay walks the frames itself (`calarb.itch.bulk.frame_length`) and reads the order
 fields straight from the bytes, so no per-message Python object and no intermediate array
-exists. State lives in flat arrays:
-
-- an open-addressing hash table (Fibonacci hashing, linear probing, backward-shift delete)
-  from order reference number to order slot: any 64-bit reference works, and the table is
-  sized by the live orders, not by the largest reference of the day;
-- an order pool (reference, shares, price, book, level, sequence number) with a free list;
-- a level pool (key, price, shares, order count, prev, next) with a free list; the levels of
-  one side of one book form a doubly linked list sorted best first, so the best level is one
-  read and a new price walks in from whichever end of the side is nearer.
+exists; the books are the flat arrays of `calarb.book.kernel`.
 
 A book is `stock_locate * 2 + side` (side 0 bid, 1 ask). Rules, the same as itch-book's: an
 execute, cancel or delete of an unknown reference is counted and ignored; an execution or
@@ -33,6 +25,35 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numba import njit
 
+from calarb.book.kernel import (
+    BOOK_COUNTERS,
+    EVICTED,
+    LEVEL_NEXT,
+    LEVEL_PRICE,
+    LEVEL_SHARES,
+    LEVELS_USED,
+    LIVE_ORDERS,
+    ORDER_BOOK,
+    ORDER_PRICE,
+    ORDER_REF,
+    ORDER_SEQ,
+    ORDER_SHARES,
+    ORDERS_USED,
+    REJECTED,
+    add_order,
+    at_least,
+    empty_pools,
+    find_order,
+    grown_pools,
+    read_be16,
+    read_be32,
+    read_be48,
+    read_be64,
+    reduce_order,
+    remove_order,
+    replace_order,
+    rows_at_least,
+)
 from calarb.itch.bulk import (
     LENGTH_TABLE,
     PREFIX_SIZE,
@@ -55,226 +76,20 @@ __all__ = [
     "write_bbo_parquet",
 ]
 
-# Order record fields (columns of the int64 order pool).
-_REF, _SHARES, _PRICE, _BOOK, _LEVEL, _SEQ = 0, 1, 2, 3, 4, 5
-_ORDER_FIELDS = 6
-# Level record fields. KEY is the price for asks and minus the price for bids, so "better"
-# is "smaller key" on both sides.
-_KEY, _LPRICE, _LSHARES, _COUNT, _PREV, _NEXT = 0, 1, 2, 3, 4, 5
-_LEVEL_FIELDS = 6
-# Counters and walk state.
-_O_USED, _O_FREE, _L_USED, _L_FREE, _H_SIZE = 0, 1, 2, 3, 4
-_APPLIED, _UNKNOWN_REF, _REJECTED, _EVICTED, _SERIES = 5, 6, 7, 8, 9
-_POS, _MESSAGES, _BAD_FRAME = 10, 11, 12
-_COUNTERS = 13
+# Counters of the replay, after the books' own.
+_APPLIED, _UNKNOWN_REF, _SERIES, _POS, _MESSAGES, _BAD_FRAME = range(
+    BOOK_COUNTERS, BOOK_COUNTERS + 6
+)
+_COUNTERS = BOOK_COUNTERS + 6
 
 _LOCATES = 65536
 _BOOKS = _LOCATES * 2  # every stock locate, both sides
 _ALL_BOOKS = -1  # target locate: replay every book
 _NO_BOOKS = -2  # target locate: only walk the frames and read the directory
-_FIB = np.uint64(0x9E3779B97F4A7C15)
-_INITIAL_BITS = 12
 _CHUNK = 1 << 10  # messages between capacity checks
 
 _A, _F, _E, _C, _X, _D, _U, _R = (ord(c) for c in "AFECXDUR")
 _BUY, _SELL = ord("B"), ord("S")
-
-
-# --------------------------------------------------------------------------- byte readers
-
-
-@hot_kernel
-def _be16(buf, p):
-    return (np.int64(buf[p]) << 8) | np.int64(buf[p + 1])
-
-
-@hot_kernel
-def _be32(buf, p):
-    return (
-        (np.int64(buf[p]) << 24)
-        | (np.int64(buf[p + 1]) << 16)
-        | (np.int64(buf[p + 2]) << 8)
-        | np.int64(buf[p + 3])
-    )
-
-
-@hot_kernel
-def _be48(buf, p):
-    return (_be16(buf, p) << 32) | _be32(buf, p + 2)
-
-
-@hot_kernel
-def _be64(buf, p):
-    """A 64-bit reference number as int64 bits (wraps above 2**63; only equality matters)."""
-    return (_be32(buf, p) << 32) | _be32(buf, p + 4)
-
-
-# --------------------------------------------------------------------------- hash table
-
-
-@hot_kernel
-def _home(key, shift):
-    return np.int64((np.uint64(key) * _FIB) >> shift)
-
-
-@hot_kernel
-def _hash_find(table, shift, key):
-    """Table position of `key`, or -1."""
-    mask = table.shape[0] - 1
-    pos = _home(key, shift)
-    while table[pos, 1] >= 0:
-        if table[pos, 0] == key:
-            return pos
-        pos = (pos + 1) & mask
-    return -1
-
-
-@hot_kernel
-def _hash_put(table, shift, key, value):
-    mask = table.shape[0] - 1
-    pos = _home(key, shift)
-    while table[pos, 1] >= 0:
-        pos = (pos + 1) & mask
-    table[pos, 0] = key
-    table[pos, 1] = value
-
-
-@hot_kernel
-def _hash_delete(table, shift, pos):
-    """Remove the entry at `pos`, shifting later entries of its probe run back."""
-    mask = table.shape[0] - 1
-    hole = pos
-    j = pos
-    while True:
-        j = (j + 1) & mask
-        if table[j, 1] < 0:
-            break
-        home = _home(table[j, 0], shift)
-        if ((j - home) & mask) >= ((j - hole) & mask):
-            table[hole, 0] = table[j, 0]
-            table[hole, 1] = table[j, 1]
-            hole = j
-    table[hole, 1] = -1
-
-
-@njit(cache=True)
-def _hash_grown(table, shift):
-    bigger = np.full((table.shape[0] * 2, 2), -1, dtype=np.int64)
-    new_shift = shift - np.uint64(1)
-    mask = bigger.shape[0] - 1
-    for old in range(table.shape[0]):
-        if table[old, 1] >= 0:
-            pos = _home(table[old, 0], new_shift)
-            while bigger[pos, 1] >= 0:
-                pos = (pos + 1) & mask
-            bigger[pos, 0] = table[old, 0]
-            bigger[pos, 1] = table[old, 1]
-    return bigger, new_shift
-
-
-# --------------------------------------------------------------------------- levels and orders
-
-
-@hot_kernel
-def _level_for(levels, best, worst, book, key, price, candidate):
-    """The level of `key` in `book`, linking `candidate` in sorted place when there is none.
-    Returns (level handle, whether the candidate was used)."""
-    head = best[book]
-    if head < 0:
-        before = -1
-        after = -1
-    else:
-        tail = worst[book]
-        if key - levels[head, _KEY] <= levels[tail, _KEY] - key:
-            cur = head
-            while cur >= 0 and levels[cur, _KEY] < key:
-                cur = levels[cur, _NEXT]
-            if cur >= 0 and levels[cur, _KEY] == key:
-                return cur, False
-            after = cur
-            before = tail if cur < 0 else levels[cur, _PREV]
-        else:
-            cur = tail
-            while cur >= 0 and levels[cur, _KEY] > key:
-                cur = levels[cur, _PREV]
-            if cur >= 0 and levels[cur, _KEY] == key:
-                return cur, False
-            before = cur
-            after = head if cur < 0 else levels[cur, _NEXT]
-    levels[candidate, _KEY] = key
-    levels[candidate, _LPRICE] = price
-    levels[candidate, _LSHARES] = 0
-    levels[candidate, _COUNT] = 0
-    levels[candidate, _PREV] = before
-    levels[candidate, _NEXT] = after
-    if before < 0:
-        best[book] = candidate
-    else:
-        levels[before, _NEXT] = candidate
-    if after < 0:
-        worst[book] = candidate
-    else:
-        levels[after, _PREV] = candidate
-    return candidate, True
-
-
-@hot_kernel
-def _remove_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr, slot,
-                  pos):  # fmt: skip
-    """Take the order in `slot` (at hash position `pos`) off its level and out of the book."""
-    level = orders[slot, _LEVEL]
-    levels[level, _LSHARES] -= orders[slot, _SHARES]
-    levels[level, _COUNT] -= 1
-    if levels[level, _COUNT] == 0:
-        book = orders[slot, _BOOK]
-        before = levels[level, _PREV]
-        after = levels[level, _NEXT]
-        if before < 0:
-            best[book] = after
-        else:
-            levels[before, _NEXT] = after
-        if after < 0:
-            worst[book] = before
-        else:
-            levels[after, _PREV] = before
-        level_free[ctr[_L_FREE]] = level
-        ctr[_L_FREE] += 1
-    _hash_delete(table, shift, pos)
-    ctr[_H_SIZE] -= 1
-    orders[slot, _BOOK] = -1
-    orders[slot, _SHARES] = 0
-    order_free[ctr[_O_FREE]] = slot
-    ctr[_O_FREE] += 1
-
-
-@hot_kernel
-def _add_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr, ref, book,
-               price, shares, seq):  # fmt: skip
-    """Rest a new order (the caller ensured room for one more order, level and entry)."""
-    if ctr[_O_FREE] > 0:
-        ctr[_O_FREE] -= 1
-        slot = order_free[ctr[_O_FREE]]
-    else:
-        slot = ctr[_O_USED]
-        ctr[_O_USED] += 1
-    candidate = level_free[ctr[_L_FREE] - 1] if ctr[_L_FREE] > 0 else ctr[_L_USED]
-    key = price if book & 1 else -price
-    level, created = _level_for(levels, best, worst, book, key, price, candidate)
-    if created:
-        if ctr[_L_FREE] > 0:
-            ctr[_L_FREE] -= 1
-        else:
-            ctr[_L_USED] += 1
-    levels[level, _LSHARES] += shares
-    levels[level, _COUNT] += 1
-    orders[slot, _REF] = ref
-    orders[slot, _SHARES] = shares
-    orders[slot, _PRICE] = price
-    orders[slot, _BOOK] = book
-    orders[slot, _LEVEL] = level
-    orders[slot, _SEQ] = seq
-    _hash_put(table, shift, ref, slot)
-    ctr[_H_SIZE] += 1
 
 
 @hot_kernel
@@ -290,9 +105,9 @@ def _record_if_changed(levels, best, locate, depth, current, last, series_ts, se
             price = 0
             shares = 0
             if cur >= 0:
-                price = levels[cur, _LPRICE]
-                shares = levels[cur, _LSHARES]
-                cur = levels[cur, _NEXT]
+                price = levels[cur, LEVEL_PRICE]
+                shares = levels[cur, LEVEL_SHARES]
+                cur = levels[cur, LEVEL_NEXT]
             current[base + k] = price
             current[base + depth + k] = shares
             if price != last[base + k] or shares != last[base + depth + k]:
@@ -329,86 +144,50 @@ def _apply(buf, lengths, zero_prefixes, limit, target_locate, depth, orders, lev
         t = buf[p]
         if t != _A and t != _F and t != _E and t != _C and t != _X and t != _D and t != _U:
             if t == _R:
-                directory[_be16(buf, p + 1), 0] = p + 11
+                directory[read_be16(buf, p + 1), 0] = p + 11
             continue
-        locate = _be16(buf, p + 1)
+        locate = read_be16(buf, p + 1)
         if t in (_A, _F) and directory[locate, 1] < 0:
             directory[locate, 1] = p + 24
         if target_locate != _ALL_BOOKS and locate != target_locate:
             continue
-        ref = _be64(buf, p + 11)
+        ref = read_be64(buf, p + 11)
         if t in (_A, _F):
             side_byte = buf[p + 19]
-            shares = _be32(buf, p + 20)
-            price = _be32(buf, p + 32)
+            shares = read_be32(buf, p + 20)
+            price = read_be32(buf, p + 32)
             if shares == 0 or price == 0 or (side_byte != _BUY and side_byte != _SELL):
-                ctr[_REJECTED] += 1
+                ctr[REJECTED] += 1
                 continue
-            found = _hash_find(table, shift, ref)
+            found = find_order(table, shift, ref)
             if found >= 0:
-                ctr[_EVICTED] += 1
-                _remove_order(orders, levels, best, worst, table, shift, level_free, order_free,
-                              ctr, table[found, 1], found)  # fmt: skip
+                ctr[EVICTED] += 1
+                remove_order(orders, levels, best, worst, table, shift, level_free, order_free,
+                             ctr, table[found, 1], found)  # fmt: skip
             book = locate * 2 + (1 if side_byte == _SELL else 0)
-            _add_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr,
-                       ref, book, price, shares, seq)  # fmt: skip
+            add_order(orders, levels, best, worst, table, shift, level_free, order_free, ctr,
+                      ref, book, price, shares, seq)  # fmt: skip
         else:
-            found = _hash_find(table, shift, ref)
+            found = find_order(table, shift, ref)
             if found < 0:
                 ctr[_UNKNOWN_REF] += 1
                 continue
             slot = table[found, 1]
             if t == _D:
-                _remove_order(orders, levels, best, worst, table, shift, level_free, order_free,
-                              ctr, slot, found)  # fmt: skip
+                remove_order(orders, levels, best, worst, table, shift, level_free, order_free,
+                             ctr, slot, found)  # fmt: skip
             elif t == _U:
-                book = orders[slot, _BOOK]
-                new_ref = _be64(buf, p + 19)
-                shares = _be32(buf, p + 27)
-                price = _be32(buf, p + 31)
-                _remove_order(orders, levels, best, worst, table, shift, level_free, order_free,
-                              ctr, slot, found)  # fmt: skip
-                if shares == 0 or price == 0:
-                    ctr[_REJECTED] += 1
-                else:
-                    stale = _hash_find(table, shift, new_ref)
-                    if stale >= 0:
-                        ctr[_EVICTED] += 1
-                        _remove_order(orders, levels, best, worst, table, shift, level_free,
-                                      order_free, ctr, table[stale, 1], stale)  # fmt: skip
-                    _add_order(orders, levels, best, worst, table, shift, level_free, order_free,
-                               ctr, new_ref, book, price, shares, seq)  # fmt: skip
+                replace_order(orders, levels, best, worst, table, shift, level_free, order_free,
+                              ctr, slot, found, read_be64(buf, p + 19), read_be32(buf, p + 31),
+                              read_be32(buf, p + 27), seq)  # fmt: skip
             else:  # E, C and X reduce the order; all three carry their shares at offset 19
-                reduce_by = _be32(buf, p + 19)
-                if reduce_by >= orders[slot, _SHARES]:
-                    _remove_order(orders, levels, best, worst, table, shift, level_free,
-                                  order_free, ctr, slot, found)  # fmt: skip
-                else:
-                    orders[slot, _SHARES] -= reduce_by
-                    levels[orders[slot, _LEVEL], _LSHARES] -= reduce_by
+                reduce_order(orders, levels, best, worst, table, shift, level_free, order_free,
+                             ctr, slot, found, read_be32(buf, p + 19))  # fmt: skip
         ctr[_APPLIED] += 1
         if depth > 0:
             _record_if_changed(levels, best, locate, depth, current, last, series_ts,
-                               series_rows, _be48(buf, p + 5), ctr)  # fmt: skip
+                               series_rows, read_be48(buf, p + 5), ctr)  # fmt: skip
     ctr[_POS] = pos
-
-
-@njit(cache=True)
-def _rows_at_least(rows, needed):
-    if rows.shape[0] >= needed:
-        return rows
-    bigger = np.empty((max(needed, 2 * rows.shape[0]), rows.shape[1]), dtype=rows.dtype)
-    bigger[: rows.shape[0]] = rows
-    return bigger
-
-
-@njit(cache=True)
-def _at_least(values, needed):
-    if values.shape[0] >= needed:
-        return values
-    bigger = np.empty(max(needed, 2 * values.shape[0]), dtype=values.dtype)
-    bigger[: values.shape[0]] = values
-    return bigger
 
 
 @njit(cache=True)
@@ -419,12 +198,7 @@ def _replay(buf, lengths, zero_prefixes, target_locate, depth):
     adds at most one order, level, entry and row). With depth > 0 and one locate, a series
     row is recorded each time that book's top `depth` levels change."""
     ctr = np.zeros(_COUNTERS, dtype=np.int64)
-    table = np.full((1 << _INITIAL_BITS, 2), -1, dtype=np.int64)
-    shift = np.uint64(64 - _INITIAL_BITS)
-    orders = np.empty((_CHUNK, _ORDER_FIELDS), dtype=np.int64)
-    order_free = np.empty(_CHUNK, dtype=np.int64)
-    levels = np.empty((_CHUNK, _LEVEL_FIELDS), dtype=np.int64)
-    level_free = np.empty(_CHUNK, dtype=np.int64)
+    table, shift, orders, order_free, levels, level_free = empty_pools()
     best = np.full(_BOOKS, -1, dtype=np.int64)
     worst = np.full(_BOOKS, -1, dtype=np.int64)
     directory = np.full((_LOCATES, 2), -1, dtype=np.int64)
@@ -434,23 +208,20 @@ def _replay(buf, lengths, zero_prefixes, target_locate, depth):
     last = np.zeros(width, dtype=np.int64)
     current = np.zeros(width, dtype=np.int64)
     while ctr[_POS] < buf.shape[0] and ctr[_BAD_FRAME] == 0:
-        orders = _rows_at_least(orders, ctr[_O_USED] + _CHUNK)
-        order_free = _at_least(order_free, orders.shape[0])
-        levels = _rows_at_least(levels, ctr[_L_USED] + _CHUNK)
-        level_free = _at_least(level_free, levels.shape[0])
-        while 2 * (ctr[_H_SIZE] + _CHUNK) > table.shape[0]:
-            table, shift = _hash_grown(table, shift)
+        table, shift, orders, order_free, levels, level_free = grown_pools(
+            table, shift, orders, order_free, levels, level_free, ctr, _CHUNK
+        )
         if depth > 0:
-            series_rows = _rows_at_least(series_rows, ctr[_SERIES] + _CHUNK)
-            series_ts = _at_least(series_ts, series_rows.shape[0])
+            series_rows = rows_at_least(series_rows, ctr[_SERIES] + _CHUNK)
+            series_ts = at_least(series_ts, series_rows.shape[0])
         _apply(buf, lengths, zero_prefixes, _CHUNK, target_locate, depth, orders, levels, table,
                shift, best, worst, order_free, level_free, directory, ctr, series_ts,
                series_rows, last, current)  # fmt: skip
     series_n = ctr[_SERIES]
     return (
         ctr,
-        orders[: ctr[_O_USED]],
-        levels[: ctr[_L_USED]],
+        orders[: ctr[ORDERS_USED]],
+        levels[: ctr[LEVELS_USED]],
         best,
         directory,
         series_ts[:series_n],
@@ -496,16 +267,16 @@ class BulkBooks:
     @property
     def rejected(self) -> int:
         """Adds or replaces with zero shares, zero price or a bad side."""
-        return int(self.counters[_REJECTED])
+        return int(self.counters[REJECTED])
 
     @property
     def evicted(self) -> int:
         """Adds or replaces onto a live reference (the stale order was removed first)."""
-        return int(self.counters[_EVICTED])
+        return int(self.counters[EVICTED])
 
     @property
     def live_orders(self) -> int:
-        return int(self.counters[_H_SIZE])
+        return int(self.counters[LIVE_ORDERS])
 
     def locate(self, symbol: str | int) -> int:
         if isinstance(symbol, int):
@@ -525,8 +296,10 @@ class BulkBooks:
             pairs = []
             cur = int(self.best[locate * 2 + side])
             while cur >= 0 and len(pairs) < depth:
-                pairs.append((int(self.levels[cur, _LPRICE]), int(self.levels[cur, _LSHARES])))
-                cur = int(self.levels[cur, _NEXT])
+                pairs.append(
+                    (int(self.levels[cur, LEVEL_PRICE]), int(self.levels[cur, LEVEL_SHARES]))
+                )
+                cur = int(self.levels[cur, LEVEL_NEXT])
             sides.append(tuple(pairs))
         return BookLevels(sides[0], sides[1])
 
@@ -543,17 +316,17 @@ class BulkBooks:
         best first; time priority within a price): reference, side (b'B'/b'S'), price,
         shares, sequence (number of the message that placed the order)."""
         locate = self.locate(symbol)
-        books = self.orders[:, _BOOK]
+        books = self.orders[:, ORDER_BOOK]
         rows = self.orders[(books == locate * 2) | (books == locate * 2 + 1)]
-        ask = rows[:, _BOOK] & 1
-        key = np.where(ask == 1, rows[:, _PRICE], -rows[:, _PRICE])
-        rows = rows[np.lexsort((rows[:, _SEQ], key, ask))]
+        ask = rows[:, ORDER_BOOK] & 1
+        key = np.where(ask == 1, rows[:, ORDER_PRICE], -rows[:, ORDER_PRICE])
+        rows = rows[np.lexsort((rows[:, ORDER_SEQ], key, ask))]
         out = np.empty(rows.shape[0], dtype=_LIVE_ORDER_DTYPE)
-        out["reference"] = rows[:, _REF].view(np.uint64)
-        out["side"] = np.where(rows[:, _BOOK] & 1, b"S", b"B")
-        out["price"] = rows[:, _PRICE]
-        out["shares"] = rows[:, _SHARES]
-        out["sequence"] = rows[:, _SEQ]
+        out["reference"] = rows[:, ORDER_REF].view(np.uint64)
+        out["side"] = np.where(rows[:, ORDER_BOOK] & 1, b"S", b"B")
+        out["price"] = rows[:, ORDER_PRICE]
+        out["shares"] = rows[:, ORDER_SHARES]
+        out["sequence"] = rows[:, ORDER_SEQ]
         return out
 
 

@@ -4,12 +4,12 @@
 top-of-book events out; or one un-prefixed message at a time (what the MoldUDP64 receiver
 delivers). It never builds message objects for the order messages: each type has a
 precompiled `struct` that unpacks only the fields the book needs (offsets from
-`calarb.itch.spec`), and the result is applied to the `OrderBook` structures in place. The
-common cases (add to an existing level, partial or full removal from a level that stays) are
-inlined; the rarer structural changes (a level appears or disappears) call the book's own
-helpers, and anything invalid falls back to the `OrderBook` method, which raises the specific
-`BookError` that is counted. So the books end exactly as `BookBuilder` leaves them on the same
-input (a test checks that), only faster.
+`calarb.itch.spec`), and those go to the one `OrderBook` operation of the message's kind
+(`add`, `execute_order`, `cancel_order`, `delete_order`, `replace_order`), which makes the
+whole change and says whether the top of book may have moved; only then is the timestamp read
+and the top polled. Anything invalid raises the specific `BookError`, which is counted. So
+the books end exactly as `BookBuilder` leaves them on the same input (a test checks that),
+only faster.
 
 Stock directory (R) and trading action (H) messages go through `calarb.itch.codec.decode`;
 every other type is skipped after its length is checked.
@@ -30,13 +30,14 @@ _UINT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
 _BOOK_FIELDS = ("stock_locate", "order_reference_number")
 
 
-def _field_struct(type_code: str, names: tuple[str, ...]) -> struct.Struct:
-    """A Struct reading only `names` (in wire order) of one message type, from the byte after
-    the type letter; the bytes in between are skipped as pad bytes. One-letter alpha fields
-    come out as their byte value."""
+def _field_struct(type_code: str, names: tuple[str, ...], head: int) -> struct.Struct:
+    """A Struct reading only `names` (in wire order) of one message type that starts `head`
+    bytes after the offset it is given (2 in a length-prefixed frame, 0 for a bare message);
+    those bytes, the type byte and the bytes in between are skipped as pad bytes. One-letter
+    alpha fields come out as their byte value."""
     fields = {field.name: field for field in MESSAGE_SPECS[type_code].fields}
     parts = [">"]
-    cursor = 1
+    cursor = -head
     for name in names:
         field = fields[name]
         if field.offset < cursor:
@@ -54,27 +55,44 @@ def _field_struct(type_code: str, names: tuple[str, ...]) -> struct.Struct:
 
 
 _ADD_FIELDS = (*_BOOK_FIELDS, "buy_sell_indicator", "shares", "price")
-_ADD = _field_struct("A", _ADD_FIELDS)
-_EXECUTE = _field_struct("E", (*_BOOK_FIELDS, "executed_shares"))
-_DELETE = _field_struct("D", _BOOK_FIELDS)
-_REPLACE = _field_struct(
-    "U",
-    (
-        "stock_locate",
-        "original_order_reference_number",
-        "new_order_reference_number",
-        "shares",
-        "price",
-    ),
+_REDUCE_FIELDS = (*_BOOK_FIELDS, "executed_shares")
+_REPLACE_FIELDS = (
+    "stock_locate",
+    "original_order_reference_number",
+    "new_order_reference_number",
+    "shares",
+    "price",
 )
 # One struct serves two types when the fields the book needs sit at the same offsets:
 # F is A plus an attribution, C is E plus printable and price, X has E's first fields.
-assert _field_struct("F", _ADD_FIELDS).format == _ADD.format
-assert _field_struct("C", (*_BOOK_FIELDS, "executed_shares")).format == _EXECUTE.format
-assert _field_struct("X", (*_BOOK_FIELDS, "cancelled_shares")).format == _EXECUTE.format
+assert _field_struct("F", _ADD_FIELDS, 0).format == _field_struct("A", _ADD_FIELDS, 0).format
+assert _field_struct("C", _REDUCE_FIELDS, 0).format == _field_struct("E", _REDUCE_FIELDS, 0).format
+assert (
+    _field_struct("X", (*_BOOK_FIELDS, "cancelled_shares"), 0).format
+    == _field_struct("E", _REDUCE_FIELDS, 0).format
+)
+_TIMESTAMP_MASK = (1 << 48) - 1
 
-_TIMESTAMP_START = 5  # bytes from the message start: type, stock_locate, tracking_number
-_TIMESTAMP_END = HEADER_LENGTH
+
+def _unpackers(head: int) -> tuple:
+    """The `unpack_from` of the add, execute/cancel, delete and replace fields and of the
+    timestamp (under `_TIMESTAMP_MASK`), for messages `head` bytes after the offset given."""
+    return (
+        _field_struct("A", _ADD_FIELDS, head).unpack_from,
+        _field_struct("E", _REDUCE_FIELDS, head).unpack_from,
+        _field_struct("D", _BOOK_FIELDS, head).unpack_from,
+        _field_struct("U", _REPLACE_FIELDS, head).unpack_from,
+        # the 8 bytes that end with the 6-byte timestamp (the header's last field)
+        struct.Struct(f">{head + HEADER_LENGTH - 8}xQ").unpack_from,
+    )
+
+
+_PREFIX = 2  # bytes of a frame's length prefix
+_IN_FRAME = _unpackers(_PREFIX)
+_IN_MESSAGE = _unpackers(0)
+_FRAME_HEAD = struct.Struct(">HB").unpack_from
+"""A frame's length prefix and type byte: one call, cheaper than three byte reads and the
+int operations that join them."""
 
 # Type byte -> expected length; -1 for bytes that are no ITCH message type.
 _LENGTHS = [-1] * 256
@@ -86,7 +104,6 @@ _SIDE_BY_BYTE[ord("B")] = 1
 _SIDE_BY_BYTE[ord("S")] = -1
 
 _MAX_KEPT_DECODE_ERRORS = 100
-_TOUCHES_TOP = float("inf")  # a key above every price: "poll the top of book"
 
 
 class ItchBookFeed:
@@ -216,137 +233,80 @@ class ItchBookFeed:
         """Apply every whole message in `buf`; return the offset of the first byte not
         consumed (the start of an incomplete message). `base` is buf[0]'s stream offset.
         `single`: `buf` is one whole message without a length prefix (no copy is made to
-        prefix it).
-
-        The inlined paths mirror OrderBook.add/_reduce/replace on the same structures; an
-        input those paths do not accept is handed to the OrderBook method, which raises."""
+        prefix it). Each order message is one `OrderBook` call, which raises the `BookError`
+        that is counted."""
         by_locate = self._by_locate
         lengths = _LENGTHS
         sides = _SIDE_BY_BYTE
-        unpack_add = _ADD.unpack_from
-        unpack_execute = _EXECUTE.unpack_from
-        unpack_delete = _DELETE.unpack_from
-        unpack_replace = _REPLACE.unpack_from
+        unpack_add, unpack_reduce, unpack_delete, unpack_replace, unpack_stamp = (
+            _IN_MESSAGE if single else _IN_FRAME
+        )
+        unpack_head = _FRAME_HEAD
         emit = self.emit_events
         end = len(buf)
-        # a message (prefix and at least its type byte) starts before `limit`
-        limit = end if single else end - 2
+        # A frame (prefix and at least its type byte) starts before `limit`. `start` is where
+        # the unpackers are applied: the frame's start, or 0 for a single bare message.
+        if single:
+            head = 0
+            limit = end
+        else:
+            head = _PREFIX
+            limit = end - _PREFIX
         pos = 0
         count = 0
         while pos < limit:
             if single:
                 start = 0
                 length = pos = end
+                kind = buf[0]
             else:
-                start = pos + 2
-                length = (buf[pos] << 8) | buf[start - 1]
-                if start + length > end:
+                length, kind = unpack_head(buf, pos)
+                start = pos
+                pos += length + 2  # the prefix
+                if pos > end:  # the message is not whole yet
+                    pos = start
                     break
-                pos = start + length
             count += 1
-            kind = buf[start]
             if lengths[kind] != length:  # also catches a zero length: no type has length 0
-                self._framing_error(buf, base, start, length)
+                self._framing_error(buf, base, start + head, length)
                 continue
             try:
                 if kind == 65 or kind == 70:  # A, F: add order
-                    locate, ref, side_byte, shares, price = unpack_add(buf, start + 1)
+                    locate, ref, side_byte, shares, price = unpack_add(buf, start)
                     book = by_locate[locate]
                     if book is None:
                         self._no_book(locate)
                         continue
-                    side = sides[side_byte]
-                    key = price * side
-                    order = [side, key, shares]
-                    if (
-                        not (side and shares and price)
-                        or book._orders.setdefault(ref, order) is not order
-                    ):
-                        book.add(ref, side or side_byte, price, shares)  # raises the BookError
-                    level = book._levels.get(key)
-                    if level is None:
-                        book._new_level(side, key, shares)
-                    else:
-                        level[0] += shares
-                        level[1] += 1
+                    touched = book.add(ref, sides[side_byte], price, shares)  # side 0: refused
                 elif kind == 68:  # D: delete
-                    locate, ref = unpack_delete(buf, start + 1)
+                    locate, ref = unpack_delete(buf, start)
                     book = by_locate[locate]
                     if book is None:
                         self._no_book(locate)
                         continue
-                    order = book._orders.pop(ref, None)
-                    if order is None:
-                        book.delete(ref)  # raises UnknownOrderError
-                    side, key, shares = order
-                    level = book._levels[key]
-                    if level[1] == 1:
-                        book._drop_level(side, key)
-                    else:
-                        level[0] -= shares
-                        level[1] -= 1
+                    touched = book.delete_order(ref)
                 elif kind == 85:  # U: replace
-                    locate, ref, new_ref, shares, price = unpack_replace(buf, start + 1)
+                    locate, ref, new_ref, shares, price = unpack_replace(buf, start)
                     book = by_locate[locate]
                     if book is None:
                         self._no_book(locate)
                         continue
-                    orders = book._orders
-                    order = orders.get(ref)
-                    if order is None or not (shares and price) or new_ref in orders:
-                        side = book.replace(ref, new_ref, shares, price)  # raises or new_ref == ref
-                        key = _TOUCHES_TOP
-                    else:
-                        side, old_key, old_shares = order
-                        del orders[ref]
-                        levels = book._levels
-                        level = levels[old_key]
-                        if level[1] == 1:
-                            book._drop_level(side, old_key)
-                        else:
-                            level[0] -= old_shares
-                            level[1] -= 1
-                        key = price * side
-                        orders[new_ref] = [side, key, shares]
-                        level = levels.get(key)
-                        if level is None:
-                            book._new_level(side, key, shares)
-                        else:
-                            level[0] += shares
-                            level[1] += 1
-                        if old_key > key:
-                            key = old_key  # for the top-of-book test below: the better one
+                    touched = book.replace_order(ref, new_ref, shares, price)
                 elif kind == 69 or kind == 67 or kind == 88:  # E, C: executed; X: cancel
-                    locate, ref, shares = unpack_execute(buf, start + 1)
+                    locate, ref, shares = unpack_reduce(buf, start)
                     book = by_locate[locate]
                     if book is None:
                         self._no_book(locate)
                         continue
-                    orders = book._orders
-                    order = orders.get(ref)
-                    if order is None or not shares or shares > order[2]:
-                        if kind == 88:
-                            book.cancel(ref, shares)  # raises, or cancels nothing
-                        else:
-                            book.execute(ref, shares)  # raises
-                        continue
-                    side, key, left = order
-                    level = book._levels[key]
-                    if shares == left:
-                        del orders[ref]
-                        if level[1] == 1:
-                            book._drop_level(side, key)
-                        else:
-                            level[0] -= shares
-                            level[1] -= 1
+                    if kind == 88:
+                        touched = book.cancel_order(ref, shares)
                     else:
-                        order[2] = left - shares
-                        level[0] -= shares
+                        touched = book.execute_order(ref, shares)
                 elif kind == 82:  # R: stock directory
-                    self._on_stock_directory(buf, start)
+                    self._on_stock_directory(buf, start + head)
                     continue
                 elif kind == 72:  # H: trading action
-                    self._on_trading_action(buf, start)
+                    self._on_trading_action(buf, start + head)
                     continue
                 else:
                     continue
@@ -354,23 +314,19 @@ class ItchBookFeed:
                 self.errors[type(exc).__name__] += 1
                 continue
             except ItchDecodeError as exc:  # from decoding R or H
-                self._decode_error(ItchDecodeError(base + start - 2, exc.message_type, exc.reason))
+                offset = base + start + head - _PREFIX
+                self._decode_error(ItchDecodeError(offset, exc.message_type, exc.reason))
                 continue
-            if emit:
-                # Only a change at or above the side's best level can move the top of book.
-                keys = book._keys[side]
-                if not keys or key >= keys[-1]:
-                    timestamp = int.from_bytes(
-                        buf[start + _TIMESTAMP_START : start + _TIMESTAMP_END]
-                    )
-                    event = book.poll_top_change(timestamp)
-                    if event is not None:
-                        events.append(event)
+            if emit and touched:  # only a change at or above a side's best moves the top
+                event = book.poll_top_change(unpack_stamp(buf, start)[0] & _TIMESTAMP_MASK)
+                if event is not None:
+                    events.append(event)
         self.messages += count
         return pos
 
     def _framing_error(self, buf, base: int, start: int, length: int) -> None:
-        offset = base + start - 2
+        """`start`: the offset of the message's type byte in `buf`."""
+        offset = base + start - _PREFIX
         if not length:
             self._decode_error(ItchDecodeError(offset, None, "zero length prefix"))
             return

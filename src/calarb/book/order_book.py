@@ -11,10 +11,14 @@ Layout, chosen for speed on the common case (activity at or near the touch):
   element: a new best level is an append, removing the best is a pop, and inserting near the
   touch moves only the few keys better than it. ``_keys`` is a 3-tuple indexed by the side's
   int value (``_keys[1]`` bids, ``_keys[-1]`` asks), which avoids a branch per message.
+* ``_best_bid_key``, ``_best_ask_key``: the last key of each side (``_NO_BID_KEY`` /
+  ``_NO_ASK_KEY``, below every key of the side, when it is empty), kept beside the lists
+  because reading them is much cheaper than ``_keys[side][-1]`` on every message.
 
 Operations are atomic: an invalid operation raises a `BookError` subclass and leaves the book
-unchanged, so a builder can count the error and carry on. `calarb.book.feed` inlines the
-common paths of these operations on the same structures.
+unchanged, so a builder can count the error and carry on. Each ITCH order message is one call
+(`add`, `execute_order`, `cancel_order`, `delete_order`, `replace_order`) that does the whole
+change and says whether the top of book may have moved: the fast path of `calarb.book.feed`.
 """
 
 from __future__ import annotations
@@ -29,6 +33,11 @@ _new_tuple = tuple.__new__  # builds a NamedTuple without its Python-level __new
 
 _SIDES = (None, Side.BUY, Side.SELL)
 """Indexed by a side's int value: [1] is BUY, [-1] is SELL."""
+
+_NO_BID_KEY = 0
+"""The best bid key of an empty bid side: below every bid key (a positive price)."""
+_NO_ASK_KEY = -(1 << 63)
+"""The best ask key of an empty ask side: below every ask key (minus a price)."""
 
 
 class BookError(ValueError):
@@ -76,7 +85,16 @@ class BookSnapshot(NamedTuple):
 class OrderBook:
     """L3/L2 order book of one symbol. Prices are int 1/10,000 units, shares int."""
 
-    __slots__ = ("symbol", "trading_state", "_orders", "_levels", "_keys", "_last_top")
+    __slots__ = (
+        "symbol",
+        "trading_state",
+        "_orders",
+        "_levels",
+        "_keys",
+        "_best_bid_key",
+        "_best_ask_key",
+        "_last_top",
+    )
 
     def __init__(self, symbol: str = "") -> None:
         self.symbol = symbol
@@ -85,116 +103,200 @@ class OrderBook:
         self._orders: dict[int, list[int]] = {}
         self._levels: dict[int, list[int]] = {}
         self._keys: tuple[None, list[int], list[int]] = (None, [], [])
+        self._best_bid_key = _NO_BID_KEY
+        self._best_ask_key = _NO_ASK_KEY
         self._last_top = (0, 0, 0, 0)
 
     # ---------------------------------------------------------------- changes
+    #
+    # One call per ITCH order message does the whole change: `add` (A, F), `execute_order`
+    # (E, C), `cancel_order` (X), `delete_order` (D), `replace_order` (U). Each returns True
+    # when the change was at or above its side's best price, that is when the top of book
+    # may have moved (`poll_top_change` then tells whether it did); a feed polls only then.
+    # `execute`, `cancel`, `delete` and `replace` make the same changes and return the
+    # order's price and side instead, for callers that report trades.
 
-    def add(self, ref: int, side: Side, price: int, shares: int) -> None:
-        """Add a new order at the back of its price level's queue."""
-        if ref in self._orders:
-            raise DuplicateOrderError(self.symbol, ref, "reference number already live")
+    def add(self, ref: int, side: Side | int, price: int, shares: int) -> bool:
+        """Add a new order at the back of its price level's queue (ITCH A, F); True when it
+        rests at or above its side's best price."""
         if side == 1:
             side = 1  # store a plain int, whatever int-like the caller passed
         elif side == -1:
             side = -1
         else:
-            raise InvalidOrderError(self.symbol, ref, f"side must be BUY or SELL, got {side!r}")
+            raise self._add_error(ref, side, price, shares)
         if shares <= 0 or price <= 0:
-            raise InvalidOrderError(
-                self.symbol, ref, f"add needs positive price and shares, got {price} x {shares}"
-            )
+            raise self._add_error(ref, side, price, shares)
         key = price * side
+        order = [side, key, shares]
+        if self._orders.setdefault(ref, order) is not order:
+            raise self._add_error(ref, side, price, shares)
         level = self._levels.get(key)
+        if level is None:
+            return self._new_level(side, key, shares)
+        level[0] += shares
+        level[1] += 1
+        return key == (self._best_bid_key if key > 0 else self._best_ask_key)
+
+    def execute_order(self, ref: int, shares: int) -> bool:
+        """Execute `shares` (1 to what is left) of a resting order (ITCH E, C); True when at
+        its side's best price."""
+        order = self._orders.get(ref)
+        if order is None or shares <= 0 or shares > order[2]:
+            raise self._reduce_error(ref, order, shares, "executed", "execution")
+        side, key, left = order
+        level = self._levels[key]
+        if shares == left:
+            del self._orders[ref]
+            if level[1] == 1:
+                return self._drop_level(side, key)
+            level[1] -= 1
+        else:
+            order[2] = left - shares
+        level[0] -= shares
+        return key == (self._best_bid_key if key > 0 else self._best_ask_key)
+
+    def cancel_order(self, ref: int, shares: int) -> bool:
+        """Cancel `shares` (0 to what is left; all of them removes the order) of a resting
+        order (ITCH X); True when at its side's best price and some shares were cancelled."""
+        order = self._orders.get(ref)
+        if order is None or shares < 0 or shares > order[2]:
+            raise self._reduce_error(ref, order, shares, "cancelled", "cancel")
+        return self.execute_order(ref, shares) if shares else False
+
+    def delete_order(self, ref: int) -> bool:
+        """Remove an order entirely (ITCH D); True when it was at its side's best price."""
+        order = self._orders.pop(ref, None)
+        if order is None:
+            raise UnknownOrderError(self.symbol, ref, "deleted but not in the book")
+        side, key, shares = order
+        level = self._levels[key]
+        if level[1] == 1:
+            return self._drop_level(side, key)
+        level[0] -= shares
+        level[1] -= 1
+        return key == (self._best_bid_key if key > 0 else self._best_ask_key)
+
+    def replace_order(self, old_ref: int, new_ref: int, shares: int, price: int) -> bool:
+        """Cancel-replace (ITCH U): the new order keeps the side, takes a new reference number
+        and goes to the back of its level's queue (priority is lost even at the same price).
+        True when the old or the new price is at or above the side's best."""
+        orders = self._orders
+        order = orders.get(old_ref)
+        if order is None or shares <= 0 or price <= 0 or new_ref in orders:
+            error = self._replace_error(old_ref, order, new_ref, shares, price)
+            if error is not None:
+                raise error
+        side, old_key, old_shares = order
+        del orders[old_ref]
+        levels = self._levels
+        level = levels[old_key]
+        if level[1] == 1:
+            self._drop_level(side, old_key)
+        else:
+            level[0] -= old_shares
+            level[1] -= 1
+        key = price * side
+        orders[new_ref] = [side, key, shares]
+        level = levels.get(key)
         if level is None:
             self._new_level(side, key, shares)
         else:
             level[0] += shares
             level[1] += 1
-        self._orders[ref] = [side, key, shares]
+        if old_key > key:
+            key = old_key
+        return key >= (self._best_bid_key if key > 0 else self._best_ask_key)
 
     def execute(self, ref: int, shares: int) -> tuple[int, Side]:
-        """Execute `shares` of a resting order; returns its (price, side) for a trade event."""
+        """`execute_order`, returning the order's (price, side) for a trade event."""
         order = self._orders.get(ref)
-        if order is None:
-            raise UnknownOrderError(self.symbol, ref, "executed but not in the book")
-        if shares > order[2] or shares <= 0:
-            raise OverExecutionError(
-                self.symbol, ref, f"execution of {shares} shares, {order[2]} left"
-            )
-        self._reduce(ref, order, shares)
+        self.execute_order(ref, shares)
         return order[1] * order[0], _SIDES[order[0]]
 
     def cancel(self, ref: int, shares: int) -> tuple[int, Side]:
-        """Cancel part of an order (all of it if `shares` equals what is left)."""
+        """`cancel_order`, returning the order's (price, side)."""
         order = self._orders.get(ref)
-        if order is None:
-            raise UnknownOrderError(self.symbol, ref, "cancelled but not in the book")
-        if shares > order[2] or shares < 0:
-            raise OverExecutionError(
-                self.symbol, ref, f"cancel of {shares} shares, {order[2]} left"
-            )
-        if shares:
-            self._reduce(ref, order, shares)
+        self.cancel_order(ref, shares)
         return order[1] * order[0], _SIDES[order[0]]
 
     def delete(self, ref: int) -> tuple[int, Side]:
-        """Remove an order entirely; returns its (price, side)."""
+        """`delete_order`, returning the order's (price, side)."""
         order = self._orders.get(ref)
-        if order is None:
-            raise UnknownOrderError(self.symbol, ref, "deleted but not in the book")
-        self._reduce(ref, order, order[2])
+        self.delete_order(ref)
         return order[1] * order[0], _SIDES[order[0]]
 
     def replace(self, old_ref: int, new_ref: int, shares: int, price: int) -> Side:
-        """Cancel-replace: the new order keeps the side, takes a new reference number and
-        goes to the back of its level's queue (priority is lost even at the same price)."""
+        """`replace_order`, returning the order's side."""
         order = self._orders.get(old_ref)
+        self.replace_order(old_ref, new_ref, shares, price)
+        return _SIDES[order[0]]
+
+    # The two structural changes of a side; each returns whether `key` is (was) the best.
+
+    def _new_level(self, side: int, key: int, shares: int) -> bool:
+        self._levels[key] = [shares, 1]
+        keys = self._keys[side]
+        if side == 1:
+            if key > self._best_bid_key:
+                keys.append(key)
+                self._best_bid_key = key
+                return True
+        elif key > self._best_ask_key:
+            keys.append(key)
+            self._best_ask_key = key
+            return True
+        insort(keys, key)
+        return False
+
+    def _drop_level(self, side: int, key: int) -> bool:
+        del self._levels[key]
+        keys = self._keys[side]
+        if side == 1:
+            if key == self._best_bid_key:
+                keys.pop()
+                self._best_bid_key = keys[-1] if keys else _NO_BID_KEY
+                return True
+        elif key == self._best_ask_key:
+            keys.pop()
+            self._best_ask_key = keys[-1] if keys else _NO_ASK_KEY
+            return True
+        del keys[bisect_left(keys, key)]
+        return False
+
+    # The errors of refused changes, checked in the order the rules are listed.
+
+    def _add_error(self, ref: int, side: object, price: int, shares: int) -> BookError:
+        if ref in self._orders:
+            return DuplicateOrderError(self.symbol, ref, "reference number already live")
+        if side != 1 and side != -1:
+            return InvalidOrderError(self.symbol, ref, f"side must be BUY or SELL, got {side!r}")
+        return InvalidOrderError(
+            self.symbol, ref, f"add needs positive price and shares, got {price} x {shares}"
+        )
+
+    def _reduce_error(
+        self, ref: int, order: list[int] | None, shares: int, done: str, action: str
+    ) -> BookError:
         if order is None:
-            raise UnknownOrderError(self.symbol, old_ref, "replaced but not in the book")
+            return UnknownOrderError(self.symbol, ref, f"{done} but not in the book")
+        return OverExecutionError(self.symbol, ref, f"{action} of {shares} shares, {order[2]} left")
+
+    def _replace_error(
+        self, old_ref: int, order: list[int] | None, new_ref: int, shares: int, price: int
+    ) -> BookError | None:
+        """The error of a refused replace; None for a valid replace onto its own reference."""
+        if order is None:
+            return UnknownOrderError(self.symbol, old_ref, "replaced but not in the book")
         if new_ref in self._orders and new_ref != old_ref:
-            raise DuplicateOrderError(self.symbol, new_ref, "replacement reference already live")
+            return DuplicateOrderError(self.symbol, new_ref, "replacement reference already live")
         if shares <= 0 or price <= 0:
-            raise InvalidOrderError(
+            return InvalidOrderError(
                 self.symbol,
                 new_ref,
                 f"replace needs positive price and shares, got {price} x {shares}",
             )
-        side = order[0]
-        self._reduce(old_ref, order, order[2])
-        self.add(new_ref, side, price, shares)
-        return _SIDES[side]
-
-    def _reduce(self, ref: int, order: list[int], shares: int) -> None:
-        """Take `shares` (already checked <= what is left) off an order and its level."""
-        key = order[1]
-        level = self._levels[key]
-        if shares == order[2]:
-            del self._orders[ref]
-            if level[1] == 1:
-                self._drop_level(order[0], key)
-                return
-            level[1] -= 1
-        else:
-            order[2] -= shares
-        level[0] -= shares
-
-    # The two structural changes of a side, shared with the fast path in calarb.book.feed.
-
-    def _new_level(self, side: int, key: int, shares: int) -> None:
-        self._levels[key] = [shares, 1]
-        keys = self._keys[side]
-        if not keys or key > keys[-1]:
-            keys.append(key)
-        else:
-            insort(keys, key)
-
-    def _drop_level(self, side: int, key: int) -> None:
-        del self._levels[key]
-        keys = self._keys[side]
-        if keys[-1] == key:
-            keys.pop()
-        else:
-            del keys[bisect_left(keys, key)]
+        return None
 
     def clear(self) -> None:
         """Remove every order (the trading state is kept)."""
@@ -202,6 +304,8 @@ class OrderBook:
         self._levels.clear()
         self._keys[1].clear()
         self._keys[-1].clear()
+        self._best_bid_key = _NO_BID_KEY
+        self._best_ask_key = _NO_ASK_KEY
 
     # ---------------------------------------------------------------- queries
 
@@ -272,15 +376,10 @@ class OrderBook:
         return BookSnapshot(self.symbol, timestamp_ns, self.levels(1, n), self.levels(-1, n))
 
     def _top(self) -> tuple[int, int, int, int]:
-        bid_keys = self._keys[1]
-        ask_keys = self._keys[-1]
-        if bid_keys:
-            bid_price = bid_keys[-1]
-            bid_shares = self._levels[bid_price][0]
-        else:
-            bid_price = bid_shares = 0
-        if ask_keys:
-            ask_key = ask_keys[-1]
+        bid_price = self._best_bid_key
+        bid_shares = self._levels[bid_price][0] if bid_price != _NO_BID_KEY else 0
+        ask_key = self._best_ask_key
+        if ask_key != _NO_ASK_KEY:
             ask_price = -ask_key
             ask_shares = self._levels[ask_key][0]
         else:
@@ -292,15 +391,10 @@ class OrderBook:
 
         On the hot path of every builder, hence written out rather than built on `_top`."""
         levels = self._levels
-        keys = self._keys[1]
-        if keys:
-            bid_price = keys[-1]
-            bid_shares = levels[bid_price][0]
-        else:
-            bid_price = bid_shares = 0
-        keys = self._keys[-1]
-        if keys:
-            ask_price = keys[-1]
+        bid_price = self._best_bid_key  # a bid's key is its price
+        bid_shares = levels[bid_price][0] if bid_price != _NO_BID_KEY else 0
+        ask_price = self._best_ask_key
+        if ask_price != _NO_ASK_KEY:
             ask_shares = levels[ask_price][0]
             ask_price = -ask_price
         else:
@@ -361,6 +455,11 @@ class OrderBook:
             raise AssertionError(f"{self.symbol}: sorted bid keys are out of step")
         if self._keys[-1] != sorted(k for k in expected if k < 0):
             raise AssertionError(f"{self.symbol}: sorted ask keys are out of step")
+        bids, asks = self._keys[1], self._keys[-1]
+        if self._best_bid_key != (bids[-1] if bids else _NO_BID_KEY) or self._best_ask_key != (
+            asks[-1] if asks else _NO_ASK_KEY
+        ):
+            raise AssertionError(f"{self.symbol}: best keys are out of step")
 
     def __repr__(self) -> str:
         return (
