@@ -33,7 +33,10 @@ def test_headline_is_tick_to_trade_of_the_ticks_that_sent_an_order():
 
 
 def test_command_prints_json(capsys):
-    assert main(["bench", "tick2trade", "--ticks", "1000", "--warmup", "500", "--json", "--no-pure"]) == 0
+    assert (
+        main(["bench", "tick2trade", "--ticks", "1000", "--warmup", "500", "--json", "--no-pure"])
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["benchmark"] == "tick2trade" and result["ticks"] == 1_000
     assert result["p50_us"] >= 0 and result["floor_p50_us"] > 0

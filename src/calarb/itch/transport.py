@@ -26,6 +26,7 @@ import random
 import socket
 import struct
 import sys
+from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from time import time_ns
@@ -49,6 +50,7 @@ _TIMESPEC = struct.Struct("@ll")  # struct timespec: seconds, nanoseconds (nativ
 _ANCILLARY_SPACE = socket.CMSG_SPACE(_TIMESPEC.size) if hasattr(socket, "CMSG_SPACE") else 0
 _DATAGRAM_BUFFER = 65_536
 _MAX_DATAGRAMS_PER_WAKEUP = 64
+_AGE_SAMPLES = 1 << 16
 MSG_TRUNC = getattr(socket, "MSG_TRUNC", 0)
 """A reader callback drains at most this many datagrams, so the FIX sockets get their turn."""
 
@@ -372,6 +374,9 @@ class MoldSubscriber:
         self.kernel_stamped = 0  # datagrams stamped by the kernel
         self.read_stamped = 0  # datagrams stamped at the read
         self.kernel_stamps = False
+        # kernel stamp -> read, per kernel-stamped datagram (ns, the last _AGE_SAMPLES): the
+        # time a datagram waited in the socket before the loop read it
+        self.read_ages = array("q", bytes(8 * _AGE_SAMPLES))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._socket: socket.socket | None = None
         self._requests: asyncio.DatagramTransport | None = None
@@ -435,12 +440,24 @@ class MoldSubscriber:
                 age = wall_ns() - stamp  # how long the datagram waited, on the realtime clock
                 if age > 0:
                     now_ns -= age
+                self.read_ages[self.kernel_stamped % _AGE_SAMPLES] = age
                 self.kernel_stamped += 1
             else:
                 self.read_stamped += 1
             if flags & MSG_TRUNC:
                 log.warning("mold subscriber: datagram truncated to %d bytes", len(data))
             self._on_datagram(data, now_ns)
+
+    def read_age_us(self) -> dict[str, float]:
+        """Percentiles of the wait in the socket (kernel stamp to read), microseconds."""
+        count = min(self.kernel_stamped, _AGE_SAMPLES)
+        if not count:
+            return {}
+        ages = sorted(self.read_ages[:count])
+        return {
+            name: round(ages[min(count - 1, int(count * q))] / 1e3, 1)
+            for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
+        }
 
     def _on_answer(self, data: bytes, addr: Address) -> None:
         """A retransmission, stamped at its read."""

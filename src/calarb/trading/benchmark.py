@@ -110,7 +110,9 @@ def compare_with_pure(result: dict[str, Any], ticks: int, warmup: int, seed: int
         "pure_p99_us": pure["p99_us"],
         "pure_all_ticks_us": pure["all_ticks_us"],
         "pure_floor_p50_us": pure["floor_p50_us"],
-        "speedup_vs_pure": round(pure["p50_us"] / result["p50_us"], 2) if result["p50_us"] else None,
+        "speedup_vs_pure": round(pure["p50_us"] / result["p50_us"], 2)
+        if result["p50_us"]
+        else None,
         "speedup_all_ticks_vs_pure": (
             round(pure["all_ticks_us"]["p50"] / result["all_ticks_us"]["p50"], 2)
             if result["all_ticks_us"]["p50"]

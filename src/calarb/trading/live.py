@@ -32,6 +32,7 @@ import os
 import re
 import signal
 import time
+from functools import partial
 from typing import Any
 
 from calarb.core.clock import Clock, LiveClock
@@ -82,7 +83,7 @@ class VenueFeed:
             feed.group,
             feed.port,
             feed.retransmission_address,
-            self.on_message,
+            partial(self._on_market_data, self.venue),  # = on_message, one frame less
             interface=feed.interface,
             clock=self.clock,
         )
@@ -354,6 +355,7 @@ class LiveEngine:
             "arrival_stamp": subscriber.stamp_source,
             "kernel_stamped": subscriber.kernel_stamped,
             "read_stamped": subscriber.read_stamped,
+            "kernel_to_read_us": subscriber.read_age_us(),
         }
 
 
