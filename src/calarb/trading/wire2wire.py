@@ -70,8 +70,8 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:
         "a real `calarb run` process against a plain-Python floor",
     )
     parser.add_argument("--triggers", type=int, default=100, help="trigger packets to send")
-    parser.add_argument("--pace", type=int, default=20, help="ordinary packets per ms")
-    parser.add_argument("--gap-ms", type=float, default=3.0, help="quiet before a trigger")
+    parser.add_argument("--pace", type=int, default=4, help="ordinary packets per ms")
+    parser.add_argument("--gap-ms", type=float, default=5.0, help="quiet before a trigger")
     parser.add_argument("--wait-ms", type=float, default=50.0, help="wait for a trigger's order")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print JSON (the default output)")
@@ -360,6 +360,8 @@ async def _run(triggers: int, pace: int, gap_ms: float, wait_ms: float, seed: in
         "ratio_p50_vs_floor": round(p50 / floor_p50, 2) if floor_p50 else None,
         "engine_tick_to_trade_us": engine_summary.get("tick_to_trade_us"),
         "engine_orders_sent": engine_summary.get("orders_sent"),
+        "engine_stages_us": engine_summary.get("stages_us"),
+        "engine_feed": next(iter(engine_summary.get("feeds", {}).values()), None),
         "note": (
             "trigger packet sendto() -> NewOrderSingle decoded by the harness's FIX acceptor, "
             "monotonic clock; engine: a `calarb run` process; floor: a plain Python process "
@@ -369,7 +371,7 @@ async def _run(triggers: int, pace: int, gap_ms: float, wait_ms: float, seed: in
     }
 
 
-def run_wire2wire(triggers: int = 100, pace: int = 20, gap_ms: float = 3.0,
+def run_wire2wire(triggers: int = 100, pace: int = 4, gap_ms: float = 5.0,
                   wait_ms: float = 50.0, seed: int = 3) -> dict[str, Any]:  # fmt: skip
     """One run in a fresh event loop (uvloop when installed); files in a temporary folder."""
     install_uvloop()
