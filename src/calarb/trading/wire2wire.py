@@ -314,7 +314,9 @@ async def _run(triggers: int, pace: int, gap_ms: float, wait_ms: float, seed: in
         windows = await harness.replay(harness.engine_arrivals, _DIRECTORY_PACKETS)
         await asyncio.sleep(0.05)
         engine.send_signal(signal.SIGTERM)
-        out, _ = await asyncio.get_running_loop().run_in_executor(None, engine.communicate, None)
+        out, _ = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: engine.communicate(timeout=30)
+        )
         engine_summary = json.loads(out) if out.strip() else {}
         latencies = harness.match(windows, harness.engine_arrivals)
 
