@@ -41,6 +41,7 @@ ROOMS_BELOW = {
 # imports them, and nothing at all imports the `calarb` command itself.
 TOP_MODULES = (
     "calarb.*.benchmark",
+    "calarb.trading.wire2wire",  # calarb bench wire2wire
     "calarb.*.commands",
     "calarb.cli",
     "calarb.command_modules",

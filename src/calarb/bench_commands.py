@@ -17,6 +17,7 @@ BENCH_MODULES = (
     "calarb.backtest.benchmark",  # calarb bench backtest
     "calarb.venue.benchmark",  # calarb bench matching
     "calarb.trading.benchmark",  # calarb bench tick2trade
+    "calarb.trading.wire2wire",  # calarb bench wire2wire
 )
 
 

@@ -409,6 +409,8 @@ def _finite(value: Any) -> Any:
 def _summary(live, config, venue_process, venue_exit, duration_s, report_dir) -> dict[str, Any]:
     summary = live.summary()
     summary["tick_to_trade_stages_us"] = live.recorder.order_stage_summary_us()
+    stamps = sorted({feed.get("arrival_stamp", "read time") for feed in summary["feeds"].values()})
+    summary["tick_to_trade_from"] = " / ".join(stamps)  # where `decoded` starts counting
     summary["pair_rules"] = {
         pair.strategy.name: {
             "entry": pair.strategy.rules.entry,
@@ -479,7 +481,11 @@ def format_summary(summary: dict[str, Any]) -> str:
             error,
         ])  # fmt: skip
     lines += _table(["pair", "estimated", "true", "error"], rows)
-    lines += ["", "tick to trade (us), ticks that sent an order, by stage:"]
+    lines += [
+        "",
+        "tick to trade (us), ticks that sent an order, by stage, from the datagram's "
+        f"{summary.get('tick_to_trade_from', 'read time')} stamp to the send's return:",
+    ]
     rows = [
         [stage, f"{s['p50']:.1f}", f"{s['p99']:.1f}", f"{s['p999']:.1f}", f"{s['count']:,}"]
         for stage, s in summary["tick_to_trade_stages_us"].items()

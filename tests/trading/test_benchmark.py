@@ -33,7 +33,19 @@ def test_headline_is_tick_to_trade_of_the_ticks_that_sent_an_order():
 
 
 def test_command_prints_json(capsys):
-    assert main(["bench", "tick2trade", "--ticks", "1000", "--warmup", "500", "--json"]) == 0
+    assert (
+        main(["bench", "tick2trade", "--ticks", "1000", "--warmup", "500", "--json", "--no-pure"])
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["benchmark"] == "tick2trade" and result["ticks"] == 1_000
     assert result["p50_us"] >= 0 and result["floor_p50_us"] > 0
+
+
+def test_command_compares_with_the_pure_engine_on_the_same_ticks(capsys):
+    assert main(["bench", "tick2trade", "--ticks", "1000", "--warmup", "500", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    for key in ("p50_us", "p99_us", "all_ticks_us", "floor_p50_us", "ratio_p50_vs_floor",
+                "pure_p50_us", "speedup_vs_pure", "stages"):  # fmt: skip
+        assert key in result, key
+    assert result["pure_p50_us"] > 0 and result["speedup_vs_pure"] > 0

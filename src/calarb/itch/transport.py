@@ -2,6 +2,15 @@
 unicast re-request (retransmission) server. The protocol logic is in `calarb.itch.moldudp64`;
 these classes only move bytes between sockets and those cores, and read the clock.
 
+The subscriber reads its multicast socket itself (a reader callback on the loop, `recvmsg`
+until the socket is empty) and stamps each datagram with the kernel's receive time
+(`SO_TIMESTAMPNS`). That stamp is CLOCK_REALTIME; the engine's stamps are monotonic. Each
+datagram's arrival on the monotonic clock is therefore `monotonic_now - (realtime_now -
+kernel_stamp)`: both clocks are read right after the datagram is read and only the age of the
+datagram (a difference of two realtime readings) crosses from one clock to the other, so a
+step of the realtime clock between runs does not matter. Where the platform has no
+`SO_TIMESTAMPNS` (or the subscriber's clock is simulated) the stamp is the read time.
+
 Multicast stays on 127.0.0.1: the publisher sets IP_MULTICAST_IF to 127.0.0.1 with TTL 1 and
 loopback on; the subscriber joins the group on interface 127.0.0.1 and binds the group address
 (so it receives that group only). Requests go out of a second socket bound to 127.0.0.1 and
@@ -15,8 +24,12 @@ import asyncio
 import logging
 import random
 import socket
+import struct
+import sys
+from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from time import time_ns
 
 from calarb.core.clock import Clock, LiveClock
 from calarb.itch.moldudp64 import MoldReceiver, MoldSender, RetransmissionServer
@@ -30,6 +43,16 @@ DEMO_GROUP_PREFIX = "239.255"
 """Administratively scoped (site-local) multicast: never routed beyond the host here."""
 
 Address = tuple[str, int]
+
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform == "linux" else None)
+"""Linux's SO_TIMESTAMPNS (SCM_TIMESTAMPNS has the same number); Python 3.11 lacks the name."""
+_TIMESPEC = struct.Struct("@ll")  # struct timespec: seconds, nanoseconds (native longs)
+_ANCILLARY_SPACE = socket.CMSG_SPACE(_TIMESPEC.size) if hasattr(socket, "CMSG_SPACE") else 0
+_DATAGRAM_BUFFER = 65_536
+_MAX_DATAGRAMS_PER_WAKEUP = 64
+_AGE_SAMPLES = 1 << 16
+MSG_TRUNC = getattr(socket, "MSG_TRUNC", 0)
+"""A reader callback drains at most this many datagrams, so the FIX sockets get their turn."""
 
 
 def multicast_publisher_socket(interface: str = LOOPBACK, ttl: int = 1) -> socket.socket:
@@ -74,6 +97,27 @@ def multicast_subscriber_socket(
         sock.close()
         raise
     return sock
+
+
+def enable_kernel_timestamps(sock: socket.socket) -> bool:
+    """Ask the kernel to stamp each datagram of `sock` on arrival (SO_TIMESTAMPNS); False
+    where the platform cannot (then the read time stands in)."""
+    if SO_TIMESTAMPNS is None or not _ANCILLARY_SPACE or not hasattr(sock, "recvmsg"):
+        return False
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    except OSError:
+        return False
+    return True
+
+
+def kernel_stamp_ns(ancillary: list[tuple[int, int, bytes]]) -> int:
+    """The SCM_TIMESTAMPNS stamp (realtime ns) in `recvmsg` ancillary data, 0 if absent."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            seconds, nanoseconds = _TIMESPEC.unpack_from(data)
+            return seconds * 1_000_000_000 + nanoseconds
+    return 0
 
 
 @dataclass(slots=True)
@@ -309,8 +353,13 @@ class RetransmissionEndpoint:
 class MoldSubscriber:
     """Feeds a MoldReceiver from a loopback multicast group and the re-request server's
     answers, calls `on_message(payload, received_ns)` per delivered message (`received_ns`:
-    its datagram's arrival, one `clock.monotonic_ns()` read per datagram), and sends the
-    receiver's requests after each datagram and every `poll_interval_s`."""
+    its datagram's arrival on `clock.monotonic_ns()`: the kernel's receive stamp when the
+    platform gives one and the clock is live, else the read time), and sends the receiver's
+    requests after each datagram and every `poll_interval_s`.
+
+    The multicast socket is read by a reader callback on the loop (no asyncio protocol or
+    transport in between): each wake-up drains the socket with `recvmsg`, each datagram
+    going through the receiver and the consumer before the next is read."""
 
     def __init__(
         self,
@@ -322,7 +371,14 @@ class MoldSubscriber:
         self.on_message = on_message
         self.clock = clock
         self.callback_errors = 0
-        self._multicast: asyncio.DatagramTransport | None = None
+        self.kernel_stamped = 0  # datagrams stamped by the kernel
+        self.read_stamped = 0  # datagrams stamped at the read
+        self.kernel_stamps = False
+        # kernel stamp -> read, per kernel-stamped datagram (ns, the last _AGE_SAMPLES): the
+        # time a datagram waited in the socket before the loop read it
+        self.read_ages = array("q", bytes(8 * _AGE_SAMPLES))
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._socket: socket.socket | None = None
         self._requests: asyncio.DatagramTransport | None = None
         self._poll_task: asyncio.Task[None] | None = None
         self._progress = asyncio.Event()
@@ -344,20 +400,71 @@ class MoldSubscriber:
         loop = asyncio.get_running_loop()
         subscriber = cls(receiver, on_message, clock or LiveClock())
         sock = multicast_subscriber_socket(group, port, interface, receive_buffer)
-        subscriber._multicast, _ = await loop.create_datagram_endpoint(
-            lambda: _DatagramSink(subscriber._on_datagram, "mold subscriber"), sock=sock
-        )
+        # A simulated clock has no relation to the kernel's realtime stamps: read time then.
+        live = isinstance(subscriber.clock, LiveClock)
+        subscriber.kernel_stamps = live and enable_kernel_timestamps(sock)
+        subscriber._socket = sock
+        subscriber._loop = loop
+        loop.add_reader(sock.fileno(), subscriber._on_readable)
         subscriber._requests, _ = await loop.create_datagram_endpoint(
-            lambda: _DatagramSink(subscriber._on_datagram, "mold subscriber requests"),
+            lambda: _DatagramSink(subscriber._on_answer, "mold subscriber requests"),
             local_addr=(interface, 0),
             remote_addr=request_address,
         )
         subscriber._poll_task = loop.create_task(subscriber._poll_every(poll_interval_s))
         return subscriber
 
-    def _on_datagram(self, data: bytes, addr: Address) -> None:
+    @property
+    def stamp_source(self) -> str:
+        return "kernel SO_TIMESTAMPNS" if self.kernel_stamps else "read time"
+
+    def _on_readable(self) -> None:
+        """Drain the multicast socket (at most `_MAX_DATAGRAMS_PER_WAKEUP` datagrams)."""
+        sock = self._socket
+        if sock is None:
+            return
+        monotonic_ns = self.clock.monotonic_ns
+        wall_ns = time_ns
+        kernel = self.kernel_stamps
+        for _ in range(_MAX_DATAGRAMS_PER_WAKEUP):
+            try:
+                data, ancillary, flags, _ = sock.recvmsg(_DATAGRAM_BUFFER, _ANCILLARY_SPACE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as error:
+                log.warning("mold subscriber: socket error %s", error)
+                return
+            now_ns = monotonic_ns()
+            stamp = kernel_stamp_ns(ancillary) if kernel and ancillary else 0
+            if stamp:
+                age = wall_ns() - stamp  # how long the datagram waited, on the realtime clock
+                if age > 0:
+                    now_ns -= age
+                self.read_ages[self.kernel_stamped % _AGE_SAMPLES] = age
+                self.kernel_stamped += 1
+            else:
+                self.read_stamped += 1
+            if flags & MSG_TRUNC:
+                log.warning("mold subscriber: datagram truncated to %d bytes", len(data))
+            self._on_datagram(data, now_ns)
+
+    def read_age_us(self) -> dict[str, float]:
+        """Percentiles of the wait in the socket (kernel stamp to read), microseconds."""
+        count = min(self.kernel_stamped, _AGE_SAMPLES)
+        if not count:
+            return {}
+        ages = sorted(self.read_ages[:count])
+        return {
+            name: round(ages[min(count - 1, int(count * q))] / 1e3, 1)
+            for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
+        }
+
+    def _on_answer(self, data: bytes, addr: Address) -> None:
+        """A retransmission, stamped at its read."""
+        self._on_datagram(data, self.clock.monotonic_ns())
+
+    def _on_datagram(self, data: bytes, now_ns: int) -> None:
         receiver = self.receiver
-        now_ns = self.clock.monotonic_ns()
         for message in receiver.on_packet(data, now_ns):
             try:
                 self.on_message(message, now_ns)
@@ -399,10 +506,14 @@ class MoldSubscriber:
         if self._poll_task is not None:
             self._poll_task.cancel()
             self._poll_task = None
-        for transport in (self._multicast, self._requests):
-            if transport is not None:
-                transport.close()
-        self._multicast = self._requests = None
+        if self._socket is not None:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(self._socket.fileno())
+            self._socket.close()
+            self._socket = None
+        if self._requests is not None:
+            self._requests.close()
+            self._requests = None
 
 
 def fresh_multicast_address(rng: random.Random | None = None) -> Address:

@@ -34,12 +34,16 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import struct
+import subprocess
+import sys
 import time
 from typing import Any
 
 import numpy as np
 
+from calarb import build_info
 from calarb.core.clock import LiveClock
 from calarb.fix.apps import FillApplication
 from calarb.fix.config import SessionSettings
@@ -70,12 +74,51 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--warmup", type=int, default=5_000, help="untimed ticks first")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print JSON (the default output)")
+    parser.add_argument(
+        "--no-pure",
+        action="store_true",
+        help="skip the same run in a CALARB_PURE=1 child (the pure_* figures)",
+    )
     parser.set_defaults(handler=_command)
 
 
 def _command(args: argparse.Namespace) -> int:
-    print(json.dumps(run_benchmark(args.ticks, args.warmup, args.seed), indent=2))
+    result = run_benchmark(args.ticks, args.warmup, args.seed)
+    if not args.no_pure:
+        result |= compare_with_pure(result, args.ticks, args.warmup, args.seed)
+    print(json.dumps(result, indent=2))
     return 0
+
+
+def compare_with_pure(result: dict[str, Any], ticks: int, warmup: int, seed: int) -> dict[str, Any]:
+    """The same ticks through the interpreted engine: a child process with CALARB_PURE=1
+    (every calarb module from its `.py`), run right after this one, in the same sitting."""
+    command = [
+        sys.executable, "-m", "calarb.cli", "bench", "tick2trade", "--json", "--no-pure",
+        "--ticks", str(ticks), "--warmup", str(warmup), "--seed", str(seed),
+    ]  # fmt: skip
+    env = os.environ | {"CALARB_PURE": "1"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    pure = json.loads(done.stdout)
+    if pure["orders"] != result["orders"] or pure["fix_bytes_out"] != result["fix_bytes_out"]:
+        raise RuntimeError(
+            f"pure and compiled engines disagree on the same ticks: orders {pure['orders']} vs "
+            f"{result['orders']}, FIX bytes {pure['fix_bytes_out']} vs {result['fix_bytes_out']}"
+        )
+    return {
+        "pure_p50_us": pure["p50_us"],
+        "pure_p99_us": pure["p99_us"],
+        "pure_all_ticks_us": pure["all_ticks_us"],
+        "pure_floor_p50_us": pure["floor_p50_us"],
+        "speedup_vs_pure": round(pure["p50_us"] / result["p50_us"], 2)
+        if result["p50_us"]
+        else None,
+        "speedup_all_ticks_vs_pure": (
+            round(pure["all_ticks_us"]["p50"] / result["all_ticks_us"]["p50"], 2)
+            if result["all_ticks_us"]["p50"]
+            else None
+        ),
+    }
 
 
 # -- input -------------------------------------------------------------------------------------
@@ -281,6 +324,7 @@ def run_benchmark(ticks: int = 50_000, warmup: int = 5_000, seed: int = 3) -> di
     floor_us = _percentiles_us(floor)
     return {
         "benchmark": "tick2trade",
+        "mode": build_info()["mode"],
         "ticks": ticks,
         "orders": engine.orders_sent - orders_before,
         "ticks_with_order": times.orders,
@@ -295,6 +339,7 @@ def run_benchmark(ticks: int = 50_000, warmup: int = 5_000, seed: int = 3) -> di
         "order_tick_us": _percentiles_us(times.order_ticks),
         "all_ticks_us": _percentiles_us(times.all_ticks),
         "stages_us": recorder.order_stage_summary_us(),
+        "stages": {name: s["p50"] for name, s in recorder.order_stage_summary_us().items()},
         "stages_all_ticks_us": recorder.stage_summary_us(),
         "fix_bytes_out": pipeline.bytes_out,
         "rejects": dict(engine.rejects),

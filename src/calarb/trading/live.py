@@ -2,7 +2,9 @@
 
 One process, one thread, one loop (uvloop when installed). Per venue: a `MoldSubscriber`
 (MoldUDP64 multicast on 127.0.0.1 with gap re-requests) whose messages go straight into
-`TradingEngine.on_market_data` with the datagram's arrival stamp, and a `FixInitiator` whose
+`TradingEngine.on_market_data` with the datagram's arrival stamp (the kernel's receive
+time, SO_TIMESTAMPNS, carried over to the monotonic clock the latency recorder reads: see
+`calarb.itch.transport`; so tick to trade counts from the kernel's stamp), and a `FixInitiator` whose
 session carries a `FixOrderGateway`. A timer task runs `engine.on_timer` (legging timeouts,
 post-trade checks), the gateways' reconciliation deadlines and the kill-file check.
 
@@ -30,6 +32,7 @@ import os
 import re
 import signal
 import time
+from functools import partial
 from typing import Any
 
 from calarb.core.clock import Clock, LiveClock
@@ -65,10 +68,12 @@ class VenueFeed:
         self.clock = clock
         self.receiver = MoldReceiver(session, first_sequence=1)
         self.subscriber: MoldSubscriber | None = None
+        self.closed_subscriber: MoldSubscriber | None = None  # its figures, after the close
         self._on_market_data = engine.on_market_data
 
     def on_message(self, payload: bytes, received_ns: int) -> None:
-        """One message of a datagram that arrived at `received_ns` (monotonic)."""
+        """One message of a datagram that arrived at `received_ns` (monotonic: the kernel's
+        receive stamp where the platform gives one)."""
         self._on_market_data(self.venue, payload, received_ns)
 
     async def open(self, settings: VenueSettings) -> None:
@@ -78,7 +83,7 @@ class VenueFeed:
             feed.group,
             feed.port,
             feed.retransmission_address,
-            self.on_message,
+            partial(self._on_market_data, self.venue),  # = on_message, one frame less
             interface=feed.interface,
             clock=self.clock,
         )
@@ -96,7 +101,7 @@ class VenueFeed:
     def close(self) -> None:
         if self.subscriber is not None:
             self.subscriber.close()
-            self.subscriber = None
+            self.closed_subscriber, self.subscriber = self.subscriber, None
 
 
 def restore_from_journal(
@@ -329,7 +334,7 @@ class LiveEngine:
         summary["run_seconds"] = round((self.clock.monotonic_ns() - self.started_ns) / 1e9, 3)
         summary["open_orders"] = self.engine.oms.open_count
         summary["feeds"] = {
-            name: feed.receiver.stats.as_dict() | {"callback_errors": self._callback_errors(feed)}
+            name: feed.receiver.stats.as_dict() | self._stamp_stats(feed)
             for name, feed in self.feeds.items()
         }
         summary["venues"] = {name: gateway.stats() for name, gateway in self.gateways.items()}
@@ -341,8 +346,17 @@ class LiveEngine:
         return summary
 
     @staticmethod
-    def _callback_errors(feed: VenueFeed) -> int:
-        return feed.subscriber.callback_errors if feed.subscriber is not None else 0
+    def _stamp_stats(feed: VenueFeed) -> dict[str, Any]:
+        subscriber = feed.subscriber or feed.closed_subscriber
+        if subscriber is None:
+            return {"callback_errors": 0}
+        return {
+            "callback_errors": subscriber.callback_errors,
+            "arrival_stamp": subscriber.stamp_source,
+            "kernel_stamped": subscriber.kernel_stamped,
+            "read_stamped": subscriber.read_stamped,
+            "kernel_to_read_us": subscriber.read_age_us(),
+        }
 
 
 async def run_live(config: RunConfig, duration_s: float | None = None) -> dict[str, Any]:
