@@ -12,4 +12,6 @@ COMPILED_MODULES = (
     "calarb.model.signal",
     "calarb.model.live",
     "calarb.ops.latency",
+    "calarb.book.order_book",
+    "calarb.book.feed",
 )

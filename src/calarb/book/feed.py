@@ -2,9 +2,9 @@
 
 `ItchBookFeed` is sans-I/O: length-prefixed ITCH bytes in (any chunking, as in ITCH files),
 top-of-book events out; or one un-prefixed message at a time (what the MoldUDP64 receiver
-delivers). It never builds message objects for the order messages: each type has a
-precompiled `struct` that unpacks only the fields the book needs (offsets from
-`calarb.itch.spec`), and those go to the one `OrderBook` operation of the message's kind
+delivers). It never builds message objects for the order messages: it reads only the fields
+the book needs, at their offsets from `calarb.itch.spec` (compiled: C reads of a typed
+memoryview), and those go to the one `OrderBook` operation of the message's kind
 (`add`, `execute_order`, `cancel_order`, `delete_order`, `replace_order`), which makes the
 whole change and says whether the top of book may have moved; only then is the timestamp read
 and the top polled. Anything invalid raises the specific `BookError`, which is counted. So
@@ -17,8 +17,10 @@ every other type is skipped after its length is checked.
 
 from __future__ import annotations
 
-import struct
+from array import array
 from collections import Counter
+
+import cython
 
 from calarb.book.order_book import BookError, OrderBook
 from calarb.core.events import TopOfBook
@@ -26,80 +28,66 @@ from calarb.itch.codec import LENGTHS_BY_BYTE, decode
 from calarb.itch.errors import ItchDecodeError
 from calarb.itch.spec import HEADER_LENGTH, MESSAGE_SPECS
 
-_UINT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
-_BOOK_FIELDS = ("stock_locate", "order_reference_number")
+
+def _offset(type_code: str, name: str, size: int) -> int:
+    """The offset of a field from its message's type byte (checked to be `size` bytes)."""
+    for field in MESSAGE_SPECS[type_code].fields:
+        if field.name == name:
+            if field.size != size:
+                raise ValueError(f"{type_code}.{name} is {field.size} bytes, not {size}")
+            return field.offset
+    raise KeyError(f"{type_code} has no field {name}")
 
 
-def _field_struct(type_code: str, names: tuple[str, ...], head: int) -> struct.Struct:
-    """A Struct reading only `names` (in wire order) of one message type that starts `head`
-    bytes after the offset it is given (2 in a length-prefixed frame, 0 for a bare message);
-    those bytes, the type byte and the bytes in between are skipped as pad bytes. One-letter
-    alpha fields come out as their byte value."""
-    fields = {field.name: field for field in MESSAGE_SPECS[type_code].fields}
-    parts = [">"]
-    cursor = -head
-    for name in names:
-        field = fields[name]
-        if field.offset < cursor:
-            raise ValueError(f"{type_code}: field {name} is not after the previous one")
-        if field.offset > cursor:
-            parts.append(f"{field.offset - cursor}x")
-        if field.kind == "alpha":
-            parts.append("B" if field.size == 1 else f"{field.size}s")
-        elif field.kind == "timestamp":
-            raise ValueError("timestamps are read separately, only for events")
-        else:
-            parts.append(_UINT_CODES[field.size])
-        cursor = field.offset + field.size
-    return struct.Struct("".join(parts))
+def _shared_offset(type_codes: str, name: str, size: int) -> int:
+    """The offset of a field that sits at the same place in each of `type_codes`."""
+    offsets = {_offset(type_code, name, size) for type_code in type_codes}
+    if len(offsets) != 1:
+        raise ValueError(f"{name} is not at one offset in {type_codes}: {sorted(offsets)}")
+    return offsets.pop()
 
 
-_ADD_FIELDS = (*_BOOK_FIELDS, "buy_sell_indicator", "shares", "price")
-_REDUCE_FIELDS = (*_BOOK_FIELDS, "executed_shares")
-_REPLACE_FIELDS = (
-    "stock_locate",
-    "original_order_reference_number",
-    "new_order_reference_number",
-    "shares",
-    "price",
-)
-# One struct serves two types when the fields the book needs sit at the same offsets:
-# F is A plus an attribution, C is E plus printable and price, X has E's first fields.
-assert _field_struct("F", _ADD_FIELDS, 0).format == _field_struct("A", _ADD_FIELDS, 0).format
-assert _field_struct("C", _REDUCE_FIELDS, 0).format == _field_struct("E", _REDUCE_FIELDS, 0).format
-assert (
-    _field_struct("X", (*_BOOK_FIELDS, "cancelled_shares"), 0).format
-    == _field_struct("E", _REDUCE_FIELDS, 0).format
-)
-_TIMESTAMP_MASK = (1 << 48) - 1
+# Where the fields the book needs sit, from the message's type byte (calarb.itch.spec). One
+# offset serves several types: F is A plus an attribution, C is E plus printable and price,
+# X has E's first fields (its cancelled shares where E has its executed shares).
+_LOCATE = _shared_offset("AFECXDU", "stock_locate", 2)
+_REF = _shared_offset("AFECXD", "order_reference_number", 8)
+_ADD_SIDE = _shared_offset("AF", "buy_sell_indicator", 1)
+_ADD_SHARES = _shared_offset("AF", "shares", 4)
+_ADD_PRICE = _shared_offset("AF", "price", 4)
+_REDUCE_SHARES = _shared_offset("EC", "executed_shares", 4)
+if _offset("X", "cancelled_shares", 4) != _REDUCE_SHARES:
+    raise ValueError("X's cancelled shares are not where E's executed shares are")
+_OLD_REF = _offset("U", "original_order_reference_number", 8)
+_NEW_REF = _offset("U", "new_order_reference_number", 8)
+_REPLACE_SHARES = _offset("U", "shares", 4)
+_REPLACE_PRICE = _offset("U", "price", 4)
+_STAMP = HEADER_LENGTH - 6  # the 6-byte timestamp ends the header
 
 
-def _unpackers(head: int) -> tuple:
-    """The `unpack_from` of the add, execute/cancel, delete and replace fields and of the
-    timestamp (under `_TIMESTAMP_MASK`), for messages `head` bytes after the offset given."""
-    return (
-        _field_struct("A", _ADD_FIELDS, head).unpack_from,
-        _field_struct("E", _REDUCE_FIELDS, head).unpack_from,
-        _field_struct("D", _BOOK_FIELDS, head).unpack_from,
-        _field_struct("U", _REPLACE_FIELDS, head).unpack_from,
-        # the 8 bytes that end with the 6-byte timestamp (the header's last field)
-        struct.Struct(f">{head + HEADER_LENGTH - 8}xQ").unpack_from,
-    )
+@cython.boundscheck(False)  # every caller checked the message's whole length first
+@cython.wraparound(False)
+def _uint(view, pos: int, size: int) -> int:
+    """The big-endian unsigned integer of `size` (<= 8) bytes at `pos` of `view`.
+
+    Compiled, a C loop over a typed memoryview; interpreted, one `int.from_bytes` (cheaper
+    there than a Python loop): the same read."""
+    if cython.compiled:
+        value = 0
+        for index in range(pos, pos + size):
+            value = value << 8 | view[index]
+        return value
+    return int.from_bytes(view[pos : pos + size], "big")
 
 
 _PREFIX = 2  # bytes of a frame's length prefix
-_IN_FRAME = _unpackers(_PREFIX)
-_IN_MESSAGE = _unpackers(0)
-_FRAME_HEAD = struct.Struct(">HB").unpack_from
-"""A frame's length prefix and type byte: one call, cheaper than three byte reads and the
-int operations that join them."""
 
 # Type byte -> expected length; -1 for bytes that are no ITCH message type.
-_LENGTHS = [-1] * 256
+_LENGTHS = array("i", [-1] * 256)
 for _byte, _length in LENGTHS_BY_BYTE.items():
     _LENGTHS[_byte] = _length
 
-_SIDE_BY_BYTE = [0] * 256
+_SIDE_BY_BYTE = array("i", [0] * 256)
 _SIDE_BY_BYTE[ord("B")] = 1
 _SIDE_BY_BYTE[ord("S")] = -1
 
@@ -235,78 +223,84 @@ class ItchBookFeed:
         `single`: `buf` is one whole message without a length prefix (no copy is made to
         prefix it). Each order message is one `OrderBook` call, which raises the `BookError`
         that is counted."""
+        view = buf  # compiled: a typed memoryview of the bytes (feed.pxd)
         by_locate = self._by_locate
         lengths = _LENGTHS
         sides = _SIDE_BY_BYTE
-        unpack_add, unpack_reduce, unpack_delete, unpack_replace, unpack_stamp = (
-            _IN_MESSAGE if single else _IN_FRAME
-        )
-        unpack_head = _FRAME_HEAD
         emit = self.emit_events
-        end = len(buf)
-        # A frame (prefix and at least its type byte) starts before `limit`. `start` is where
-        # the unpackers are applied: the frame's start, or 0 for a single bare message.
-        if single:
-            head = 0
-            limit = end
-        else:
-            head = _PREFIX
-            limit = end - _PREFIX
+        end = len(view)
+        # A frame (prefix and at least its type byte) starts before `limit`. `start` is the
+        # offset of the message's type byte.
+        limit = end if single else end - _PREFIX
         pos = 0
         count = 0
         while pos < limit:
             if single:
                 start = 0
                 length = pos = end
-                kind = buf[0]
             else:
-                length, kind = unpack_head(buf, pos)
-                start = pos
-                pos += length + 2  # the prefix
+                length = view[pos] << 8 | view[pos + 1]
+                start = pos + _PREFIX
+                pos = start + length
                 if pos > end:  # the message is not whole yet
-                    pos = start
+                    pos = start - _PREFIX
                     break
+            kind = view[start]
             count += 1
             if lengths[kind] != length:  # also catches a zero length: no type has length 0
-                self._framing_error(buf, base, start + head, length)
+                self._framing_error(buf, base, start, length)
                 continue
             try:
                 if kind == 65 or kind == 70:  # A, F: add order
-                    locate, ref, side_byte, shares, price = unpack_add(buf, start)
+                    locate = view[start + _LOCATE] << 8 | view[start + _LOCATE + 1]
                     book = by_locate[locate]
                     if book is None:
                         self._no_book(locate)
                         continue
-                    touched = book.add(ref, sides[side_byte], price, shares)  # side 0: refused
+                    touched = book.add(  # side 0: refused
+                        _uint(view, start + _REF, 8),
+                        sides[view[start + _ADD_SIDE]],
+                        _uint(view, start + _ADD_PRICE, 4),
+                        _uint(view, start + _ADD_SHARES, 4),
+                    )
                 elif kind == 68:  # D: delete
-                    locate, ref = unpack_delete(buf, start)
+                    locate = view[start + _LOCATE] << 8 | view[start + _LOCATE + 1]
                     book = by_locate[locate]
                     if book is None:
                         self._no_book(locate)
                         continue
-                    touched = book.delete_order(ref)
+                    touched = book.delete_order(_uint(view, start + _REF, 8))
                 elif kind == 85:  # U: replace
-                    locate, ref, new_ref, shares, price = unpack_replace(buf, start)
+                    locate = view[start + _LOCATE] << 8 | view[start + _LOCATE + 1]
                     book = by_locate[locate]
                     if book is None:
                         self._no_book(locate)
                         continue
-                    touched = book.replace_order(ref, new_ref, shares, price)
+                    touched = book.replace_order(
+                        _uint(view, start + _OLD_REF, 8),
+                        _uint(view, start + _NEW_REF, 8),
+                        _uint(view, start + _REPLACE_SHARES, 4),
+                        _uint(view, start + _REPLACE_PRICE, 4),
+                    )
                 elif kind == 69 or kind == 67 or kind == 88:  # E, C: executed; X: cancel
-                    locate, ref, shares = unpack_reduce(buf, start)
+                    locate = view[start + _LOCATE] << 8 | view[start + _LOCATE + 1]
                     book = by_locate[locate]
                     if book is None:
                         self._no_book(locate)
                         continue
                     if kind == 88:
-                        touched = book.cancel_order(ref, shares)
+                        touched = book.cancel_order(
+                            _uint(view, start + _REF, 8), _uint(view, start + _REDUCE_SHARES, 4)
+                        )
                     else:
-                        touched = book.execute_order(ref, shares)
+                        touched = book.execute_order(
+                            _uint(view, start + _REF, 8), _uint(view, start + _REDUCE_SHARES, 4)
+                        )
                 elif kind == 82:  # R: stock directory
-                    self._on_stock_directory(buf, start + head)
+                    self._on_stock_directory(buf, start)
                     continue
                 elif kind == 72:  # H: trading action
-                    self._on_trading_action(buf, start + head)
+                    self._on_trading_action(buf, start)
                     continue
                 else:
                     continue
@@ -314,11 +308,11 @@ class ItchBookFeed:
                 self.errors[type(exc).__name__] += 1
                 continue
             except ItchDecodeError as exc:  # from decoding R or H
-                offset = base + start + head - _PREFIX
+                offset = base + start - _PREFIX
                 self._decode_error(ItchDecodeError(offset, exc.message_type, exc.reason))
                 continue
             if emit and touched:  # only a change at or above a side's best moves the top
-                event = book.poll_top_change(unpack_stamp(buf, start)[0] & _TIMESTAMP_MASK)
+                event = book.poll_top_change(_uint(view, start + _STAMP, 6))
                 if event is not None:
                     events.append(event)
         self.messages += count

@@ -36,7 +36,7 @@ _SIDES = (None, Side.BUY, Side.SELL)
 
 _NO_BID_KEY = 0
 """The best bid key of an empty bid side: below every bid key (a positive price)."""
-_NO_ASK_KEY = -(1 << 63)
+_NO_ASK_KEY = -0x7FFFFFFFFFFFFFFF - 1  # -(2**63), the least int64 (spelt so C folds it)
 """The best ask key of an empty ask side: below every ask key (minus a price)."""
 
 
@@ -83,18 +83,10 @@ class BookSnapshot(NamedTuple):
 
 
 class OrderBook:
-    """L3/L2 order book of one symbol. Prices are int 1/10,000 units, shares int."""
+    """L3/L2 order book of one symbol. Prices are int 1/10,000 units, shares int.
 
-    __slots__ = (
-        "symbol",
-        "trading_state",
-        "_orders",
-        "_levels",
-        "_keys",
-        "_best_bid_key",
-        "_best_ask_key",
-        "_last_top",
-    )
+    Compiled, an extension type (order_book.pxd): its fields are declared there, and no other
+    attribute can be set on an instance."""
 
     def __init__(self, symbol: str = "") -> None:
         self.symbol = symbol
@@ -120,20 +112,20 @@ class OrderBook:
         """Add a new order at the back of its price level's queue (ITCH A, F); True when it
         rests at or above its side's best price."""
         if side == 1:
-            side = 1  # store a plain int, whatever int-like the caller passed
+            s = 1  # store a plain int, whatever int-like the caller passed
         elif side == -1:
-            side = -1
+            s = -1
         else:
             raise self._add_error(ref, side, price, shares)
         if shares <= 0 or price <= 0:
-            raise self._add_error(ref, side, price, shares)
-        key = price * side
-        order = [side, key, shares]
+            raise self._add_error(ref, s, price, shares)
+        key = price * s
+        order = [s, key, shares]
         if self._orders.setdefault(ref, order) is not order:
-            raise self._add_error(ref, side, price, shares)
+            raise self._add_error(ref, s, price, shares)
         level = self._levels.get(key)
         if level is None:
-            return self._new_level(side, key, shares)
+            return self._new_level(s, key, shares)
         level[0] += shares
         level[1] += 1
         return key == (self._best_bid_key if key > 0 else self._best_ask_key)
