@@ -12,4 +12,8 @@ COMPILED_MODULES = (
     "calarb.model.signal",
     "calarb.model.live",
     "calarb.ops.latency",
+    "calarb.venue.orders",
+    "calarb.venue.price_levels",
+    "calarb.venue.records",
+    "calarb.venue.matching",
 )

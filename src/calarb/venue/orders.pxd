@@ -1,0 +1,7 @@
+# C declarations for orders.py (Cython pure-Python mode: the .py is the implementation).
+
+cdef class Order:
+    cdef public long long order_id, price, quantity, leaves, cum_qty, cum_notional
+    cdef public str order_id_text
+    cdef public object participant, client_order_id, symbol, side, order_type, time_in_force
+    cdef public bint displayed
