@@ -1,5 +1,10 @@
 # C declarations for orders.py (Cython pure-Python mode: the .py is the implementation).
+cimport cython
 
+
+# allocated from a free list (one Order per accepted order is the engine's main allocation);
+# not GC-tracked: @cython.no_gc in orders.py
+@cython.freelist(64)
 cdef class Order:
     cdef public long long order_id, price, quantity, leaves, cum_qty, cum_notional
     cdef public str order_id_text

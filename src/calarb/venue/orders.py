@@ -19,6 +19,8 @@ from __future__ import annotations
 import enum
 from typing import NamedTuple
 
+import cython
+
 from calarb.core.orders import OrdStatus, OrdType, TimeInForce
 from calarb.core.types import Side
 
@@ -60,6 +62,8 @@ class CancelReason(enum.Enum):
     SELF_MATCH = "self-match prevention"
 
 
+@cython.no_gc  # compiled: not GC-tracked; its fields (str, enum, int, bool) make no cycle
+@cython.cclass
 class Order:
     """A live order inside the engine. One object per book reference number: a replace that
     loses priority creates a new Order under a new `order_id`, carrying `cum_qty` over.
