@@ -14,4 +14,8 @@ COMPILED_MODULES = (
     "calarb.ops.latency",
     "calarb.book.order_book",
     "calarb.book.feed",
+    "calarb.venue.orders",
+    "calarb.venue.price_levels",
+    "calarb.venue.records",
+    "calarb.venue.matching",
 )

@@ -8,33 +8,26 @@ The engine is sans-I/O and clock-free: every call takes the time it happens at, 
 are appended to two lists the caller drains (`take_reports`, `take_book_events`): order
 outcomes for the owners (FIX ExecutionReport / OrderCancelReject, one each) and book changes
 for market data (one ITCH message each). See `calarb.core.order_events` for the outcomes and
-`calarb.venue.orders` for the book changes.
+`calarb.venue.orders` for the book changes; `calarb.venue.records` builds both, and
+`calarb.venue.price_levels` keeps the queues (its docstring describes the layout).
 
-Book layout, chosen for CPython speed: each side keeps a dict from a signed price key to a
-price level and a sorted list of those keys with the best last (bids key = price, asks key =
--price), so the best level is `keys[-1]` and removing it is `keys.pop()`. A level is a FIFO
-deque; a cancelled order is only marked dead (`leaves == 0`) and dropped when it reaches the
-front, so cancels are O(1) apart from removing an emptied level.
+Compiled (matching.pxd), the engine is an extension type calling the levels and the record
+builders directly; `CALARB_PURE=1` runs the same source interpreted.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
-from collections import deque
 from collections.abc import Iterable
 
 from calarb.core.events import BookLevel, TopOfBook
-from calarb.core.order_events import CancelReject, ExecutionReport, OrderEvent
-from calarb.core.orders import CancelRejectResponseTo, ExecType, Liquidity
+from calarb.core.order_events import OrderEvent
+from calarb.core.orders import CancelRejectResponseTo, Liquidity
 from calarb.core.types import Instrument, Side, format_price
 from calarb.venue.orders import (
     BookEvent,
     CancelReason,
-    Execution,
     Order,
-    OrderAdded,
     OrderCancelled,
-    OrderDeleted,
     OrderReplaced,
     OrderState,
     OrdStatus,
@@ -44,6 +37,19 @@ from calarb.venue.orders import (
     TimeInForce,
     TradingStatus,
 )
+from calarb.venue.price_levels import Book, BookSide, Level
+from calarb.venue.records import (
+    added_event,
+    cancel_reject,
+    cancelled_report,
+    deleted_event,
+    execution_event,
+    fill_report,
+    live_status,
+    new_report,
+    rejected_report,
+    replaced_report,
+)
 
 _BUY = Side.BUY
 _SELL = Side.SELL
@@ -52,62 +58,12 @@ _LIMIT = OrdType.LIMIT
 _DAY = TimeInForce.DAY
 _IOC = TimeInForce.IOC
 _FOK = TimeInForce.FOK
-_NEW = ExecType.NEW
-_TRADE = ExecType.TRADE
-_CANCELED = ExecType.CANCELED
-_REPLACED = ExecType.REPLACED
-_REJECTED = ExecType.REJECTED
-_ST_NEW = OrdStatus.NEW
-_ST_PARTIAL = OrdStatus.PARTIALLY_FILLED
-_ST_FILLED = OrdStatus.FILLED
-_ST_CANCELED = OrdStatus.CANCELED
 _ST_REJECTED = OrdStatus.REJECTED
 _ADDED = Liquidity.ADDED
 _REMOVED = Liquidity.REMOVED
-_NO_FILL = Liquidity.UNKNOWN
 _CANCEL_RESTING = SelfMatchPolicy.CANCEL_RESTING
 _CANCEL_INCOMING = SelfMatchPolicy.CANCEL_INCOMING
-_CANCEL_TEXT = {reason: reason.value for reason in CancelReason}  # Enum.value is slow to read
 _NO_LIMIT = -(1 << 62)  # limit key of a market order: every level qualifies
-_new_record = tuple.__new__  # builds a NamedTuple without its Python-level __new__ (hot path)
-
-
-class _Level:
-    __slots__ = ("price", "queue", "live")
-
-    def __init__(self, price: int) -> None:
-        self.price = price
-        self.queue: deque[Order] = deque()
-        self.live = 0  # orders in the queue with leaves > 0
-
-
-class _BookSide:
-    __slots__ = ("side", "sign", "levels", "keys")
-
-    def __init__(self, side: Side) -> None:
-        self.side = side
-        self.sign = 1 if side is Side.BUY else -1
-        self.levels: dict[int, _Level] = {}
-        self.keys: list[int] = []  # sign * price, ascending: the best level is last
-
-    def levels_best_first(self) -> Iterable[_Level]:
-        levels = self.levels
-        return (levels[key] for key in reversed(self.keys))
-
-
-class _Book:
-    __slots__ = ("instrument", "symbol", "halted", "bids", "asks")
-
-    def __init__(self, instrument: Instrument) -> None:
-        self.instrument = instrument
-        self.symbol = instrument.symbol
-        self.halted = False
-        self.bids = _BookSide(Side.BUY)
-        self.asks = _BookSide(Side.SELL)
-
-
-def _live_status(order: Order) -> OrdStatus:
-    return _ST_PARTIAL if order.cum_qty else _ST_NEW
 
 
 class MatchingEngine:
@@ -124,7 +80,7 @@ class MatchingEngine:
         *,
         self_match_policy: SelfMatchPolicy = SelfMatchPolicy.CANCEL_RESTING,
     ) -> None:
-        self._books: dict[str, _Book] = {}
+        self._books: dict[str, Book] = {}
         self._orders: dict[int, Order] = {}
         self._next_order_id = 1
         self._next_match_number = 1
@@ -142,7 +98,7 @@ class MatchingEngine:
             raise ValueError(f"instrument {instrument.symbol!r} is already listed")
         if instrument.tick_size <= 0 or instrument.lot_size <= 0:
             raise ValueError(f"instrument {instrument.symbol!r}: tick and lot must be positive")
-        self._books[instrument.symbol] = _Book(instrument)
+        self._books[instrument.symbol] = Book(instrument)
 
     @property
     def instruments(self) -> dict[str, Instrument]:
@@ -159,12 +115,14 @@ class MatchingEngine:
 
     def take_reports(self) -> list[OrderEvent]:
         """Order outcomes since the last call, oldest first."""
-        reports, self.reports = self.reports, []
+        reports = self.reports
+        self.reports = []
         return reports
 
     def take_book_events(self) -> list[BookEvent]:
         """Book changes since the last call, oldest first."""
-        events, self.book_events = self.book_events, []
+        events = self.book_events
+        self.book_events = []
         return events
 
     # --- trading status ----------------------------------------------------------------------
@@ -185,7 +143,7 @@ class MatchingEngine:
             book.halted = halted
             self.book_events.append(TradingStatus(timestamp_ns, symbol, halted, reason))
 
-    def _book(self, symbol: str) -> _Book:
+    def _book(self, symbol: str) -> Book:
         book = self._books.get(symbol)
         if book is None:
             raise KeyError(f"symbol {symbol!r} is not listed on this engine")
@@ -216,73 +174,30 @@ class MatchingEngine:
         """
         book = self._books.get(symbol)
         if book is None:
-            return self._reject_new(
-                timestamp_ns, participant, client_order_id, symbol, side, order_type,
-                time_in_force, price, quantity, RejectReason.UNKNOWN_SYMBOL,
-                f"symbol {symbol!r} is not traded on this venue",
+            problem = RejectReason.UNKNOWN_SYMBOL, f"symbol {symbol!r} is not traded on this venue"
+        else:
+            problem = _order_problem(book, side, order_type, time_in_force, quantity, price)
+        if problem is not None:
+            self.reports.append(
+                rejected_report(
+                    timestamp_ns, participant, client_order_id, symbol, side, order_type,
+                    time_in_force, price, quantity, problem[0], problem[1],
+                )
             )  # fmt: skip
-        instrument = book.instrument
-        reason = None
-        if book.halted:
-            reason, text = RejectReason.HALTED, f"{symbol} is halted"
-        elif (
-            (side is not _BUY and side is not _SELL)
-            or (order_type is not _LIMIT and order_type is not _MARKET)
-            or (
-                time_in_force is not _DAY
-                and time_in_force is not _IOC
-                and time_in_force is not _FOK
-            )
-        ):
-            reason = RejectReason.BAD_ORDER
-            text = (
-                f"unsupported side {side!r}, order type {order_type!r} or time in force "
-                f"{time_in_force!r} (use Side, OrdType and TimeInForce members)"
-            )
-        elif type(quantity) is not int or quantity <= 0 or quantity % instrument.lot_size:
-            reason = RejectReason.BAD_QUANTITY
-            text = f"{symbol}: quantity {quantity} is not a positive multiple of lot {instrument.lot_size}"
-        elif order_type is _MARKET:
+            return 0
+        if order_type is _MARKET:
             price = 0
-        elif type(price) is not int or price <= 0 or price % instrument.tick_size:
-            reason = RejectReason.BAD_PRICE
-            text = (
-                f"{symbol}: price {price} is not a positive multiple of tick "
-                f"{format_price(instrument.tick_size)} (prices are integers in 1/10,000)"
-            )
-        if reason is not None:
-            return self._reject_new(
-                timestamp_ns, participant, client_order_id, symbol, side, order_type,
-                time_in_force, price, quantity, reason, text,
-            )  # fmt: skip
         order_id = self._next_order_id
         self._next_order_id = order_id + 1
         order = Order(
             order_id, participant, client_order_id, symbol, side, order_type, time_in_force,
             price, quantity, quantity, 0, 0, displayed,
         )  # fmt: skip
-        self.reports.append(
-            _new_record(
-                ExecutionReport,
-                (
-                    "", client_order_id, order.order_id_text, "", _NEW, _ST_NEW, symbol, side,
-                    quantity, price, 0, quantity, 0, 0, 0, None, _NO_FILL, timestamp_ns, "",
-                    participant, order_type, time_in_force, 0, 0, None,
-                ),
-            )
-        )  # fmt: skip
+        self.reports.append(new_report(order, timestamp_ns))
         if order_type is _LIMIT and time_in_force is _DAY:
             opposite = book.asks if side is _BUY else book.bids
-            keys = opposite.keys
-            if not keys or keys[-1] < opposite.sign * price:  # does not cross: rest at once
-                self._rest(book, order)
-                if displayed:
-                    self.book_events.append(
-                        _new_record(
-                            OrderAdded,
-                            (timestamp_ns, symbol, order_id, side, quantity, price, participant),
-                        )
-                    )
+            if not opposite.crossed_by(opposite.sign * order.price):  # rest at once
+                self._rest(book, order, timestamp_ns)
                 return order_id
         self._execute(book, order, timestamp_ns)
         return order_id
@@ -336,62 +251,74 @@ class MatchingEngine:
             )  # fmt: skip
             return 0
         book = self._books[order.symbol]
-        instrument = book.instrument
-        symbol = book.symbol
-        reason = None
-        if book.halted:
-            reason, text = RejectReason.HALTED, f"{symbol} is halted"
-        elif type(quantity) is not int or quantity <= 0 or quantity % instrument.lot_size:
-            reason = RejectReason.BAD_QUANTITY
-            text = f"{symbol}: quantity {quantity} is not a positive multiple of lot {instrument.lot_size}"
-        elif type(price) is not int or price <= 0 or price % instrument.tick_size:
-            reason = RejectReason.BAD_PRICE
-            text = (
-                f"{symbol}: price {price} is not a positive multiple of tick "
-                f"{format_price(instrument.tick_size)}"
-            )
-        elif quantity <= order.cum_qty:
-            reason = RejectReason.TOO_LATE
-            text = f"order {order_id}: quantity {quantity} is not above the {order.cum_qty} filled"
-        if reason is not None:
+        problem = _replace_problem(book, order, quantity, price)
+        if problem is not None:
             self._reject_cancel(
-                timestamp_ns, participant, client_order_id, order_id, response_to, reason, text,
-                order_status=_live_status(order),
+                timestamp_ns, participant, client_order_id, order_id, response_to, problem[0],
+                problem[1], live_status(order),
             )  # fmt: skip
             return 0
-
         new_leaves = quantity - order.cum_qty
-        orig_client_order_id = order.client_order_id
         if price == order.price and new_leaves <= order.leaves:
-            reduced = order.leaves - new_leaves
-            order.leaves = new_leaves
-            order.quantity = quantity
-            order.client_order_id = client_order_id
-            if reduced and order.displayed:
-                self.book_events.append(OrderCancelled(timestamp_ns, symbol, order_id, reduced))
-            self._report_replaced(order, timestamp_ns, orig_client_order_id)
+            self._reduce(order, timestamp_ns, client_order_id, quantity, new_leaves)
             return order_id
+        return self._move(book, order, timestamp_ns, client_order_id, quantity, price)
 
+    def _reduce(
+        self,
+        order: Order,
+        timestamp_ns: int,
+        client_order_id: str,
+        quantity: int,
+        new_leaves: int,
+    ) -> None:
+        """Replace keeping priority: same price, leaves not above the current ones (ITCH X)."""
+        orig_client_order_id = order.client_order_id
+        reduced = order.leaves - new_leaves
+        order.leaves = new_leaves
+        order.quantity = quantity
+        order.client_order_id = client_order_id
+        if reduced and order.displayed:
+            self.book_events.append(
+                OrderCancelled(timestamp_ns, order.symbol, order.order_id, reduced)
+            )
+        self.reports.append(replaced_report(order, timestamp_ns, orig_client_order_id))
+
+    def _move(
+        self,
+        book: Book,
+        order: Order,
+        timestamp_ns: int,
+        client_order_id: str,
+        quantity: int,
+        price: int,
+    ) -> int:
+        """Replace losing priority: a new order id, at the back of the queue (ITCH U) or, when
+        the new price is marketable, deleted (ITCH D) and matched as an incoming order."""
         self._remove_resting(book, order)
         new_id = self._next_order_id
         self._next_order_id = new_id + 1
+        order_id = order.order_id
+        new_leaves = quantity - order.cum_qty
         moved = Order(
-            new_id, participant, client_order_id, symbol, order.side, _LIMIT, _DAY, price,
-            quantity, new_leaves, order.cum_qty, order.cum_notional, order.displayed,
+            new_id, order.participant, client_order_id, order.symbol, order.side, _LIMIT, _DAY,
+            price, quantity, new_leaves, order.cum_qty, order.cum_notional, order.displayed,
         )  # fmt: skip
+        replaced = replaced_report(moved, timestamp_ns, order.client_order_id)
         opposite = book.asks if moved.side is _BUY else book.bids
-        if opposite.keys and opposite.keys[-1] >= opposite.sign * price:
+        if opposite.crossed_by(opposite.sign * price):
             if moved.displayed:
-                self.book_events.append(OrderDeleted(timestamp_ns, symbol, order_id))
-            self._report_replaced(moved, timestamp_ns, orig_client_order_id)
+                self.book_events.append(deleted_event(order, timestamp_ns))
+            self.reports.append(replaced)
             self._execute(book, moved, timestamp_ns)
         else:
-            self._rest(book, moved)
+            (book.bids if moved.side is _BUY else book.asks).add(moved)
+            self._orders[new_id] = moved
             if moved.displayed:
                 self.book_events.append(
-                    OrderReplaced(timestamp_ns, symbol, order_id, new_id, new_leaves, price)
+                    OrderReplaced(timestamp_ns, book.symbol, order_id, new_id, new_leaves, price)
                 )
-            self._report_replaced(moved, timestamp_ns, orig_client_order_id)
+            self.reports.append(replaced)
         return new_id
 
     # --- queries -----------------------------------------------------------------------------
@@ -430,23 +357,12 @@ class MatchingEngine:
         """Aggregated price levels of one side, best first."""
         book = self._book(symbol)
         book_side = book.bids if side == _BUY else book.asks
-        result: list[BookLevel] = []
-        for level in book_side.levels_best_first():
-            if max_levels is not None and len(result) >= max_levels:
-                break
-            shares = orders = 0
-            for order in level.queue:
-                if order.leaves and (order.displayed or not displayed_only):
-                    shares += order.leaves
-                    orders += 1
-            if orders:
-                result.append(BookLevel(level.price, shares, orders))
-        return result
+        return [BookLevel(*level) for level in book_side.depth(max_levels, displayed_only)]
 
     def top_of_book(self, symbol: str, timestamp_ns: int = 0) -> TopOfBook:
         """Best displayed bid and offer (a missing side has price 0 and shares 0)."""
         bids = self.depth(symbol, _BUY, 1)
-        asks = self.depth(symbol, Side.SELL, 1)
+        asks = self.depth(symbol, _SELL, 1)
         bid = bids[0] if bids else BookLevel(0, 0, 0)
         ask = asks[0] if asks else BookLevel(0, 0, 0)
         return TopOfBook(symbol, timestamp_ns, bid.price, bid.shares, ask.price, ask.shares)
@@ -455,26 +371,22 @@ class MatchingEngine:
         """Live orders of one side in priority order (best price first, then time)."""
         book = self._book(symbol)
         book_side = book.bids if side == _BUY else book.asks
-        return [
-            order.state()
-            for level in book_side.levels_best_first()
-            for order in level.queue
-            if order.leaves
-        ]
+        return [order.state() for order in book_side.live_orders()]
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _execute(self, book: _Book, order: Order, timestamp_ns: int) -> None:
+    def _execute(self, book: Book, order: Order, timestamp_ns: int) -> None:
         """Match an accepted order, then rest its remainder or cancel it."""
         opposite = book.asks if order.side is _BUY else book.bids
         limit_key = _NO_LIMIT if order.order_type is _MARKET else opposite.sign * order.price
-        keys = opposite.keys
         stopped = False
-        if keys and keys[-1] >= limit_key:
-            if order.time_in_force is _FOK and not self._fillable(opposite, order, limit_key):
+        if opposite.crossed_by(limit_key):
+            if order.time_in_force is _FOK and not opposite.fillable(
+                order, limit_key, self.self_match_policy(order.participant) is _CANCEL_RESTING
+            ):
                 self._cancel_incoming(order, timestamp_ns, CancelReason.FILL_OR_KILL)
                 return
-            stopped = self._match(book, opposite, order, limit_key, timestamp_ns)
+            stopped = self._match(opposite, order, limit_key, timestamp_ns)
         if not order.leaves:
             return
         if stopped:
@@ -482,17 +394,7 @@ class MatchingEngine:
         elif order.order_type is _MARKET:
             reason = CancelReason.NO_LIQUIDITY
         elif order.time_in_force is _DAY:
-            self._rest(book, order)
-            if order.displayed:
-                self.book_events.append(
-                    _new_record(
-                        OrderAdded,
-                        (
-                            timestamp_ns, book.symbol, order.order_id, order.side, order.leaves,
-                            order.price, order.participant,
-                        ),
-                    )
-                )  # fmt: skip
+            self._rest(book, order, timestamp_ns)
             return
         elif order.time_in_force is _IOC:
             reason = CancelReason.IMMEDIATE_OR_CANCEL
@@ -500,235 +402,98 @@ class MatchingEngine:
             reason = CancelReason.FILL_OR_KILL
         self._cancel_incoming(order, timestamp_ns, reason)
 
-    def _fillable(self, opposite: _BookSide, order: Order, limit_key: int) -> bool:
-        """Whether `order` would fill in full now, given its self-match policy (FOK check)."""
-        needed = order.leaves
-        participant = order.participant
-        skip_own = self.self_match_policy(participant) is _CANCEL_RESTING
-        levels = opposite.levels
-        for key in reversed(opposite.keys):
-            if key < limit_key:
-                return False
-            for resting in levels[key].queue:
-                if not resting.leaves:
-                    continue
-                if resting.participant == participant:
-                    if skip_own:
-                        continue
-                    return False
-                needed -= resting.leaves
-                if needed <= 0:
-                    return True
-        return False
-
     def _match(
-        self, book: _Book, opposite: _BookSide, incoming: Order, limit_key: int, timestamp_ns: int
+        self, opposite: BookSide, incoming: Order, limit_key: int, timestamp_ns: int
     ) -> bool:
-        """Fill `incoming` against `opposite` in price-time order. Returns True if self-match
-        prevention stopped it."""
+        """Fill `incoming` against `opposite` in price-time order, best level first. Returns
+        True if self-match prevention stopped it."""
         keys = opposite.keys
         levels = opposite.levels
-        orders = self._orders
-        append_report = self.reports.append
-        append_event = self.book_events.append
-        symbol = book.symbol
-        participant = incoming.participant
-        aggressor_side = incoming.side
-        aggressor_id = incoming.order_id
-        aggressor_text_id = incoming.order_id_text
-        remaining = incoming.leaves
-        match_number = self._next_match_number
         stopped = False
         while keys:
             key = keys[-1]
             if key < limit_key:
                 break
             level = levels[key]
-            queue = level.queue
-            price = level.price
-            while queue:
-                resting = queue[0]
-                available = resting.leaves
-                if not available:
-                    queue.popleft()
-                    continue
-                if resting.participant == participant:
-                    policy = self.self_match_policy(participant)
-                    if policy is not _CANCEL_INCOMING:
-                        queue.popleft()
-                        level.live -= 1
-                        del orders[resting.order_id]
-                        resting.leaves = 0
-                        self._announce_cancel(resting, timestamp_ns, CancelReason.SELF_MATCH, "")
-                    if policy is not _CANCEL_RESTING:
-                        stopped = True
-                        break
-                    continue
-                fill = available if available < remaining else remaining
-                left = available - fill
-                resting.leaves = left
-                resting.cum_qty = cum_qty = resting.cum_qty + fill
-                resting.cum_notional = cum_notional = resting.cum_notional + fill * price
-                remaining -= fill
-                incoming.cum_qty = in_cum_qty = incoming.cum_qty + fill
-                incoming.cum_notional = in_cum_notional = incoming.cum_notional + fill * price
-                append_report(
-                    _new_record(
-                        ExecutionReport,
-                        (
-                            "", resting.client_order_id, resting.order_id_text, "", _TRADE,
-                            _ST_PARTIAL if left else _ST_FILLED, symbol, resting.side,
-                            resting.quantity, price, cum_qty, left,
-                            (cum_notional + cum_qty // 2) // cum_qty, fill, price, None, _ADDED,
-                            timestamp_ns, "", resting.participant, resting.order_type,
-                            resting.time_in_force, cum_notional, match_number, None,
-                        ),
-                    )
-                )  # fmt: skip
-                append_report(
-                    _new_record(
-                        ExecutionReport,
-                        (
-                            "", incoming.client_order_id, aggressor_text_id, "", _TRADE,
-                            _ST_PARTIAL if remaining else _ST_FILLED, symbol, aggressor_side,
-                            incoming.quantity, incoming.price, in_cum_qty, remaining,
-                            (in_cum_notional + in_cum_qty // 2) // in_cum_qty, fill, price,
-                            None, _REMOVED, timestamp_ns, "", participant, incoming.order_type,
-                            incoming.time_in_force, in_cum_notional, match_number, None,
-                        ),
-                    )
-                )  # fmt: skip
-                append_event(
-                    _new_record(
-                        Execution,
-                        (
-                            timestamp_ns, symbol, match_number, price, fill, aggressor_side,
-                            resting.order_id, aggressor_id, resting.participant, participant,
-                            resting.displayed,
-                        ),
-                    )
-                )  # fmt: skip
-                match_number += 1
-                if not left:
-                    queue.popleft()
-                    level.live -= 1
-                    del orders[resting.order_id]
-                if not remaining:
-                    break
-            if not level.live and levels.get(key) is level:
-                keys.pop()
-                del levels[key]
-            if stopped or not remaining:
+            stopped = self._match_level(level, incoming, timestamp_ns)
+            opposite.drop_best_if_empty(key, level)
+            if stopped or not incoming.leaves:
                 break
-        self._next_match_number = match_number
-        incoming.leaves = remaining
         return stopped
 
-    def _rest(self, book: _Book, order: Order) -> None:
-        book_side = book.bids if order.side is _BUY else book.asks
-        key = book_side.sign * order.price
-        level = book_side.levels.get(key)
-        if level is None:
-            level = book_side.levels[key] = _Level(order.price)
-            keys = book_side.keys
-            if not keys or key > keys[-1]:
-                keys.append(key)
-            else:
-                insort(keys, key)
-        level.queue.append(order)
-        level.live += 1
-        self._orders[order.order_id] = order
+    def _match_level(self, level: Level, incoming: Order, timestamp_ns: int) -> bool:
+        """Fill `incoming` against one level's queue, oldest first, until it is filled or
+        the level is empty. Returns True if self-match prevention stopped it."""
+        queue = level.queue
+        price = level.price
+        participant = incoming.participant
+        while queue:
+            resting = queue[0]
+            if not resting.leaves:
+                queue.popleft()
+                continue
+            if resting.participant == participant:
+                policy = self.self_match_policy(participant)
+                if policy is not _CANCEL_INCOMING:
+                    queue.popleft()
+                    level.live -= 1
+                    del self._orders[resting.order_id]
+                    resting.leaves = 0
+                    self._announce_cancel(resting, timestamp_ns, CancelReason.SELF_MATCH, "")
+                if policy is not _CANCEL_RESTING:
+                    return True
+                continue
+            self._fill(resting, incoming, price, timestamp_ns)
+            if not resting.leaves:
+                queue.popleft()
+                level.live -= 1
+                del self._orders[resting.order_id]
+            if not incoming.leaves:
+                break
+        return False
 
-    def _remove_resting(self, book: _Book, order: Order) -> None:
-        """Take a live order off its level (marked dead; dropped from the deque lazily)."""
-        book_side = book.bids if order.side is _BUY else book.asks
-        key = book_side.sign * order.price
-        level = book_side.levels[key]
-        order.leaves = 0
-        level.live -= 1
+    def _fill(self, resting: Order, incoming: Order, price: int, timestamp_ns: int) -> None:
+        """One trade at `price` (the resting order's): both orders' quantities, both owners'
+        TRADE reports (resting first) and the execution for market data."""
+        fill = resting.leaves if resting.leaves < incoming.leaves else incoming.leaves
+        notional = fill * resting.price  # == price, as a C integer
+        resting.leaves -= fill
+        resting.cum_qty += fill
+        resting.cum_notional += notional
+        incoming.leaves -= fill
+        incoming.cum_qty += fill
+        incoming.cum_notional += notional
+        match_number = self._next_match_number
+        self._next_match_number = match_number + 1
+        reports = self.reports
+        reports.append(fill_report(resting, price, fill, _ADDED, timestamp_ns, match_number))
+        reports.append(fill_report(incoming, price, fill, _REMOVED, timestamp_ns, match_number))
+        self.book_events.append(
+            execution_event(resting, incoming, price, fill, timestamp_ns, match_number)
+        )
+
+    def _rest(self, book: Book, order: Order, timestamp_ns: int) -> None:
+        """Put an accepted order's remainder on the book (ITCH A when displayed)."""
+        (book.bids if order.side is _BUY else book.asks).add(order)
+        self._orders[order.order_id] = order
+        if order.displayed:
+            self.book_events.append(added_event(order, timestamp_ns))
+
+    def _remove_resting(self, book: Book, order: Order) -> None:
+        (book.bids if order.side is _BUY else book.asks).remove(order)
         del self._orders[order.order_id]
-        if not level.live:
-            del book_side.levels[key]
-            keys = book_side.keys
-            if keys[-1] == key:
-                keys.pop()
-            else:
-                del keys[bisect_left(keys, key)]
-        elif len(level.queue) > 2 * level.live + 16:
-            level.queue = deque(o for o in level.queue if o.leaves)
 
     def _announce_cancel(
         self, order: Order, timestamp_ns: int, reason: CancelReason, orig_client_order_id: str
     ) -> None:
         """Book event and report for a resting order that has just been taken off its book."""
         if order.displayed:
-            self.book_events.append(
-                _new_record(OrderDeleted, (timestamp_ns, order.symbol, order.order_id))
-            )
-        self._report_cancelled(order, timestamp_ns, reason, orig_client_order_id)
+            self.book_events.append(deleted_event(order, timestamp_ns))
+        self.reports.append(cancelled_report(order, timestamp_ns, reason, orig_client_order_id))
 
     def _cancel_incoming(self, order: Order, timestamp_ns: int, reason: CancelReason) -> None:
         order.leaves = 0
-        self._report_cancelled(order, timestamp_ns, reason, "")
-
-    def _report_cancelled(
-        self, order: Order, timestamp_ns: int, reason: CancelReason, orig_client_order_id: str
-    ) -> None:
-        cum_qty = order.cum_qty
-        cum_notional = order.cum_notional
-        self.reports.append(
-            _new_record(
-                ExecutionReport,
-                (
-                    "", order.client_order_id, order.order_id_text, "", _CANCELED,
-                    _ST_CANCELED, order.symbol, order.side, order.quantity, order.price,
-                    cum_qty, 0, (cum_notional + cum_qty // 2) // cum_qty if cum_qty else 0, 0, 0,
-                    orig_client_order_id or None, _NO_FILL, timestamp_ns, _CANCEL_TEXT[reason],
-                    order.participant, order.order_type, order.time_in_force,
-                    cum_notional, 0, reason,
-                ),
-            )
-        )  # fmt: skip
-
-    def _report_replaced(self, order: Order, timestamp_ns: int, orig_client_order_id: str) -> None:
-        cum_qty = order.cum_qty
-        cum_notional = order.cum_notional
-        self.reports.append(
-            _new_record(
-                ExecutionReport,
-                (
-                    "", order.client_order_id, order.order_id_text, "", _REPLACED,
-                    _live_status(order), order.symbol, order.side, order.quantity, order.price,
-                    cum_qty, order.leaves, (cum_notional + cum_qty // 2) // cum_qty if cum_qty else 0,
-                    0, 0, orig_client_order_id or None, _NO_FILL, timestamp_ns, "",
-                    order.participant, order.order_type, order.time_in_force,
-                    cum_notional, 0, None,
-                ),
-            )
-        )  # fmt: skip
-
-    def _reject_new(
-        self,
-        timestamp_ns: int,
-        participant: str,
-        client_order_id: str,
-        symbol: str,
-        side: Side,
-        order_type: OrdType,
-        time_in_force: TimeInForce,
-        price: int,
-        quantity: int,
-        reason: RejectReason,
-        text: str,
-    ) -> int:
-        self.reports.append(
-            ExecutionReport(
-                "", client_order_id, "", "", _REJECTED, _ST_REJECTED, symbol, side, quantity,
-                price, 0, 0, 0, 0, 0, None, _NO_FILL, timestamp_ns, text, participant,
-                order_type, time_in_force, 0, 0, reason,
-            )
-        )  # fmt: skip
-        return 0
+        self.reports.append(cancelled_report(order, timestamp_ns, reason, ""))
 
     def _reject_cancel(
         self,
@@ -746,16 +511,69 @@ class MatchingEngine:
         if order is not None and order.participant == participant:
             orig_client_order_id = order.client_order_id
         self.reports.append(
-            CancelReject(
-                "",
-                client_order_id,
-                orig_client_order_id,
-                str(order_id) if order_id else "",
-                order_status,
-                response_to is CancelRejectResponseTo.REPLACE,
-                text,
-                participant,
-                timestamp_ns,
-                reason,
+            cancel_reject(
+                timestamp_ns, participant, client_order_id, orig_client_order_id, order_id,
+                order_status, response_to is CancelRejectResponseTo.REPLACE, reason, text,
             )
+        )  # fmt: skip
+
+
+# --- request checks ---------------------------------------------------------------------------
+
+
+def _order_problem(
+    book: Book,
+    side: Side,
+    order_type: OrdType,
+    time_in_force: TimeInForce,
+    quantity: int,
+    price: int,
+) -> tuple[RejectReason, str] | None:
+    """Why a new order must be rejected (reason and text), None if it may enter."""
+    symbol = book.symbol
+    if book.halted:
+        return RejectReason.HALTED, f"{symbol} is halted"
+    if (
+        (side is not _BUY and side is not _SELL)
+        or (order_type is not _LIMIT and order_type is not _MARKET)
+        or (time_in_force is not _DAY and time_in_force is not _IOC and time_in_force is not _FOK)
+    ):
+        return RejectReason.BAD_ORDER, (
+            f"unsupported side {side!r}, order type {order_type!r} or time in force "
+            f"{time_in_force!r} (use Side, OrdType and TimeInForce members)"
         )
+    if type(quantity) is not int or quantity <= 0 or quantity % book.lot_size:
+        return RejectReason.BAD_QUANTITY, (
+            f"{symbol}: quantity {quantity} is not a positive multiple of lot {book.lot_size}"
+        )
+    if order_type is not _MARKET and (
+        type(price) is not int or price <= 0 or price % book.tick_size
+    ):
+        return RejectReason.BAD_PRICE, (
+            f"{symbol}: price {price} is not a positive multiple of tick "
+            f"{format_price(book.tick_size)} (prices are integers in 1/10,000)"
+        )
+    return None
+
+
+def _replace_problem(
+    book: Book, order: Order, quantity: int, price: int
+) -> tuple[RejectReason, str] | None:
+    """Why a cancel/replace of `order` must be rejected, None if it may go ahead."""
+    symbol = book.symbol
+    if book.halted:
+        return RejectReason.HALTED, f"{symbol} is halted"
+    if type(quantity) is not int or quantity <= 0 or quantity % book.lot_size:
+        return RejectReason.BAD_QUANTITY, (
+            f"{symbol}: quantity {quantity} is not a positive multiple of lot {book.lot_size}"
+        )
+    if type(price) is not int or price <= 0 or price % book.tick_size:
+        return RejectReason.BAD_PRICE, (
+            f"{symbol}: price {price} is not a positive multiple of tick "
+            f"{format_price(book.tick_size)}"
+        )
+    if quantity <= order.cum_qty:
+        return RejectReason.TOO_LATE, (
+            f"order {order.order_id}: quantity {quantity} is not above the {order.cum_qty} filled"
+        )
+    return None

@@ -19,6 +19,8 @@ from __future__ import annotations
 import enum
 from typing import NamedTuple
 
+import cython
+
 from calarb.core.orders import OrdStatus, OrdType, TimeInForce
 from calarb.core.types import Side
 
@@ -60,29 +62,16 @@ class CancelReason(enum.Enum):
     SELF_MATCH = "self-match prevention"
 
 
+@cython.no_gc  # compiled: not GC-tracked; its fields (str, enum, int, bool) make no cycle
+@cython.cclass
 class Order:
     """A live order inside the engine. One object per book reference number: a replace that
     loses priority creates a new Order under a new `order_id`, carrying `cum_qty` over.
 
     Read-only outside the engine; `leaves == 0` marks an object that is no longer on the book.
+    Compiled, an extension type (orders.pxd): integer fields are C `long long` (prices in
+    1/10,000, shares and notionals are bounded far below 2**63), no other attributes.
     """
-
-    __slots__ = (
-        "order_id",
-        "order_id_text",
-        "participant",
-        "client_order_id",
-        "symbol",
-        "side",
-        "order_type",
-        "time_in_force",
-        "price",
-        "quantity",
-        "leaves",
-        "cum_qty",
-        "cum_notional",
-        "displayed",
-    )
 
     def __init__(
         self,

@@ -1,0 +1,195 @@
+"""The records the matching engine emits, built from its `Order`: order outcomes for the owner
+(`ExecutionReport`, `CancelReject` of calarb.core.order_events) and book changes for market
+data (calarb.venue.orders). One function per kind, so the engine's methods stay short and the
+field order of each 25-field report is written once.
+
+Hot-path records are built with `tuple.__new__` (a NamedTuple without its Python-level
+`__new__`); the rare ones (rejects) through their constructors.
+"""
+
+from __future__ import annotations
+
+from calarb.core.order_events import CancelReject, ExecutionReport
+from calarb.core.orders import ExecType, Liquidity
+from calarb.core.types import Side
+from calarb.venue.orders import (
+    CancelReason,
+    Execution,
+    Order,
+    OrderAdded,
+    OrderDeleted,
+    OrdStatus,
+    OrdType,
+    RejectReason,
+    TimeInForce,
+)
+
+_NEW = ExecType.NEW
+_TRADE = ExecType.TRADE
+_CANCELED = ExecType.CANCELED
+_REPLACED = ExecType.REPLACED
+_REJECTED = ExecType.REJECTED
+_ST_NEW = OrdStatus.NEW
+_ST_PARTIAL = OrdStatus.PARTIALLY_FILLED
+_ST_FILLED = OrdStatus.FILLED
+_ST_CANCELED = OrdStatus.CANCELED
+_ST_REJECTED = OrdStatus.REJECTED
+_NO_FILL = Liquidity.UNKNOWN
+_CANCEL_TEXT = {reason: reason.value for reason in CancelReason}  # Enum.value is slow to read
+_new_record = tuple.__new__
+
+
+def avg_px(cum_notional: int, cum_qty: int) -> int:
+    """AvgPx rounded half up (core.order_events.average_price, on C integers when compiled)."""
+    return (cum_notional + cum_qty // 2) // cum_qty if cum_qty else 0
+
+
+def live_status(order: Order) -> OrdStatus:
+    return _ST_PARTIAL if order.cum_qty else _ST_NEW
+
+
+# --- order outcomes ---------------------------------------------------------------------------
+
+
+def new_report(order: Order, timestamp_ns: int) -> ExecutionReport:
+    """NEW: the order was accepted (before any fill)."""
+    quantity = order.quantity
+    return _new_record(
+        ExecutionReport,
+        (
+            "", order.client_order_id, order.order_id_text, "", _NEW, _ST_NEW, order.symbol,
+            order.side, quantity, order.price, 0, quantity, 0, 0, 0, None, _NO_FILL,
+            timestamp_ns, "", order.participant, order.order_type, order.time_in_force, 0, 0,
+            None,
+        ),
+    )  # fmt: skip
+
+
+def fill_report(
+    order: Order,
+    last_px: int,
+    last_qty: int,
+    liquidity: Liquidity,
+    timestamp_ns: int,
+    match_number: int,
+) -> ExecutionReport:
+    """TRADE: `order` (its cum and leaves already updated) filled `last_qty` at `last_px`."""
+    cum_qty = order.cum_qty
+    cum_notional = order.cum_notional
+    leaves = order.leaves
+    return _new_record(
+        ExecutionReport,
+        (
+            "", order.client_order_id, order.order_id_text, "", _TRADE,
+            _ST_PARTIAL if leaves else _ST_FILLED, order.symbol, order.side, order.quantity,
+            order.price, cum_qty, leaves, avg_px(cum_notional, cum_qty), last_qty, last_px,
+            None, liquidity, timestamp_ns, "", order.participant, order.order_type,
+            order.time_in_force, cum_notional, match_number, None,
+        ),
+    )  # fmt: skip
+
+
+def cancelled_report(
+    order: Order, timestamp_ns: int, reason: CancelReason, orig_client_order_id: str
+) -> ExecutionReport:
+    """CANCELED: the order (or its remainder) is done for `reason`."""
+    cum_qty = order.cum_qty
+    cum_notional = order.cum_notional
+    return _new_record(
+        ExecutionReport,
+        (
+            "", order.client_order_id, order.order_id_text, "", _CANCELED, _ST_CANCELED,
+            order.symbol, order.side, order.quantity, order.price, cum_qty, 0,
+            avg_px(cum_notional, cum_qty), 0, 0, orig_client_order_id or None, _NO_FILL,
+            timestamp_ns, _CANCEL_TEXT[reason], order.participant, order.order_type,
+            order.time_in_force, cum_notional, 0, reason,
+        ),
+    )  # fmt: skip
+
+
+def replaced_report(order: Order, timestamp_ns: int, orig_client_order_id: str) -> ExecutionReport:
+    """REPLACED: the order now has its new quantity, price and ClOrdID."""
+    cum_qty = order.cum_qty
+    cum_notional = order.cum_notional
+    return _new_record(
+        ExecutionReport,
+        (
+            "", order.client_order_id, order.order_id_text, "", _REPLACED, live_status(order),
+            order.symbol, order.side, order.quantity, order.price, cum_qty, order.leaves,
+            avg_px(cum_notional, cum_qty), 0, 0, orig_client_order_id or None, _NO_FILL,
+            timestamp_ns, "", order.participant, order.order_type, order.time_in_force,
+            cum_notional, 0, None,
+        ),
+    )  # fmt: skip
+
+
+def rejected_report(
+    timestamp_ns: int,
+    participant: str,
+    client_order_id: str,
+    symbol: str,
+    side: Side,
+    order_type: OrdType,
+    time_in_force: TimeInForce,
+    price: int,
+    quantity: int,
+    reason: RejectReason,
+    text: str,
+) -> ExecutionReport:
+    """REJECTED: a new order refused before it had a venue order id."""
+    return ExecutionReport(
+        "", client_order_id, "", "", _REJECTED, _ST_REJECTED, symbol, side, quantity, price, 0,
+        0, 0, 0, 0, None, _NO_FILL, timestamp_ns, text, participant, order_type,
+        time_in_force, 0, 0, reason,
+    )  # fmt: skip
+
+
+def cancel_reject(
+    timestamp_ns: int,
+    participant: str,
+    client_order_id: str,
+    orig_client_order_id: str,
+    order_id: int,
+    order_status: OrdStatus,
+    to_replace: bool,
+    reason: RejectReason,
+    text: str,
+) -> CancelReject:
+    """A cancel or replace request refused."""
+    return CancelReject(
+        "", client_order_id, orig_client_order_id, str(order_id) if order_id else "",
+        order_status, to_replace, text, participant, timestamp_ns, reason,
+    )  # fmt: skip
+
+
+# --- book changes -----------------------------------------------------------------------------
+
+
+def added_event(order: Order, timestamp_ns: int) -> OrderAdded:
+    """ITCH A: `order` rests with its leaves."""
+    return _new_record(
+        OrderAdded,
+        (
+            timestamp_ns, order.symbol, order.order_id, order.side, order.leaves, order.price,
+            order.participant,
+        ),
+    )  # fmt: skip
+
+
+def deleted_event(order: Order, timestamp_ns: int) -> OrderDeleted:
+    """ITCH D: `order` left the book other than by a fill."""
+    return _new_record(OrderDeleted, (timestamp_ns, order.symbol, order.order_id))
+
+
+def execution_event(
+    resting: Order, incoming: Order, price: int, shares: int, timestamp_ns: int, match_number: int
+) -> Execution:
+    """ITCH E (or P): `incoming` took `shares` from `resting` at `price`."""
+    return _new_record(
+        Execution,
+        (
+            timestamp_ns, resting.symbol, match_number, price, shares, incoming.side,
+            resting.order_id, incoming.order_id, resting.participant, incoming.participant,
+            resting.displayed,
+        ),
+    )  # fmt: skip
