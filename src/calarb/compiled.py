@@ -12,4 +12,5 @@ COMPILED_MODULES = (
     "calarb.model.signal",
     "calarb.model.live",
     "calarb.ops.latency",
+    "calarb.trading.risk",
 )
