@@ -13,4 +13,5 @@ COMPILED_MODULES = (
     "calarb.model.live",
     "calarb.ops.latency",
     "calarb.trading.risk",
+    "calarb.trading.engine",
 )
