@@ -13,5 +13,6 @@ COMPILED_MODULES = (
     "calarb.model.live",
     "calarb.ops.latency",
     "calarb.trading.risk",
+    "calarb.trading.router",
     "calarb.trading.engine",
 )

@@ -2,6 +2,7 @@
 cimport cython
 
 from calarb.trading.risk cimport RiskGate
+from calarb.trading.router cimport Router
 
 # the stamp slots of the latency recorder's list (Stage is an IntEnum)
 cdef Py_ssize_t _DECODED, _BOOK_UPDATED, _MODEL_UPDATED, _SIGNAL, _RISK_PASSED, _ROUTED
@@ -19,7 +20,8 @@ cdef class TradingEngine:
     cdef public dict gateways
     cdef public object portfolio
     cdef public RiskGate risk
-    cdef public object router, oms, recorder
+    cdef public Router router
+    cdef public object oms, recorder
     cdef public list _stamps
     cdef public object _stamp_now, true_hedge_ratios
     cdef public dict feeds, _venue_tops, consolidated
