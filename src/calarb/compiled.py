@@ -14,5 +14,6 @@ COMPILED_MODULES = (
     "calarb.ops.latency",
     "calarb.trading.risk",
     "calarb.trading.router",
+    "calarb.trading.strategy",
     "calarb.trading.engine",
 )

@@ -87,20 +87,7 @@ __all__ = [
 
 
 class _Leg:
-    __slots__ = (
-        "symbol",
-        "label",
-        "position",
-        "target",
-        "start",
-        "working",
-        "working_side",
-        "remaining",
-        "cancel_sent",
-        "armed",
-        "aggressive",
-        "tag",
-    )
+    """One leg of a pair: its position, target and working order."""
 
     def __init__(self, symbol: str, label: str, pair: str = "") -> None:
         self.symbol = symbol
