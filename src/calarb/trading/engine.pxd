@@ -3,6 +3,7 @@ cimport cython
 
 from calarb.trading.risk cimport RiskGate
 from calarb.trading.router cimport Router
+from calarb.trading.strategy cimport PairState, PairsStrategy
 
 # the stamp slots of the latency recorder's list (Stage is an IntEnum)
 cdef Py_ssize_t _DECODED, _BOOK_UPDATED, _MODEL_UPDATED, _SIGNAL, _RISK_PASSED, _ROUTED
@@ -16,7 +17,8 @@ cpdef consolidated_top(symbol, timestamp_ns, tops)
 
 
 cdef class TradingEngine:
-    cdef public object clock, _monotonic_ns, strategy
+    cdef public object clock, _monotonic_ns
+    cdef public PairsStrategy strategy
     cdef public dict gateways
     cdef public object portfolio
     cdef public RiskGate risk
@@ -31,6 +33,7 @@ cdef class TradingEngine:
     cdef public long long market_data_messages, ticks_to_model, _killed_at
     cdef public long long deleveraging_orders
 
+    @cython.locals(state=PairState, strategy=PairsStrategy, risk=RiskGate)
     cpdef _on_venue_top(self, venue, top)
     cpdef _execute(self, actions, now_ns)
     cpdef bint _send_intent(self, intent, now_ns)
