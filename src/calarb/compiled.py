@@ -18,4 +18,8 @@ COMPILED_MODULES = (
     "calarb.venue.price_levels",
     "calarb.venue.records",
     "calarb.venue.matching",
+    "calarb.trading.risk",
+    "calarb.trading.router",
+    "calarb.trading.strategy",
+    "calarb.trading.engine",
 )

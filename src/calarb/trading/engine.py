@@ -207,13 +207,8 @@ class TradingEngine:
                 bid = bid_shares = 0
             if ask_shares <= 0:
                 ask = ask_shares = 0
-            if (
-                last is not None
-                and last[2] == bid
-                and last[3] == bid_shares
-                and last[4] == ask
-                and last[5] == ask_shares
-            ):
+            # a slice, not four indexes: compiled, `last[i]` on a NamedTuple is a Python call
+            if last is not None and last[2:] == (bid, bid_shares, ask, ask_shares):
                 if stamps is not None:
                     stamps[_BOOK_UPDATED] = self._stamp_now()
                 return

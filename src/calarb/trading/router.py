@@ -143,7 +143,7 @@ class Router:
 
     def on_top_of_book(self, venue: str, top: TopOfBook) -> None:
         state = self.venues.get(venue) or self._venue(venue)
-        state.books[top[0]] = top
+        state.books[top.symbol] = top  # compiled, `top[0]` would be a Python call
 
     def on_levels(
         self, venue: str, symbol: str, bids: Sequence[BookLevel], asks: Sequence[BookLevel]

@@ -1,0 +1,40 @@
+# C declarations for engine.py (Cython pure-Python mode: the .py is the implementation).
+cimport cython
+
+from calarb.trading.risk cimport RiskGate
+from calarb.trading.router cimport Router
+from calarb.trading.strategy cimport PairState, PairsStrategy
+
+# the stamp slots of the latency recorder's list (Stage is an IntEnum)
+cdef Py_ssize_t _DECODED, _BOOK_UPDATED, _MODEL_UPDATED, _SIGNAL, _RISK_PASSED, _ROUTED
+cdef object _PASSED, _ACTIVE, _HALTED, _NO_ACTIONS, _DELEVERAGE, _new_top
+
+
+# top-of-book prices and sizes are ITCH integers (< 2**32)
+@cython.locals(bid="long long", ask="long long", bid_shares="long long",
+               ask_shares="long long")
+cpdef consolidated_top(symbol, timestamp_ns, tops)
+
+
+cdef class TradingEngine:
+    cdef public object clock, _monotonic_ns
+    cdef public PairsStrategy strategy
+    cdef public dict gateways
+    cdef public object portfolio
+    cdef public RiskGate risk
+    cdef public Router router
+    cdef public object oms, recorder
+    cdef public list _stamps
+    cdef public object _stamp_now, true_hedge_ratios
+    cdef public dict feeds, _venue_tops, consolidated
+    cdef public long long orders_sent, intents, cancels_sent, cancels_confirmed, cancel_rejects
+    cdef public list fills
+    cdef public object filled_shares, rejects
+    cdef public long long market_data_messages, ticks_to_model, _killed_at
+    cdef public long long deleveraging_orders
+
+    @cython.locals(state=PairState, strategy=PairsStrategy, risk=RiskGate)
+    cpdef _on_venue_top(self, venue, top)
+    cpdef _execute(self, actions, now_ns)
+    cpdef bint _send_intent(self, intent, now_ns)
+    cpdef bint _kill_pending(self)
