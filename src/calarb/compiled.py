@@ -12,4 +12,9 @@ COMPILED_MODULES = (
     "calarb.model.signal",
     "calarb.model.live",
     "calarb.ops.latency",
+    "calarb.fix.codec",
+    "calarb.fix.timefmt",
+    "calarb.fix.messages.fields",
+    "calarb.fix.messages.orders",
+    "calarb.fix.messages.execution",
 )

@@ -78,10 +78,10 @@ def byte_sum(data: bytes | bytearray | memoryview) -> int:
     if size <= _EXACT_CHUNK:
         return (_adler32(data) & 0xFFFF) - 1
     view = memoryview(data)
-    return sum(
-        (_adler32(view[start : start + _EXACT_CHUNK]) & 0xFFFF) - 1
-        for start in range(0, size, _EXACT_CHUNK)
-    )
+    total = 0
+    for start in range(0, size, _EXACT_CHUNK):
+        total += (_adler32(view[start : start + _EXACT_CHUNK]) & 0xFFFF) - 1
+    return total
 
 
 def checksum(data: bytes | bytearray | memoryview) -> int:
@@ -102,8 +102,6 @@ class FixMessage:
     `fields` holds every field, including 8, 9, 35 and 10 when the message came off the
     wire. Repeated tags (groups, or a faulty peer) are all kept in order.
     """
-
-    __slots__ = ("_fields", "raw", "by_text")
 
     def __init__(
         self,
@@ -237,12 +235,12 @@ def decode(raw: bytes, *, verify: bool = True) -> FixMessage:
     # data field. Then '=' and SOH alternate (checked on the separators alone, kept in order by
     # deleting every other byte), and one split on both pairs tags with values.
     separators = raw.translate(None, _NOT_SEPARATOR)
-    fields = len(separators) >> 1
-    if fields > 3 and raw[-1:] == SOH and separators == _ONE_FIELD * fields:
+    count = len(separators) >> 1
+    if count > 3 and raw[-1:] == SOH and separators == _ONE_FIELD * count:
         tokens = raw.replace(SOH, b"=").split(b"=")
         pairs = iter(tokens)
         by_text = dict(zip(pairs, pairs, strict=False))  # the last token is the empty tail
-        if len(by_text) == fields and _ORDINARY_TAG_TEXTS.issuperset(by_text):
+        if len(by_text) == count and _ORDINARY_TAG_TEXTS.issuperset(by_text):
             if verify:
                 length_text = tokens[3]
                 sum_text = tokens[-2]
@@ -271,13 +269,13 @@ def decode(raw: bytes, *, verify: bool = True) -> FixMessage:
             message.raw = raw
             message.by_text = by_text
             return message
-    fields = _split_fields(raw)
+    split = _split_fields(raw)
     if verify:
-        if len(fields) < 4:
+        if len(split) < 4:
             raise GarbledMessage("fewer than four fields", 0)
-        tags = (fields[0][0], fields[1][0], fields[2][0], fields[-1][0])
-        _check_frame(raw, tags, fields[0][1], fields[1][1], fields[-1][1])
-    return FixMessage(fields, raw)
+        tags = (split[0][0], split[1][0], split[2][0], split[-1][0])
+        _check_frame(raw, tags, split[0][1], split[1][1], split[-1][1])
+    return FixMessage(split, raw)
 
 
 def _check_frame(
@@ -339,9 +337,6 @@ class Envelope:
     only the sequence number and sums the rest in one C call.
     """
 
-    __slots__ = ("begin_string", "_head", "_head_sum", "_after_seq", "_after_time",
-                 "_type_prefix", "_sender", "_target")  # fmt: skip
-
     def __init__(self, begin_string: bytes, sender_comp_id: bytes, target_comp_id: bytes):
         self.begin_string = begin_string
         self._sender = sender_comp_id
@@ -394,8 +389,6 @@ class FixFramer:
     skipped. `next_frame` returns bytes, a GarbledMessage describing skipped input, or None
     when more bytes are needed.
     """
-
-    __slots__ = ("_buffer", "max_message_size")
 
     def __init__(self, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
         self._buffer = bytearray()
