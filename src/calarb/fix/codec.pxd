@@ -35,7 +35,12 @@ cdef class FixFramer:
 cpdef object byte_sum(object data)
 
 
-@cython.locals(separators=bytes, count=Py_ssize_t, tokens=list, by_text=dict,
-               length_text=bytes, sum_text=bytes, trailer_start=Py_ssize_t,
-               message=FixMessage, size=Py_ssize_t)
+@cython.locals(size=Py_ssize_t, pos=Py_ssize_t, start=Py_ssize_t, count=Py_ssize_t,
+               tag=Py_ssize_t, byte="unsigned char", tag_texts=list, ordinary=bytes,
+               by_text=dict, value=bytes, first_tags=list, first_values=list)
+cdef list _scan(bytes raw)
+
+
+@cython.locals(scanned=list, by_text=dict, begin=bytes, length_text=bytes, sum_text=bytes,
+               first_tags=list, trailer_start=Py_ssize_t, message=FixMessage)
 cpdef FixMessage decode(object raw, bint verify=*)
