@@ -534,7 +534,6 @@ class FixSession(OutboundSession):
             self._send_sequence_reset(gap_start, end + 1)
 
 
-
 _ADMIN_HANDLERS: dict[bytes, Callable[[FixSession, FixMessage], None]] = {
     LOGON: FixSession._next_logon,
     HEARTBEAT: FixSession._next_heartbeat,
