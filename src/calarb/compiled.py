@@ -22,4 +22,12 @@ COMPILED_MODULES = (
     "calarb.trading.router",
     "calarb.trading.strategy",
     "calarb.trading.engine",
+    "calarb.fix.codec",
+    "calarb.fix.timefmt",
+    "calarb.fix.messages.fields",
+    "calarb.fix.messages.orders",
+    "calarb.fix.messages.execution",
+    "calarb.fix.outbound",
+    "calarb.fix.session",
+    "calarb.trading.fix_gateway",
 )

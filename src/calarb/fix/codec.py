@@ -15,6 +15,8 @@ import re
 import zlib
 from collections.abc import Iterable, Iterator
 
+import cython
+
 SOH = b"\x01"
 
 BEGIN_STRING = 8
@@ -42,11 +44,8 @@ DATA_FIELDS: dict[int, int] = {
 _DATA_MARKER = re.compile(b"(?:^|\x01)(?:%s)=" % b"|".join(b"%d" % t for t in DATA_FIELDS))
 _DATA_LENGTH_TAGS = frozenset(DATA_FIELDS)
 _TAG_TEXT: list[bytes] = [b"%d" % tag for tag in range(10000)]
-# Tag texts the fast decode path accepts: canonical numbers 1..9999 that are not data lengths.
-_ORDINARY_TAG_TEXTS = frozenset(_TAG_TEXT[1:]) - {b"%d" % tag for tag in DATA_FIELDS}
-# Every byte but SOH and '=': deleting them leaves b"=\x01" per well-formed field.
-_NOT_SEPARATOR = bytes(byte for byte in range(256) if byte not in b"\x01=")
-_ONE_FIELD = b"=\x01"
+# Tags the fast decode path accepts (1 at their index): 1..9999 that are not data lengths.
+_ORDINARY_TAG = bytes(0 if tag == 0 or tag in DATA_FIELDS else 1 for tag in range(10000))
 _TAG_KEYS: dict[bytes, int] = {b"%d=" % tag: tag for tag in range(1, 10000)}
 
 DEFAULT_MAX_MESSAGE_SIZE = 1 << 20
@@ -78,10 +77,10 @@ def byte_sum(data: bytes | bytearray | memoryview) -> int:
     if size <= _EXACT_CHUNK:
         return (_adler32(data) & 0xFFFF) - 1
     view = memoryview(data)
-    return sum(
-        (_adler32(view[start : start + _EXACT_CHUNK]) & 0xFFFF) - 1
-        for start in range(0, size, _EXACT_CHUNK)
-    )
+    total = 0
+    for start in range(0, size, _EXACT_CHUNK):
+        total += (_adler32(view[start : start + _EXACT_CHUNK]) & 0xFFFF) - 1
+    return total
 
 
 def checksum(data: bytes | bytearray | memoryview) -> int:
@@ -102,8 +101,6 @@ class FixMessage:
     `fields` holds every field, including 8, 9, 35 and 10 when the message came off the
     wire. Repeated tags (groups, or a faulty peer) are all kept in order.
     """
-
-    __slots__ = ("_fields", "raw", "by_text")
 
     def __init__(
         self,
@@ -225,6 +222,63 @@ def _split_fields_with_data(raw: bytes) -> list[tuple[int, bytes]]:
     return fields
 
 
+@cython.boundscheck(False)  # safe: every read stops at the SOH that ends the frame
+@cython.wraparound(False)
+def _scan(raw: bytes) -> list | None:
+    """The fast decode path's split of a frame into `[by_text, begin, length_text, sum_text,
+    first three tags and last tag]`, or None when it does not apply: each field is
+    ``tag=value SOH`` with a canonical tag 1..9999 (no leading zero) that is not a data
+    length, no '=' in a value, no repeated tag, at least four fields. The keys are the
+    shared `_TAG_TEXT` bytes (their hashes are computed once). One pass over the bytes."""
+    size = len(raw)
+    if size < 2 or raw[size - 1] != 1:
+        return None
+    tag_texts = _TAG_TEXT
+    ordinary = _ORDINARY_TAG
+    by_text = {}
+    count = 0
+    pos = 0
+    first_tags = [0, 0, 0]
+    first_values = [b"", b""]
+    tag = 0
+    value = b""
+    while pos < size:
+        byte = raw[pos]
+        if byte < 49 or byte > 57:  # a tag starts with 1-9
+            return None
+        tag = byte - 48
+        pos += 1
+        while True:  # the '=' is before the end: the frame ends with SOH
+            byte = raw[pos]
+            pos += 1
+            if byte == 61:  # '='
+                break
+            if byte < 48 or byte > 57 or tag >= 1000:
+                return None
+            tag = tag * 10 + byte - 48
+        if not ordinary[tag]:
+            return None
+        start = pos
+        while True:
+            byte = raw[pos]
+            if byte == 1:
+                break
+            if byte == 61:
+                return None
+            pos += 1
+        value = raw[start:pos]
+        pos += 1
+        by_text[tag_texts[tag]] = value
+        if count < 3:
+            first_tags[count] = tag
+            if count < 2:
+                first_values[count] = value
+        count += 1
+    if count < 4 or len(by_text) != count:
+        return None
+    return [by_text, first_values[0], first_values[1], value, first_tags, tag]
+
+
 def decode(raw: bytes, *, verify: bool = True) -> FixMessage:
     """Decode one whole frame. Raises GarbledMessage naming the reason and byte offset.
 
@@ -233,51 +287,49 @@ def decode(raw: bytes, *, verify: bool = True) -> FixMessage:
     """
     if type(raw) is not bytes:
         raw = bytes(raw)
-    # Fast path: one '=' per field, every tag an ordinary number, no repeated tag, no raw
-    # data field. Then '=' and SOH alternate (checked on the separators alone, kept in order by
-    # deleting every other byte), and one split on both pairs tags with values.
-    separators = raw.translate(None, _NOT_SEPARATOR)
-    fields = len(separators) >> 1
-    if fields > 3 and raw[-1:] == SOH and separators == _ONE_FIELD * fields:
-        tokens = raw.replace(SOH, b"=").split(b"=")
-        pairs = iter(tokens)
-        by_text = dict(zip(pairs, pairs, strict=False))  # the last token is the empty tail
-        if len(by_text) == fields and _ORDINARY_TAG_TEXTS.issuperset(by_text):
-            if verify:
-                length_text = tokens[3]
-                sum_text = tokens[-2]
-                trailer_start = len(raw) - len(sum_text) - 4
-                if not (
-                    tokens[0] == b"8"
-                    and tokens[2] == b"9"
-                    and tokens[4] == b"35"
-                    and tokens[-3] == b"10"
-                    and length_text.isdigit()
-                    and int(length_text) == trailer_start - len(tokens[1]) - len(length_text) - 6
-                    and len(sum_text) == 3
-                    and sum_text.isdigit()
-                    and trailer_start <= _EXACT_CHUNK
-                    and int(sum_text) == ((_adler32(raw[:trailer_start]) & 0xFFFF) - 1) & 0xFF
-                ):  # something is wrong (or the message is long): name it, or accept it
-                    tags = (
-                        BEGIN_STRING if tokens[0] == b"8" else -1,
-                        BODY_LENGTH if tokens[2] == b"9" else -1,
-                        MSG_TYPE if tokens[4] == b"35" else -1,
-                        CHECK_SUM if tokens[-3] == b"10" else -1,
-                    )
-                    _check_frame(raw, tags, tokens[1], length_text, sum_text)
-            message = _new_message(FixMessage)
-            message._fields = None
-            message.raw = raw
-            message.by_text = by_text
-            return message
-    fields = _split_fields(raw)
+    # Fast path (`_scan`): one '=' per field, every tag an ordinary number, no repeated tag,
+    # no raw data field.
+    scanned = _scan(raw)
+    if scanned is not None:
+        by_text = scanned[0]
+        if verify:
+            begin = scanned[1]
+            length_text = scanned[2]
+            sum_text = scanned[3]
+            first_tags = scanned[4]
+            last_tag = scanned[5]
+            trailer_start = len(raw) - len(sum_text) - 4
+            if not (
+                first_tags[0] == BEGIN_STRING
+                and first_tags[1] == BODY_LENGTH
+                and first_tags[2] == MSG_TYPE
+                and last_tag == CHECK_SUM
+                and length_text.isdigit()
+                and int(length_text) == trailer_start - len(begin) - len(length_text) - 6
+                and len(sum_text) == 3
+                and sum_text.isdigit()
+                and trailer_start <= _EXACT_CHUNK
+                and int(sum_text) == ((_adler32(raw[:trailer_start]) & 0xFFFF) - 1) & 0xFF
+            ):  # something is wrong (or the message is long): name it, or accept it
+                tags = (
+                    BEGIN_STRING if first_tags[0] == BEGIN_STRING else -1,
+                    BODY_LENGTH if first_tags[1] == BODY_LENGTH else -1,
+                    MSG_TYPE if first_tags[2] == MSG_TYPE else -1,
+                    CHECK_SUM if last_tag == CHECK_SUM else -1,
+                )
+                _check_frame(raw, tags, begin, length_text, sum_text)
+        message = _new_message(FixMessage)
+        message._fields = None
+        message.raw = raw
+        message.by_text = by_text
+        return message
+    split = _split_fields(raw)
     if verify:
-        if len(fields) < 4:
+        if len(split) < 4:
             raise GarbledMessage("fewer than four fields", 0)
-        tags = (fields[0][0], fields[1][0], fields[2][0], fields[-1][0])
-        _check_frame(raw, tags, fields[0][1], fields[1][1], fields[-1][1])
-    return FixMessage(fields, raw)
+        tags = (split[0][0], split[1][0], split[2][0], split[-1][0])
+        _check_frame(raw, tags, split[0][1], split[1][1], split[-1][1])
+    return FixMessage(split, raw)
 
 
 def _check_frame(
@@ -339,9 +391,6 @@ class Envelope:
     only the sequence number and sums the rest in one C call.
     """
 
-    __slots__ = ("begin_string", "_head", "_head_sum", "_after_seq", "_after_time",
-                 "_type_prefix", "_sender", "_target")  # fmt: skip
-
     def __init__(self, begin_string: bytes, sender_comp_id: bytes, target_comp_id: bytes):
         self.begin_string = begin_string
         self._sender = sender_comp_id
@@ -394,8 +443,6 @@ class FixFramer:
     skipped. `next_frame` returns bytes, a GarbledMessage describing skipped input, or None
     when more bytes are needed.
     """
-
-    __slots__ = ("_buffer", "max_message_size")
 
     def __init__(self, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
         self._buffer = bytearray()

@@ -65,7 +65,7 @@ class OutboundSession:
         self._timestamp = TimestampFormatter(millis=self._fix42_or_later)
         self.format_time = self._timestamp
         """Epoch ns -> this session's UTCTimestamp text (milliseconds from FIX 4.2 on)."""
-        self._wrap = Envelope(self.begin_string, self._sender, self._target).wrap
+        self._envelope = Envelope(self.begin_string, self._sender, self._target)
         self._outbound = bytearray()
         self._events: list[SessionEvent] = []
         self.now_ns = 0
@@ -242,7 +242,7 @@ class OutboundSession:
         store = self.store
         if seq is None:
             seq = store.next_sender_seq
-        raw = self._wrap(msg_type, seq, sending_time, body, header)
+        raw = self._envelope.wrap(msg_type, seq, sending_time, body, header)
         state = self.state
         if (
             state is _LOGGED_ON

@@ -157,7 +157,7 @@ class FixSession(OutboundSession):
             except GarbledMessage as exc:
                 self._garbled(exc)
                 continue
-            self._next(message, queued=False)
+            self._next(message, False)
         return self._take_events()
 
     def _garbled(self, error: GarbledMessage) -> None:
@@ -186,7 +186,7 @@ class FixSession(OutboundSession):
                 for tag in (34, 52):
                     if not message.get(tag):
                         raise MessageRejected(SessionRejectReason.REQUIRED_TAG_MISSING, tag)
-            handler = self._ADMIN_HANDLERS.get(msg_type)
+            handler = _ADMIN_HANDLERS.get(msg_type)
             if handler is not None:
                 handler(self, message)
             elif self._verify(message, True, True):
@@ -299,7 +299,7 @@ class FixSession(OutboundSession):
             if message.msg_type in (LOGON, RESEND_REQUEST):
                 self._increment_target()
             else:
-                self._next(message, queued=True)
+                self._next(message, True)
 
     # --- session-level checks ------------------------------------------------------------
 
@@ -533,12 +533,13 @@ class FixSession(OutboundSession):
         if gap_start:
             self._send_sequence_reset(gap_start, end + 1)
 
-    _ADMIN_HANDLERS: dict[bytes, Callable[[FixSession, FixMessage], None]] = {
-        LOGON: _next_logon,
-        HEARTBEAT: _next_heartbeat,
-        TEST_REQUEST: _next_test_request,
-        REJECT: _next_reject,
-        SEQUENCE_RESET: _next_sequence_reset,
-        LOGOUT: _next_logout,
-        RESEND_REQUEST: _next_resend_request,
-    }
+
+_ADMIN_HANDLERS: dict[bytes, Callable[[FixSession, FixMessage], None]] = {
+    LOGON: FixSession._next_logon,
+    HEARTBEAT: FixSession._next_heartbeat,
+    TEST_REQUEST: FixSession._next_test_request,
+    REJECT: FixSession._next_reject,
+    SEQUENCE_RESET: FixSession._next_sequence_reset,
+    LOGOUT: FixSession._next_logout,
+    RESEND_REQUEST: FixSession._next_resend_request,
+}

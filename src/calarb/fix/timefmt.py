@@ -13,8 +13,6 @@ class TimestampFormatter:
     """Formats epoch nanoseconds as ``YYYYMMDD-HH:MM:SS.sss``; the date-time part is cached per
     second, so a burst of messages pays for formatting only the milliseconds."""
 
-    __slots__ = ("_second", "_prefix", "millis")
-
     def __init__(self, millis: bool = True) -> None:
         self._second = -1
         self._prefix = b""
