@@ -167,6 +167,8 @@ true_ratio = 0.8
 
 
 async def until(condition, timeout: float, what: str) -> None:
+    """Wait for `condition`; `timeout` is a generous bound for a loaded 2-core machine (a
+    simulated venue answers in milliseconds idle, in seconds when the CPU is saturated)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not condition():
@@ -199,7 +201,7 @@ async def scenario(folder: Path) -> None:
         assert stats.gaps_detected > 0 and stats.requests_sent > 0
         for venue in venues:
             venue.paused = True
-        await until(lambda: all(f.caught_up for f in live.feeds.values()), 5.0, "feeds")
+        await until(lambda: all(f.caught_up for f in live.feeds.values()), 20.0, "feeds")
         await asyncio.sleep(0.1)
         assert stats.gaps_recovered == stats.gaps_detected
         for venue in venues:
@@ -209,14 +211,14 @@ async def scenario(folder: Path) -> None:
         # V2's FIX session drops: the router routes around it until the reconnect.
         orders_before = len(engine.oms.orders())
         venues[1].drop_fix()
-        await until(lambda: not live.gateways["V2"].connected, 2.0, "V2 down")
+        await until(lambda: not live.gateways["V2"].connected, 10.0, "V2 down")
         assert not engine.router.venues["V2"].connected
         top = engine.consolidated["AAA"]
         probe = OrderIntent("PROBE", "AAA", Side.BUY, 50, top.ask_price + 10_000)
         decision = engine.router.route(probe)
         assert ("V2", SkipReason.DISCONNECTED) in decision.skipped
         assert decision.orders and {o.venue for o in decision.orders} == {"V1"}
-        await until(lambda: live.gateways["V2"].connected, 5.0, "V2 reconnect")
+        await until(lambda: live.gateways["V2"].connected, 20.0, "V2 reconnect")
         (down_ns, down), (up_ns, up) = live.gateways["V2"].connection_changes[-2:]
         assert (down, up) == (False, True)
         during = [o for o in engine.oms.orders()[orders_before:] if down_ns < o.created_ns < up_ns]
@@ -233,9 +235,9 @@ async def scenario(folder: Path) -> None:
                          (top.bid_price // 2) // 100 * 100, OrdType.LIMIT, TimeInForce.DAY)  # fmt: skip
         engine.oms.submit(far, LiveClock().monotonic_ns())
         engine.gateways["V1"].send_new_order(far, 0)
-        await until(lambda: engine.oms.order("MANUAL1.1").status is OrdStatus.NEW, 2.0, "ack")
+        await until(lambda: engine.oms.order("MANUAL1.1").status is OrdStatus.NEW, 10.0, "ack")
         engine.risk.start_reducing("test: let the strategy's orders finish")
-        await until(lambda: engine.oms.open_count == 1, 3.0, "strategy orders to finish")
+        await until(lambda: engine.oms.open_count == 1, 15.0, "strategy orders to finish")
         await live.stop(cancel_open_orders=False)
         state_before = engine.oms.state()
         positions_before = {s: p.quantity for s, p in engine.portfolio.positions.items()}
@@ -266,8 +268,8 @@ async def scenario(folder: Path) -> None:
 
         # The kill switch, from the kill file: every open order is cancelled, nothing new goes.
         config.kill_file.touch()
-        await until(lambda: second.engine.risk.state is TradingState.HALTED, 2.0, "kill switch")
-        await until(lambda: second.engine.oms.open_count == 0, 3.0, "cancels")
+        await until(lambda: second.engine.risk.state is TradingState.HALTED, 10.0, "kill switch")
+        await until(lambda: second.engine.oms.open_count == 0, 15.0, "cancels")
         assert second.engine.oms.order("MANUAL1.1").status is OrdStatus.CANCELED
         sent = second.engine.orders_sent
         await asyncio.sleep(0.5)
