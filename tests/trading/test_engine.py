@@ -15,6 +15,8 @@ import pytest
 from calarb.backtest.simulated_venue import SimulatedVenue
 from calarb.core.clock import LiveClock, SimulatedClock
 from calarb.core.events import TopOfBook
+from calarb.core.order_events import VenueOrder
+from calarb.core.orders import OrdType, TimeInForce
 from calarb.core.scheduler import EventScheduler
 from calarb.core.types import Side
 from calarb.model.hedge import OlsHedge
@@ -251,6 +253,35 @@ def test_a_post_trade_breach_reduces_with_deleveraging_orders():
         OrderPurpose.UNWIND,
     }
     assert trading.summary()["kill_switch"] == {"engaged": False, "reason": ""}
+
+
+def test_reducing_cancels_the_strategys_working_orders_and_keeps_manual_ones():
+    """Once REDUCING, nothing asks the strategy: its working orders (resting limit orders
+    with nothing left to time them out) are cancelled at the venue; a manual order stays."""
+    trading, venues, _ = simulate(seed=8, seconds=5)
+    now = trading.clock.monotonic_ns()
+    top = trading.consolidated["AAA"]
+    resting = {
+        purpose: VenueOrder(f"T{purpose.name}.1", f"T{purpose.name}", "V1", "AAA", Side.BUY,
+                            10, top.bid_price // 2 // 100 * 100, OrdType.LIMIT,
+                            TimeInForce.DAY, purpose=purpose)  # fmt: skip
+        for purpose in (OrderPurpose.ENTRY, OrderPurpose.EXIT, OrderPurpose.MANUAL)
+    }
+    for order in resting.values():
+        trading.oms.submit(order, now)
+        venues["V1"].send_new_order(order, now)
+    scheduler = venues["V1"].scheduler  # both venues', with their report latency
+    scheduler.run_until(now + 1_000_000_000)
+    assert {o.cl_ord_id for o in trading.oms.open_orders()} >= {"TENTRY.1", "TEXIT.1"}
+    cancels = trading.cancels_sent
+    assert trading.start_reducing("test")
+    assert not trading.start_reducing("again")  # already REDUCING: nothing changes
+    assert trading.risk.state is TradingState.REDUCING and trading.risk.state_reason == "test"
+    scheduler.run_until(now + 2_000_000_000)
+    assert [o.cl_ord_id for o in trading.oms.open_orders()] == ["TMANUAL.1"]
+    assert trading.oms.order("TENTRY.1").status is OrdStatus.CANCELED
+    assert trading.oms.order("TEXIT.1").status is OrdStatus.CANCELED
+    assert trading.cancels_sent == cancels + 2
 
 
 def test_timer_is_idle_exactly_when_a_tick_would_do_nothing():

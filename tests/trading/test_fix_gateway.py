@@ -15,8 +15,9 @@ from calarb.fix.config import SessionSettings
 from calarb.fix.transport import FixAcceptor, FixInitiator
 from calarb.ops.latency import LatencyRecorder
 from calarb.trading.fix_gateway import FixOrderGateway
-from calarb.trading.oms import DiffKind, OrderManager
+from calarb.trading.oms import OrderManager
 from calarb.trading.orders import Liquidity, OrdStatus, OrdType, TimeInForce, VenueFees
+from calarb.trading.reconcile import DiffKind
 from calarb.trading.router import Router
 from calarb.venue.config import ParticipantConfig
 from calarb.venue.gateway import VenueGateway, acceptor_settings

@@ -22,8 +22,8 @@ from calarb.fix.transport import FixAcceptor
 from calarb.itch.transport import fresh_multicast_address
 from calarb.trading.config import load_config
 from calarb.trading.live import LiveEngine, next_run_prefix
-from calarb.trading.oms import DiffKind
 from calarb.trading.orders import OrderIntent, OrdStatus, OrdType, TimeInForce
+from calarb.trading.reconcile import DiffKind
 from calarb.trading.risk import TradingState
 from calarb.trading.router import SkipReason
 from calarb.venue.config import ParticipantConfig
@@ -236,8 +236,10 @@ async def scenario(folder: Path) -> None:
         engine.oms.submit(far, LiveClock().monotonic_ns())
         engine.gateways["V1"].send_new_order(far, 0)
         await until(lambda: engine.oms.order("MANUAL1.1").status is OrdStatus.NEW, 10.0, "ack")
-        engine.risk.start_reducing("test: let the strategy's orders finish")
-        await until(lambda: engine.oms.open_count == 1, 15.0, "strategy orders to finish")
+        # REDUCING: the strategy is not asked any more and its working orders are cancelled;
+        # the manual order stays.
+        engine.start_reducing("test: the strategy's orders end")
+        await until(lambda: engine.oms.open_count == 1, 15.0, "strategy orders to end")
         await live.stop(cancel_open_orders=False)
         state_before = engine.oms.state()
         positions_before = {s: p.quantity for s, p in engine.portfolio.positions.items()}

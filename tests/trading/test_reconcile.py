@@ -3,16 +3,16 @@ from __future__ import annotations
 from calarb.core.order_events import CancelRequest, StatusRequest, VenueOrder
 from calarb.core.orders import ExecType
 from calarb.core.types import Side
-from calarb.trading.oms import (
+from calarb.trading.oms import OrderManager
+from calarb.trading.orders import OrdStatus, OrdType, TimeInForce
+from calarb.trading.reconcile import (
     ApplyReport,
     CancelAtVenue,
     CloseLocally,
     DiffKind,
-    OrderManager,
     RequestStatus,
     reconcile,
 )
-from calarb.trading.orders import OrdStatus, OrdType, TimeInForce
 
 
 def order(cl, qty=100):

@@ -11,6 +11,7 @@ cdef class _Series:
 
     @cython.locals(length=Py_ssize_t)
     cpdef void add(self, long long value)
+    cpdef void flush(self)
 
 
 @cython.locals(previous="long long", stage=Py_ssize_t, now="long long", series=_Series,
@@ -37,3 +38,6 @@ cdef class LatencyRecorder:
 
     @cython.locals(stamps=list, received="long long", written="long long")
     cpdef void end_tick(self)
+
+    @cython.locals(series=_Series)
+    cpdef void flush(self)

@@ -14,7 +14,7 @@ from calarb.core.order_events import (
 )
 from calarb.core.orders import ExecType
 from calarb.trading.journal import FsyncPolicy, Journal, JournalCorruptError, read_journal
-from calarb.trading.oms import OrderManager, reconcile
+from calarb.trading.oms import OrderManager
 from calarb.trading.orders import (
     Liquidity,
     OrderIntent,
@@ -25,6 +25,7 @@ from calarb.trading.orders import (
     VenueFees,
 )
 from calarb.trading.portfolio import Portfolio
+from calarb.trading.reconcile import reconcile
 from calarb.trading.risk import (
     RiskGate,
     RiskLimits,

@@ -1,13 +1,17 @@
 # C declarations for engine.py (Cython pure-Python mode: the .py is the implementation).
 cimport cython
 
+from calarb.book.feed cimport ItchBookFeed
+from calarb.ops.latency cimport LatencyRecorder
+from calarb.trading.oms cimport OrderManager
+from calarb.trading.portfolio cimport Portfolio
 from calarb.trading.risk cimport RiskGate
 from calarb.trading.router cimport Router
 from calarb.trading.strategy cimport PairState, PairsStrategy
 
 # the stamp slots of the latency recorder's list (Stage is an IntEnum)
 cdef Py_ssize_t _DECODED, _BOOK_UPDATED, _MODEL_UPDATED, _SIGNAL, _RISK_PASSED, _ROUTED
-cdef object _PASSED, _ACTIVE, _HALTED, _NO_ACTIONS, _DELEVERAGE, _new_top
+cdef object _PASSED, _ACTIVE, _HALTED, _NO_ACTIONS, _DELEVERAGE, _STRATEGY_PURPOSES, _new_top
 
 
 # top-of-book prices and sizes are ITCH integers (< 2**32)
@@ -20,10 +24,11 @@ cdef class TradingEngine:
     cdef public object clock, _monotonic_ns
     cdef public PairsStrategy strategy
     cdef public dict gateways
-    cdef public object portfolio
+    cdef public Portfolio portfolio
     cdef public RiskGate risk
     cdef public Router router
-    cdef public object oms, recorder
+    cdef public OrderManager oms
+    cdef public LatencyRecorder recorder
     cdef public list _stamps
     cdef public object _stamp_now, true_hedge_ratios
     cdef public dict feeds, _venue_tops, consolidated
@@ -33,8 +38,11 @@ cdef class TradingEngine:
     cdef public long long market_data_messages, ticks_to_model, _killed_at
     cdef public long long deleveraging_orders
 
+    @cython.locals(recorder=LatencyRecorder, feed=ItchBookFeed, stamps=list)
+    cpdef on_market_data(self, venue, message, received_ns=*)
     @cython.locals(state=PairState, strategy=PairsStrategy, risk=RiskGate)
     cpdef _on_venue_top(self, venue, top)
     cpdef _execute(self, actions, now_ns)
+    @cython.locals(oms=OrderManager, gateways=dict, stamps=list)
     cpdef bint _send_intent(self, intent, now_ns)
     cpdef bint _kill_pending(self)

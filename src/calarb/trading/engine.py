@@ -23,7 +23,8 @@ The trading state is the risk gate's (`risk.state`, a `TradingState`): the strat
 only while it is ACTIVE. Kill switch (`kill`, or automatic when the risk gate kills itself on
 the daily loss limit): HALTED, every open order cancelled, positions optionally flattened
 with reduce-only IOC orders. On `on_timer`, a post-trade limit breach (positions at current
-marks) moves to REDUCING and sends reduce-only deleveraging orders.
+marks) moves to REDUCING (`start_reducing`: the strategy's working orders are cancelled) and
+sends reduce-only deleveraging orders.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ _ACTIVE = TradingState.ACTIVE
 _HALTED = TradingState.HALTED
 _NO_ACTIONS: tuple[StrategyAction, ...] = ()
 _DELEVERAGE = OrderPurpose.DELEVERAGE
+_STRATEGY_PURPOSES = frozenset((OrderPurpose.ENTRY, OrderPurpose.EXIT, OrderPurpose.UNWIND))
 _new_top = tuple.__new__  # builds a TopOfBook without its Python-level __new__
 
 
@@ -314,7 +316,7 @@ class TradingEngine:
         breaches = self.risk.breaches()
         if breaches and not any(order.purpose is _DELEVERAGE for order in self.oms.open_orders()):
             names = ", ".join(breach.reason.name for breach in breaches)
-            self.risk.start_reducing(f"post-trade limit breach: {names}")
+            self.start_reducing(f"post-trade limit breach: {names}", now)
             for intent in deleveraging_intents(self.risk, now):
                 if self._send_intent(intent, now):
                     self.deleveraging_orders += 1
@@ -354,6 +356,22 @@ class TradingEngine:
         """Nothing to count: the OMS and the risk gate keep the open quantities."""
 
     # -- controls --------------------------------------------------------------------------
+
+    def start_reducing(self, reason: str, now_ns: int | None = None) -> bool:
+        """WARMING_UP or ACTIVE -> REDUCING (False if the state did not change): the strategy
+        is not asked any more, so its working orders are cancelled (nothing would steer or
+        time them out); manual and reduce-only orders stay."""
+        if not self.risk.start_reducing(reason):
+            return False
+        now = self.clock.monotonic_ns() if now_ns is None else now_ns
+        oms = self.oms
+        for order in oms.open_orders():
+            if order.purpose in _STRATEGY_PURPOSES:
+                request = oms.request_cancel(order.cl_ord_id, now)
+                if request is not None:
+                    self.gateways[request.venue].send_cancel(request, now)
+                    self.cancels_sent += 1
+        return True
 
     def kill(self, reason: str = "manual", flatten: bool = False) -> None:
         """Kill switch: the risk gate HALTED (its first reason kept), every open order

@@ -53,7 +53,8 @@ from calarb.fix.messages import (
 from calarb.fix.session import Disconnected, FixSession, LoggedOn, SessionEvent
 from calarb.ops.latency import LatencyRecorder, Stage
 from calarb.trading.gateway import ExecutionSink
-from calarb.trading.oms import Difference, OrderManager, reconcile
+from calarb.trading.oms import OrderManager
+from calarb.trading.reconcile import Difference, reconcile
 from calarb.trading.router import Router
 
 log = logging.getLogger("calarb.trading.fix_gateway")

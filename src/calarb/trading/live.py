@@ -259,6 +259,7 @@ class LiveEngine:
                 for gateway in self.gateways.values():
                     gateway.on_timer(now)
                 self.engine.on_timer(now)
+                self.recorder.flush()  # histograms folded between ticks, not on one
             except Exception:  # the timer must keep running whatever one tick did
                 log.exception("timer tick failed")
 
@@ -304,7 +305,7 @@ class LiveEngine:
         self._signals.clear()
         engine = self.engine
         if cancel_open_orders and engine.oms.open_count:
-            engine.risk.start_reducing("stopping")
+            engine.start_reducing("stopping")
             now = self.clock.monotonic_ns()
             for request in engine.oms.cancel_all(now):
                 engine.gateways[request.venue].send_cancel(request, now)

@@ -128,10 +128,13 @@ class OrderRecord:
 
     def snapshot(self) -> dict[str, Any]:
         """Every field as plain data (for comparisons, reports and tests)."""
-        return {name: getattr(self, name) for name in self.__slots__} | {"chain": list(self.chain)}
+        return {name: getattr(self, name) for name in _RECORD_FIELDS} | {"chain": list(self.chain)}
 
     def __repr__(self) -> str:
         return (
             f"OrderRecord({self.cl_ord_id!r} {self.venue} {self.symbol} {self.side.name} "
             f"{self.cum_qty}/{self.quantity}@{self.price} {self.status.name})"
         )
+
+
+_RECORD_FIELDS = OrderRecord.__slots__  # (compiled, an instance has no __slots__)

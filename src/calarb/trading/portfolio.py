@@ -29,6 +29,8 @@ from calarb.core.orders import Liquidity
 from calarb.core.types import Side
 from calarb.trading.orders import OrderRecord, VenueFees
 
+_BUY = Side.BUY  # a module constant: enum attribute lookups are slow
+
 
 def divide_round_half_even(numerator: int, denominator: int) -> int:
     """numerator / denominator rounded to the nearest int, ties to even (denominator > 0)."""
@@ -77,7 +79,7 @@ class Position:
         return self.realized + self.unrealized - self.fees
 
     def snapshot(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {name: getattr(self, name) for name in _POSITION_FIELDS}
 
 
 class VenuePosition:
@@ -92,10 +94,16 @@ class VenuePosition:
         self.fees = 0
 
     def snapshot(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {name: getattr(self, name) for name in _VENUE_POSITION_FIELDS}
+
+
+_POSITION_FIELDS = Position.__slots__  # (compiled, an instance has no __slots__)
+_VENUE_POSITION_FIELDS = VenuePosition.__slots__
 
 
 class Portfolio:
+    """Positions per symbol (and per symbol and venue), realised and unrealised P&L, fees."""
+
     def __init__(self, fees: Mapping[str, VenueFees] | None = None) -> None:
         self.fees_by_venue: dict[str, VenueFees] = dict(fees or {})
         self.positions: dict[str, Position] = {}
@@ -130,7 +138,7 @@ class Portfolio:
     ) -> int:
         """Book a fill; returns the realised P&L it produced (before fees)."""
         position = self.position(symbol)
-        signed = quantity if side is Side.BUY else -quantity
+        signed = quantity if side is _BUY else -quantity
         held = position.quantity
         realized = 0
         if held == 0 or (held > 0) == (signed > 0):
@@ -154,7 +162,7 @@ class Portfolio:
         position.realized += realized
         position.fees += fee
         position.fills += 1
-        if side is Side.BUY:
+        if side is _BUY:
             position.bought += quantity
         else:
             position.sold += quantity
@@ -163,7 +171,7 @@ class Portfolio:
             at_venue = self.venue_positions[(symbol, venue)] = VenuePosition()
         at_venue.quantity += signed
         at_venue.fees += fee
-        if side is Side.BUY:
+        if side is _BUY:
             at_venue.bought += quantity
         else:
             at_venue.sold += quantity

@@ -1,0 +1,16 @@
+# C declarations for orders.py (Cython pure-Python mode: the .py is the implementation).
+# OrderRecord is an extension type: its fields are C slots, read and written by the OMS, the
+# portfolio, the risk gate and the strategy on every fill. Quantities and money stay Python ints.
+cimport cython
+
+cdef object _PENDING_NEW
+
+
+@cython.final
+cdef class OrderRecord:
+    cdef public object root_id, cl_ord_id, parent_id, venue, symbol, side
+    cdef public list chain
+    cdef public object quantity, price, ord_type, time_in_force, tag, purpose, status
+    cdef public object order_id, cum_qty, leaves_qty, avg_px, cum_notional
+    cdef public object pending_id, pending_quantity, pending_price, status_before_pending
+    cdef public object created_ns, updated_ns, text
