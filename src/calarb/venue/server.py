@@ -193,6 +193,7 @@ class Venue:
             )
         self.market_data: VenueMarketData | None = None
         self.fix_port = 0
+        self.instance_ns = fix_clock.wall_ns()  # names this start's market data session
 
     @property
     def name(self) -> str:
@@ -201,7 +202,7 @@ class Venue:
     async def start(self) -> dict[str, Any]:
         """Bind the sockets, start the day, publish the opening quotes; returns addresses."""
         self.market_data = await VenueMarketData.open(
-            self.config.market_data, self.engine.instruments
+            self.config.market_data, self.engine.instruments, self.instance_ns
         )
         if self.acceptor is not None:
             self.fix_port = await self.acceptor.start("127.0.0.1", self.config.fix_port)
@@ -211,12 +212,14 @@ class Venue:
         self.publish()
         group, port = self.market_data.group_address
         host, retransmission_port = self.market_data.retransmission_address
+        source_host, source_port = self.market_data.source_address
         return {
             "venue": self.name,
             "fix": f"127.0.0.1:{self.fix_port}" if self.acceptor is not None else None,
             "comp_id": self.config.comp_id,
             "market_data": f"{group}:{port}",
-            "session": self.config.market_data.session,
+            "session": self.market_data.session,
+            "source": f"{source_host}:{source_port}",
             "retransmission": f"{host}:{retransmission_port}",
             "symbols": list(self.engine.instruments),
         }
