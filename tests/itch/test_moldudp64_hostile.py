@@ -10,6 +10,7 @@ from calarb.itch.moldudp64 import (
     MoldReceiver,
     MoldSender,
     RetransmissionServer,
+    SpillFile,
     decode_request,
     encode_heartbeat,
     encode_packet,
@@ -165,3 +166,36 @@ def test_an_ended_session_is_followed_at_once_and_a_pinned_receiver_never_follow
 def test_bounds_must_be_positive(name):
     with pytest.raises(ValueError, match=name):
         MoldReceiver(**{name: 0})
+
+
+def test_a_history_with_a_spill_file_keeps_a_bounded_window_and_answers_from_sequence_1(
+    tmp_path,
+):
+    with (tmp_path / "history.bin").open("w+b") as file:
+        sender = MoldSender("SESSION01", history_limit=100,
+                            history_spill=SpillFile(file))  # fmt: skip
+        server = RetransmissionServer.for_sender(sender)
+        messages = [f"message {n}".encode() * (1 + n % 3) for n in range(1, 20_001)]
+        for m in messages:
+            sender.add(m)
+        sender.flush()
+        assert len(sender.history._messages) <= 125  # the window in memory
+        assert sender.history.first_sequence == 1 and len(sender.history) == 20_000
+        for start, count in ((1, 1024), (255, 3), (256, 1), (19_950, 100), (19_870, 50)):
+            first, got = sender.history.get(start, count)
+            assert first == start and got == messages[start - 1 : start - 1 + count][:count]
+        receiver = MoldReceiver(max_request_count=1000)
+        receiver.on_packet(encode_heartbeat(SESSION, 20_001), 0)  # a late joiner from 1
+        delivered = []
+        now = 0
+        while not receiver.next_sequence == 20_001 and now < 100:
+            now += 1
+            for request in receiver.poll(now * 200 * MS):
+                for answer in server.on_request(request):
+                    delivered += receiver.on_packet(answer, now * 200 * MS)
+        assert delivered == messages
+    no_spill = MoldSender("SESSION01", history_limit=100)
+    for m in messages:
+        no_spill.add(m)
+    no_spill.flush()
+    assert no_spill.history.get(1, 10) == (no_spill.history.first_sequence, [])

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import tempfile
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,10 +30,10 @@ from calarb.core.types import Instrument
 from calarb.itch.codec import ENCODERS
 from calarb.itch.messages import ItchMessage
 from calarb.itch.moldudp64 import (
-    DEFAULT_HISTORY_LIMIT,
     DEFAULT_MAX_PAYLOAD,
     MoldSender,
     RetransmissionServer,
+    SpillFile,
 )
 from calarb.itch.transport import (
     LOOPBACK,
@@ -48,6 +49,8 @@ from calarb.venue.orders import BookEvent
 log = logging.getLogger(__name__)
 
 _MAX_KEPT_ERRORS = 100
+VENUE_HISTORY_LIMIT = 100_000
+"""Messages a venue keeps in memory for retransmission (older ones: see `history_spill`)."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,9 @@ class MarketDataConfig:
     `session_per_instance` (the default) each start of the venue publishes under its own
     session (`instance_session`), so a subscriber notices a restart instead of taking the
     new sequence numbers for duplicates. `source_port`: the UDP port the packets come from
-    (0: any free one; fixed, subscribers can accept that source only).
+    (0: any free one; fixed, subscribers can accept that source only). `history_limit`: the
+    messages kept in memory for retransmission; with `history_spill` older ones go to a
+    temporary file and are answered from it (memory stays flat, the whole day answerable).
     `group`, `port`: the multicast group (224.0.0.0/4; 239.255.x.y stays on the host) and
     UDP port. `retransmission_port`: the gap-request server's UDP port (0: any free one, see
     `VenueMarketData.retransmission_address`). `latency_ms`: added one-way delay of
@@ -108,7 +113,8 @@ class MarketDataConfig:
     session_per_instance: bool = True
     heartbeat_interval_s: float = 1.0
     latency_ms: float = 0.0
-    history_limit: int = DEFAULT_HISTORY_LIMIT
+    history_limit: int = VENUE_HISTORY_LIMIT
+    history_spill: bool = True
     max_payload: int = DEFAULT_MAX_PAYLOAD
     midnight_ns: int = 0
     mpids: Mapping[str, str] = field(default_factory=dict)
@@ -127,6 +133,8 @@ class MarketDataConfig:
                 raise ValueError(f"market data {name} {value} is not a usable UDP port")
         if self.heartbeat_interval_s <= 0:
             raise ValueError(f"heartbeat_interval_s {self.heartbeat_interval_s} must be positive")
+        if self.history_limit < 1:
+            raise ValueError(f"history_limit {self.history_limit} must be at least 1")
         if self.latency_ms < 0:
             raise ValueError(f"latency_ms {self.latency_ms} must not be negative")
 
@@ -212,9 +220,11 @@ class VenueMarketData:
         session = config.session
         if config.session_per_instance and instance_ns is not None:
             session = instance_session(session, instance_ns)
+        spill_file = tempfile.TemporaryFile() if config.history_spill else None  # noqa: SIM115  (closed in close)
         sender = MoldSender(
-            session, max_payload=config.max_payload, history_limit=config.history_limit
-        )
+            session, max_payload=config.max_payload, history_limit=config.history_limit,
+            history_spill=SpillFile(spill_file) if spill_file is not None else None,
+        )  # fmt: skip
         server = RetransmissionServer.for_sender(sender)
         endpoint = await RetransmissionEndpoint.create(server, LOOPBACK, config.retransmission_port)
         try:
@@ -316,6 +326,9 @@ class VenueMarketData:
             self._delay_handle = None
         self.mold.close()
         self.endpoint.close()
+        spill = self.sender.history.spill
+        if spill is not None:
+            spill.file.close()
 
     # --- internals ---------------------------------------------------------------------------
 
