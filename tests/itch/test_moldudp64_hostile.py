@@ -188,7 +188,7 @@ def test_a_history_with_a_spill_file_keeps_a_bounded_window_and_answers_from_seq
         receiver.on_packet(encode_heartbeat(SESSION, 20_001), 0)  # a late joiner from 1
         delivered = []
         now = 0
-        while not receiver.next_sequence == 20_001 and now < 100:
+        while receiver.next_sequence != 20_001 and now < 100:
             now += 1
             for request in receiver.poll(now * 200 * MS):
                 for answer in server.on_request(request):
