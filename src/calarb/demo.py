@@ -269,6 +269,7 @@ def engine_document(
                     "retransmission_host": retransmission_host,
                     "retransmission_port": int(retransmission_port),
                     "session": address["session"],
+                    "sources": [address.get("source", "127.0.0.1")],
                 },
             }
         )

@@ -305,3 +305,120 @@ def test_config_errors_name_the_key(tmp_path):
     path.write_text("[engine]\nbogus = 1\n")
     with pytest.raises(ValueError, match="bogus"):
         load_config(path)
+
+
+async def late_join_scenario(folder: Path) -> tuple[LiveEngine, dict, list[str], list[str]]:
+    venue = InProcessVenue("V1", 21, FeedFaults())
+    await venue.start()
+    venue.paused = True
+    for _ in range(400):  # the morning: thousands of messages before the engine starts
+        venue._step()
+    history = venue.market_data.next_sequence - 1
+    config = load_config(write_config(folder, [venue]))
+    live = LiveEngine(config)
+    receiver = live.feeds["V1"].receiver
+    # small bounds, so that this morning is a "long" one: 50-message chunks, 3 in flight
+    receiver.max_sequence_jump, receiver.max_request_count = 400, 50
+    receiver.max_requests_in_flight = 3
+    most_in_flight = 0
+    reasons: list[str] = []
+    try:
+        await live.start()
+        venue.paused = False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while live.engine.risk.state is TradingState.WARMING_UP:
+            assert loop.time() < deadline, live.waiting_for()
+            most_in_flight = max(most_in_flight, len(receiver._in_flight))
+            if live.wait_reason and live.wait_reason not in reasons:
+                reasons.append(live.wait_reason)
+            await asyncio.sleep(0.001)
+        venue.paused = True
+        await until(lambda: not receiver.has_missing, 10, "the feed to catch up")
+        await asyncio.sleep(0.2)
+        differences = book_differences(venue.engine, live.engine.feeds["V1"].books)
+        stats = receiver.stats.as_dict() | {"history": history, "in_flight": most_in_flight}
+        summary = live.summary()
+    finally:
+        await live.stop()
+        await venue.stop()
+    return summary, stats, reasons, differences
+
+
+def test_an_engine_joining_mid_day_catches_up_in_bounded_chunks_and_says_why_it_waits(
+    tmp_path, caplog
+):
+    with caplog.at_level("INFO"):
+        summary, stats, reasons, differences = asyncio.run(
+            asyncio.wait_for(late_join_scenario(tmp_path), 60)
+        )
+    assert differences == []
+    assert stats["history"] > 2000
+    assert stats["in_flight"] <= 3
+    assert stats["jumps_refused"] >= 1  # the first live packet was far beyond sequence 1
+    # about one request per 50-message chunk of the morning: no snowball of requests
+    assert stats["history"] / 50 <= stats["requests_sent"] <= 3 * stats["history"] / 50 + 20
+    logged = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("strategy waiting: feed V1: catching up, sequence") for m in logged)
+    assert any(m.startswith("feed V1: catching up, sequence") for m in logged)
+    assert any(m.startswith("feeds caught up and sessions logged on") for m in logged)
+    assert summary["waiting_for"] is None
+    assert summary["feeds"]["V1"]["recovery"]["state"] == "live"
+
+
+async def venue_restart_scenario(folder: Path) -> tuple[dict, list[str], str, str]:
+    import dataclasses
+
+    venue = InProcessVenue("V1", 31, FeedFaults())
+    await venue.start()
+    config = load_config(write_config(folder, [venue]))
+    live = LiveEngine(config)
+    feed = live.feeds["V1"]
+    feed.receiver.session_silence_ns = 500_000_000
+    try:
+        await live.start()
+        await live.wait_ready(20.0)
+        await asyncio.sleep(0.5)
+        old_session = feed.receiver.session.decode().strip()
+        # the venue's market data dies and a new instance starts on the same addresses with
+        # a fresh matching engine (its books lost), publishing under a new session name
+        venue.paused = True
+        _, retransmission_port = venue.market_data.retransmission_address
+        await venue.market_data.close()
+        await asyncio.sleep(0.05)  # the closed transports release their ports
+        market = two_symbol_market(5)
+        venue.engine = MatchingEngine(market.instruments())
+        venue.traders = BackgroundTraders(venue.engine, market, 32, "V1")
+        venue.market_data = await VenueMarketData.open(
+            dataclasses.replace(venue.market_data_config, retransmission_port=retransmission_port),
+            venue.engine.instruments,
+            instance_ns=123_456_789_000,
+        )
+        venue.market_data.start_of_day(venue.fair_values.now_ns)
+        venue.paused = False
+        await until(lambda: feed.book_resets == 1, 20, "the engine to follow the new session")
+        await asyncio.sleep(0.5)
+        venue.paused = True
+        await until(lambda: not feed.receiver.has_missing, 10, "the new session to be complete")
+        await asyncio.sleep(0.2)
+        differences = book_differences(venue.engine, live.engine.feeds["V1"].books)
+        summary = live.summary()
+    finally:
+        await live.stop()
+        await venue.stop()
+    return summary, differences, old_session, venue.market_data.session
+
+
+def test_a_restarted_venue_feed_resets_the_engine_books_from_its_new_session(tmp_path, caplog):
+    with caplog.at_level("INFO"):
+        summary, differences, old, new = asyncio.run(
+            asyncio.wait_for(venue_restart_scenario(tmp_path), 60)
+        )
+    assert old == "V1" and new != old
+    assert differences == []  # the books are the new instance's, nothing of the old one left
+    feed = summary["feeds"]["V1"]
+    assert feed["book_resets"] == 1 and feed["session_changes"] == 1
+    assert feed["recovery"]["session"] == new
+    resets = [r.getMessage() for r in caplog.records if "market data restarted" in r.getMessage()]
+    assert resets == [f"V1: market data restarted (session {new} replaces V1): 2 books reset, "
+                      "rebuilding from sequence 1 of the new session"]  # fmt: skip

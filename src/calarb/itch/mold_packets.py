@@ -33,6 +33,14 @@ DEFAULT_HISTORY_LIMIT = 1_000_000
 DEFAULT_MAX_MESSAGES_PER_ANSWER = 1024
 DEFAULT_REQUEST_TIMEOUT_NS = 100_000_000
 DEFAULT_MAX_REQUESTS_PER_POLL = 16
+DEFAULT_MAX_REQUESTS_IN_FLIGHT = 16
+DEFAULT_MAX_SEQUENCE_JUMP = 65_536
+"""A packet further than this beyond the highest trusted sequence is not trusted (a receiver
+asks the re-request server for the way there in bounded chunks instead)."""
+DEFAULT_MAX_BUFFERED = 200_000
+DEFAULT_MAX_REQUEST_TIMEOUT_NS = 1_000_000_000
+DEFAULT_SESSION_SILENCE_NS = 3_000_000_000
+"""A new session name is followed once the current session has been silent this long."""
 
 _LENGTH = struct.Struct(">H")
 _pack_header = HEADER.pack

@@ -16,9 +16,9 @@ request packets to send. Asyncio adapters live in `calarb.itch.transport`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
+from calarb.itch.mold_history import MessageHistory, SpillFile  # noqa: F401  (re-exported)
 from calarb.itch.mold_packets import (  # noqa: F401  (re-exported: the protocol in one import)
     BLOCK_LENGTH_SIZE,
     DEFAULT_HISTORY_LIMIT,
@@ -52,45 +52,6 @@ from calarb.itch.mold_packets import (  # noqa: F401  (re-exported: the protocol
 from calarb.itch.mold_receiver import MoldReceiver, ReceiverStats  # noqa: F401  (re-exported)
 
 
-class MessageHistory:
-    """The last `limit` messages sent, by sequence number, for retransmission."""
-
-    def __init__(self, first_sequence: int = 1, limit: int = DEFAULT_HISTORY_LIMIT) -> None:
-        if limit < 1:
-            raise ValueError(f"history limit must be at least 1, got {limit}")
-        self.limit = limit
-        self._messages: list[bytes] = []
-        self._base = first_sequence  # sequence of self._messages[0]
-
-    @property
-    def first_sequence(self) -> int:
-        """The oldest sequence still held (equals next_sequence when empty)."""
-        return self._base + max(0, len(self._messages) - self.limit)
-
-    @property
-    def next_sequence(self) -> int:
-        return self._base + len(self._messages)
-
-    def __len__(self) -> int:
-        return self.next_sequence - self.first_sequence
-
-    def extend(self, messages: Iterable[bytes]) -> None:
-        self._messages.extend(messages)
-        excess = len(self._messages) - self.limit
-        if excess > self.limit // 4:  # amortised trim: keeps slices O(answer), not O(history)
-            del self._messages[:excess]
-            self._base += excess
-
-    def get(self, start: int, count: int) -> tuple[int, list[bytes]]:
-        """Messages of [start, start + count) still held: (first sequence returned, messages).
-        Evicted and not-yet-sent sequences are left out, so the result may be shorter."""
-        first = max(start, self.first_sequence)
-        end = min(start + count, self.next_sequence)
-        if first >= end:
-            return first, []
-        return first, self._messages[first - self._base : end - self._base]
-
-
 class MoldSender:
     """Builds downstream packets for one session and keeps the sent messages for retransmission.
 
@@ -106,14 +67,17 @@ class MoldSender:
         first_sequence: int = 1,
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         history_limit: int = DEFAULT_HISTORY_LIMIT,
+        history_spill: SpillFile | None = None,
     ) -> None:
+        """`history_limit` messages stay in memory for retransmission; older ones go to
+        `history_spill` (answered from it) or, without one, are no longer answered."""
         if max_payload < HEADER_LENGTH + BLOCK_LENGTH_SIZE:
             raise ValueError(f"max payload {max_payload} cannot hold a header and one block")
         if first_sequence < 1:
             raise ValueError(f"first sequence must be at least 1, got {first_sequence}")
         self.session = session_bytes(session)
         self.max_payload = max_payload
-        self.history = MessageHistory(first_sequence, history_limit)
+        self.history = MessageHistory(first_sequence, history_limit, history_spill)
         self._pending: list[bytes] = []
         self._pending_bytes = HEADER_LENGTH
         self.ended = False

@@ -13,7 +13,9 @@ step of the realtime clock between runs does not matter. Where the platform has 
 
 Multicast stays on 127.0.0.1: the publisher sets IP_MULTICAST_IF to 127.0.0.1 with TTL 1 and
 loopback on; the subscriber joins the group on interface 127.0.0.1 and binds the group address
-(so it receives that group only). Requests go out of a second socket bound to 127.0.0.1 and
+(so it receives that group only) and accepts datagrams only from its configured sources: one
+source is enforced by connecting the socket to it (the kernel drops every other sender; port 0
+means any port of that address), several by source-specific memberships (by address). Requests go out of a second socket bound to 127.0.0.1 and
 connected to the server, which answers unicast to it. `LossyLink` injects seeded, repeatable
 drops, reordering and duplicates on the publisher side for tests and the demo.
 """
@@ -28,10 +30,11 @@ import struct
 import sys
 from array import array
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from time import time_ns
 
 from calarb.core.clock import Clock, LiveClock
+from calarb.itch.lossy_link import LinkStats, LossyLink  # noqa: F401  (re-exported)
+from calarb.itch.mold_health import FeedHealth, RateLimit
 from calarb.itch.moldudp64 import MoldReceiver, MoldSender, RetransmissionServer
 
 LOOPBACK = "127.0.0.1"
@@ -55,8 +58,11 @@ MSG_TRUNC = getattr(socket, "MSG_TRUNC", 0)
 """A reader callback drains at most this many datagrams, so the FIX sockets get their turn."""
 
 
-def multicast_publisher_socket(interface: str = LOOPBACK, ttl: int = 1) -> socket.socket:
-    """A UDP socket that sends multicast out of `interface`, looped back, TTL <= 1."""
+def multicast_publisher_socket(
+    interface: str = LOOPBACK, ttl: int = 1, source_port: int = 0
+) -> socket.socket:
+    """A UDP socket that sends multicast out of `interface`, looped back, TTL <= 1, from
+    `interface:source_port` (0: any free port) so subscribers can accept only that source."""
     if not 0 <= ttl <= 1:
         raise ValueError(f"multicast TTL {ttl} would leave the host; use 0 or 1")
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
@@ -64,7 +70,7 @@ def multicast_publisher_socket(interface: str = LOOPBACK, ttl: int = 1) -> socke
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(interface))
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
-        sock.bind((interface, 0))
+        sock.bind((interface, source_port))
         sock.setblocking(False)
     except OSError:
         sock.close()
@@ -99,6 +105,45 @@ def multicast_subscriber_socket(
     return sock
 
 
+IP_ADD_SOURCE_MEMBERSHIP = getattr(socket, "IP_ADD_SOURCE_MEMBERSHIP", 39)
+DEFAULT_SOURCES = (LOOPBACK,)
+"""Where market data may come from unless configured: the venue's own loopback address."""
+
+
+def parse_source(source: str) -> Address:
+    """ "127.0.0.1" (any port) or "127.0.0.1:5000" -> (address, port); ValueError naming it."""
+    host, _, port_text = source.partition(":")
+    try:
+        socket.inet_aton(host)
+        port = int(port_text) if port_text else 0
+    except (OSError, ValueError):
+        raise ValueError(f"market data source {source!r} is not an IPv4 address[:port]") from None
+    if not 0 <= port <= 65535 or host.count(".") != 3:
+        raise ValueError(f"market data source {source!r} is not an IPv4 address[:port]")
+    return host, port
+
+
+def restrict_sources(sock: socket.socket, group: str, interface: str, sources: Iterable[str]) -> None:
+    """Let the kernel drop datagrams of `sock` from any sender but `sources`: one source by
+    connecting to it, several by source-specific memberships (address only, so no port)."""
+    addresses = [parse_source(source) for source in sources]
+    if not addresses:
+        raise ValueError("no market data source configured: every sender would be accepted")
+    if len(addresses) == 1:
+        sock.connect(addresses[0])
+        return
+    if any(port for _, port in addresses):
+        raise ValueError("a source port can only be checked with a single source")
+    sock.setsockopt(
+        socket.IPPROTO_IP,
+        socket.IP_DROP_MEMBERSHIP,
+        socket.inet_aton(group) + socket.inet_aton(interface),
+    )
+    for host, _ in addresses:
+        membership = socket.inet_aton(group) + socket.inet_aton(interface) + socket.inet_aton(host)
+        sock.setsockopt(socket.IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, membership)
+
+
 def enable_kernel_timestamps(sock: socket.socket) -> bool:
     """Ask the kernel to stamp each datagram of `sock` on arrival (SO_TIMESTAMPNS); False
     where the platform cannot (then the read time stands in)."""
@@ -120,90 +165,23 @@ def kernel_stamp_ns(ancillary: list[tuple[int, int, bytes]]) -> int:
     return 0
 
 
-@dataclass(slots=True)
-class LinkStats:
-    packets_in: int = 0
-    packets_out: int = 0
-    dropped: int = 0
-    duplicated: int = 0
-    reordered: int = 0
-
-
-class LossyLink:
-    """Seeded fault injector between a sender and its socket: each packet is dropped with
-    probability `drop`, else possibly held back and released after the next `reorder_depth`
-    packets (probability `reorder`), and possibly sent twice (probability `duplicate`).
-    Same seed and same packets give the same output."""
-
-    def __init__(
-        self,
-        seed: int,
-        *,
-        drop: float = 0.0,
-        reorder: float = 0.0,
-        duplicate: float = 0.0,
-        reorder_depth: int = 3,
-    ) -> None:
-        for name, value in (("drop", drop), ("reorder", reorder), ("duplicate", duplicate)):
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} probability {value} is outside [0, 1]")
-        self._random = random.Random(seed)
-        self.drop = drop
-        self.reorder = reorder
-        self.duplicate = duplicate
-        self.reorder_depth = max(1, reorder_depth)
-        self._held: list[list] = []  # [packets still to pass, packet]
-        self.stats = LinkStats()
-
-    def process(self, packet: bytes) -> list[bytes]:
-        """The packets to put on the wire now, given `packet` from the sender."""
-        stats = self.stats
-        stats.packets_in += 1
-        out = self._release_due()
-        draw = self._random.random
-        if draw() < self.drop:
-            stats.dropped += 1
-        elif draw() < self.reorder:
-            stats.reordered += 1
-            self._held.append([self.reorder_depth, packet])
-        else:
-            out.append(packet)
-        if out and draw() < self.duplicate:
-            stats.duplicated += 1
-            out.append(out[self._random.randrange(len(out))])
-        stats.packets_out += len(out)
-        return out
-
-    def flush(self) -> list[bytes]:
-        """Release every held-back packet."""
-        out = [packet for _, packet in self._held]
-        self._held.clear()
-        self.stats.packets_out += len(out)
-        return out
-
-    def _release_due(self) -> list[bytes]:
-        due = []
-        for held in self._held:
-            held[0] -= 1
-            if held[0] <= 0:
-                due.append(held[1])
-        if due:
-            self._held = [held for held in self._held if held[0] > 0]
-        return due
-
-
 class _DatagramSink(asyncio.DatagramProtocol):
-    """Passes each datagram to a function; errors from the socket are logged, not fatal."""
+    """Passes each datagram to a function; errors from the socket (such as "connection
+    refused" when a request meets no server) are counted and logged at most every 10 s."""
 
     def __init__(self, on_datagram: Callable[[bytes, Address], None], name: str) -> None:
         self._on_datagram = on_datagram
         self._name = name
+        self.errors = 0
+        self._limit = RateLimit(10_000_000_000)
 
     def datagram_received(self, data: bytes, addr: Address) -> None:
         self._on_datagram(data, addr)
 
     def error_received(self, exc: Exception) -> None:
-        log.warning("%s: socket error %s", self._name, exc)
+        self.errors += 1
+        if self._limit.allow(time_ns()):
+            log.warning("%s: socket error %s (%d so far)", self._name, exc, self.errors)
 
 
 class MoldPublisher:
@@ -237,13 +215,19 @@ class MoldPublisher:
         interface: str = LOOPBACK,
         ttl: int = 1,
         link: LossyLink | None = None,
+        source_port: int = 0,
     ) -> MoldPublisher:
         loop = asyncio.get_running_loop()
-        sock = multicast_publisher_socket(interface, ttl)
+        sock = multicast_publisher_socket(interface, ttl, source_port)
         transport, _ = await loop.create_datagram_endpoint(
             lambda: _DatagramSink(lambda data, addr: None, "mold publisher"), sock=sock
         )
         return cls(sender, transport, group, port, link)
+
+    @property
+    def source(self) -> Address:
+        """The address and port this publisher's datagrams come from."""
+        return self._transport.get_extra_info("sockname")[:2]
 
     def send_packets(self, packets: Iterable[bytes]) -> None:
         """Put packets on the wire (through the link, if any)."""
@@ -366,10 +350,16 @@ class MoldSubscriber:
         receiver: MoldReceiver,
         on_message: Callable[[bytes, int], object],
         clock: Clock,
+        name: str = "feed",
+        on_session_change: Callable[[MoldReceiver], object] | None = None,
     ) -> None:
         self.receiver = receiver
         self.on_message = on_message
         self.clock = clock
+        self.name = name
+        self.health = FeedHealth(name, receiver)
+        self.on_session_change = on_session_change
+        self._generation = receiver.session_generation
         self.callback_errors = 0
         self.kernel_stamped = 0  # datagrams stamped by the kernel
         self.read_stamped = 0  # datagrams stamped at the read
@@ -382,6 +372,7 @@ class MoldSubscriber:
         self._requests: asyncio.DatagramTransport | None = None
         self._poll_task: asyncio.Task[None] | None = None
         self._progress = asyncio.Event()
+        self._request_sink: _DatagramSink | None = None
 
     @classmethod
     async def create(
@@ -396,18 +387,29 @@ class MoldSubscriber:
         clock: Clock | None = None,
         poll_interval_s: float = 0.005,
         receive_buffer: int = DEFAULT_RECEIVE_BUFFER,
+        sources: Iterable[str] = DEFAULT_SOURCES,
+        name: str = "feed",
+        on_session_change: Callable[[MoldReceiver], object] | None = None,
     ) -> MoldSubscriber:
+        """`sources`: the senders accepted ("address" or "address:port", see
+        `restrict_sources`). `on_session_change(receiver)` runs when the receiver follows a
+        new session, before its first message is delivered (the consumer resets its state)."""
         loop = asyncio.get_running_loop()
-        subscriber = cls(receiver, on_message, clock or LiveClock())
+        subscriber = cls(receiver, on_message, clock or LiveClock(), name, on_session_change)
         sock = multicast_subscriber_socket(group, port, interface, receive_buffer)
+        try:
+            restrict_sources(sock, group, interface, sources)
+        except BaseException:
+            sock.close()
+            raise
         # A simulated clock has no relation to the kernel's realtime stamps: read time then.
         live = isinstance(subscriber.clock, LiveClock)
         subscriber.kernel_stamps = live and enable_kernel_timestamps(sock)
         subscriber._socket = sock
         subscriber._loop = loop
         loop.add_reader(sock.fileno(), subscriber._on_readable)
-        subscriber._requests, _ = await loop.create_datagram_endpoint(
-            lambda: _DatagramSink(subscriber._on_answer, "mold subscriber requests"),
+        subscriber._requests, subscriber._request_sink = await loop.create_datagram_endpoint(
+            lambda: _DatagramSink(subscriber._on_answer, f"feed {name} requests"),
             local_addr=(interface, 0),
             remote_addr=request_address,
         )
@@ -465,7 +467,10 @@ class MoldSubscriber:
 
     def _on_datagram(self, data: bytes, now_ns: int) -> None:
         receiver = self.receiver
-        for message in receiver.on_packet(data, now_ns):
+        messages = receiver.on_packet(data, now_ns)
+        if receiver.session_generation != self._generation:
+            self._session_changed()
+        for message in messages:
             try:
                 self.on_message(message, now_ns)
             except Exception:  # a consumer bug must not stop the feed
@@ -475,6 +480,32 @@ class MoldSubscriber:
             self._send(receiver.poll(now_ns))
         self._progress.set()
 
+    def _session_changed(self) -> None:
+        receiver = self.receiver
+        self._generation = receiver.session_generation
+        old = receiver.previous_session
+        log.warning(
+            "feed %s: new session %r replaces %r (publisher restarted): following it from "
+            "sequence %d",
+            self.name, receiver.session.decode("ascii", "replace").strip(),
+            (old or b"").decode("ascii", "replace").strip(), receiver.next_sequence,
+        )  # fmt: skip
+        if self.on_session_change is not None:
+            try:
+                self.on_session_change(receiver)
+            except Exception:
+                self.callback_errors += 1
+                log.exception("feed %s: on_session_change failed", self.name)
+
+    @property
+    def request_errors(self) -> int:
+        """Socket errors of the request socket (e.g. no re-request server listening)."""
+        return self._request_sink.errors if self._request_sink is not None else 0
+
+    def state(self) -> dict:
+        """The receiver's recovery state (see `FeedHealth.state`)."""
+        return self.health.state(self.clock.monotonic_ns())
+
     def _send(self, requests: list[bytes]) -> None:
         if self._requests is None:
             return
@@ -482,9 +513,18 @@ class MoldSubscriber:
             self._requests.sendto(request)
 
     async def _poll_every(self, interval_s: float) -> None:
+        checks_every = max(1, int(0.1 / interval_s))  # the health check: every ~100 ms
+        polls = 0
         while True:
             await asyncio.sleep(interval_s)
-            self._send(self.receiver.poll(self.clock.monotonic_ns()))
+            now_ns = self.clock.monotonic_ns()
+            self._send(self.receiver.poll(now_ns))
+            polls += 1
+            if polls % checks_every == 0:
+                try:
+                    self.health.check(now_ns, self.clock.wall_ns())
+                except Exception:  # a report must never stop the feed
+                    log.exception("feed %s: health check failed", self.name)
 
     async def wait_until(self, condition: Callable[[MoldReceiver], bool], timeout_s: float) -> bool:
         """Wait until `condition(receiver)` holds (checked after every datagram); False on

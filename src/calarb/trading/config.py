@@ -42,7 +42,9 @@ group = "239.255.10.1"
 port = 31001
 retransmission_host = "127.0.0.1"
 retransmission_port = 31002
-session = "V1"                       # optional: else learnt from the first packet
+session = "V1"                       # optional: else learnt from the first packet (a
+                                     # restarted venue's new session is followed)
+sources = ["127.0.0.1"]              # optional: senders accepted, "address[:port]"
 ```
 
 Errors name the table and key (`pairs[0].size: ...`).
@@ -60,6 +62,7 @@ from typing import Any
 
 from calarb.core.tables import check_keys
 from calarb.fix.config import SessionSettings, settings_from_mapping, with_overrides
+from calarb.itch.transport import DEFAULT_SOURCES, parse_source
 from calarb.model.hedge import EwmOlsHedge, KalmanHedge, OlsHedge, RollingOlsHedge
 from calarb.model.live import PairModel
 from calarb.model.signal import SignalRules
@@ -83,8 +86,15 @@ class FeedSettings:
     retransmission_port: int = 0
     session: str | None = None
     interface: str = "127.0.0.1"
+    sources: tuple[str, ...] = DEFAULT_SOURCES
+    """Senders accepted ("address" or "address:port"); others are dropped by the kernel."""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "sources", tuple(self.sources))
+        for source in self.sources:
+            parse_source(source)
+        if not self.sources:
+            raise ValueError("sources must name at least one sender")
         try:
             multicast = ipaddress.IPv4Address(self.group).is_multicast
         except ValueError:

@@ -35,7 +35,9 @@ import time
 from functools import partial
 from typing import Any
 
+from calarb.book.feed import ItchBookFeed
 from calarb.core.clock import Clock, LiveClock
+from calarb.core.events import TopOfBook
 from calarb.fix.transport import FixInitiator, install_uvloop
 from calarb.itch.moldudp64 import MoldReceiver
 from calarb.itch.transport import MoldSubscriber
@@ -50,6 +52,7 @@ from calarb.trading.strategy import PairsStrategy
 log = logging.getLogger("calarb.trading.live")
 _WARMING_UP = TradingState.WARMING_UP
 _HALTED = TradingState.HALTED
+_WAIT_LOG_INTERVAL_NS = 5_000_000_000
 
 __all__ = [
     "LiveClock",
@@ -61,14 +64,21 @@ __all__ = [
 
 
 class VenueFeed:
-    """One venue's market data: MoldUDP64 receiver -> engine, with arrival stamps."""
+    """One venue's market data: MoldUDP64 receiver -> engine, with arrival stamps.
+
+    A restarted venue publishes a new MoldUDP64 session: the receiver follows it (see
+    `MoldReceiver`), and before its first message this venue's books are replaced by empty
+    ones and its top of book is cleared for the router and the strategy (`reset_books`), so
+    the new session's replay from sequence 1 rebuilds them."""
 
     def __init__(self, venue: str, engine: TradingEngine, clock: Clock, session: str | None):
         self.venue = venue
         self.clock = clock
+        self.engine = engine
         self.receiver = MoldReceiver(session, first_sequence=1)
         self.subscriber: MoldSubscriber | None = None
         self.closed_subscriber: MoldSubscriber | None = None  # its figures, after the close
+        self.book_resets = 0
         self._on_market_data = engine.on_market_data
 
     def on_message(self, payload: bytes, received_ns: int) -> None:
@@ -86,7 +96,51 @@ class VenueFeed:
             partial(self._on_market_data, self.venue),  # = on_message, one frame less
             interface=feed.interface,
             clock=self.clock,
+            sources=feed.sources,
+            name=self.venue,
+            on_session_change=self.reset_books,
         )
+
+    def reset_books(self, receiver: MoldReceiver) -> None:
+        """The venue restarted under a new session: its books start empty and are rebuilt
+        from the new session's messages; its quotes leave the router and the strategy."""
+        engine = self.engine
+        old = engine.feeds[self.venue]
+        engine.feeds[self.venue] = ItchBookFeed(symbols=old.symbol_filter)
+        now = self.clock.monotonic_ns()
+        for symbol in old.books:
+            engine.on_market_data(self.venue, TopOfBook(symbol, now, 0, 0, 0, 0), now)
+        self.book_resets += 1
+        log.warning(
+            "%s: market data restarted (session %s replaces %s): %d books reset, rebuilding "
+            "from sequence %d of the new session",
+            self.venue, _name(receiver.session), _name(receiver.previous_session),
+            len(old.books), receiver.next_sequence,
+        )  # fmt: skip
+
+    def waiting_for(self) -> str | None:
+        """Why this feed is not ready yet (None: it is)."""
+        subscriber = self.subscriber
+        if subscriber is None:
+            return "not open"
+        state = subscriber.state()
+        receiver = self.receiver
+        if state["state"] == "catching_up":
+            return (
+                f"catching up, sequence {receiver.next_sequence:,} of "
+                f"{receiver.claimed_sequence - 1:,} ({100 * state['progress']:.1f}%)"
+            )
+        if state["state"] == "stuck":
+            gap = state["gap"]
+            return f"stuck on gap {gap[0]}..{gap[1]} for {state['stuck_s']} s"
+        if receiver.stats.messages_delivered == 0:
+            return "no market data yet"
+        if not self.caught_up:
+            return (
+                f"recovering gaps {receiver.missing_ranges[:3]}, sequence "
+                f"{receiver.next_sequence:,} of {receiver.highest_known_sequence - 1:,}"
+            )
+        return None
 
     @property
     def caught_up(self) -> bool:
@@ -96,6 +150,7 @@ class VenueFeed:
             receiver.stats.messages_delivered > 0
             and not receiver.has_missing
             and receiver.next_sequence >= receiver.highest_known_sequence
+            and not receiver.catching_up(self.clock.monotonic_ns())
         )
 
     def close(self) -> None:
@@ -125,6 +180,10 @@ def restore_from_journal(
     engine.fills.clear()
     engine.filled_shares = 0
     return replayed
+
+
+def _name(session: bytes | None) -> str:
+    return "(none)" if session is None else session.decode("ascii", "replace").strip()
 
 
 _RUN_ID = re.compile(r"^(?P<prefix>.*?)(?P<run>\d+)-\d+$")
@@ -164,6 +223,10 @@ class LiveEngine:
         self._stop = asyncio.Event()
         self._timer_task: asyncio.Task[None] | None = None
         self._signals: list[int] = []
+        self.wait_reason: str | None = "starting"
+        """Why the strategy is not trading yet (None once it is)."""
+        self._wait_kinds: list[str] = []
+        self._wait_logged_ns = 0
 
     # -- construction ----------------------------------------------------------------------
 
@@ -263,13 +326,35 @@ class LiveEngine:
             except Exception:  # the timer must keep running whatever one tick did
                 log.exception("timer tick failed")
 
+    def waiting_for(self) -> list[str]:
+        """What the strategy waits for (empty: nothing), one reason per feed or session."""
+        reasons = []
+        for name, feed in self.feeds.items():
+            reason = feed.waiting_for()
+            if reason is not None:
+                reasons.append(f"feed {name}: {reason}")
+        for name, gateway in self.gateways.items():
+            if not gateway.connected:
+                reasons.append(f"FIX {name}: not logged on")
+            elif gateway.reconciliation is not None:
+                reasons.append(f"FIX {name}: reconciling open orders")
+        return reasons
+
     def _check_warm_up(self) -> None:
-        if all(feed.caught_up for feed in self.feeds.values()) and all(
-            gateway.connected and gateway.reconciliation is None
-            for gateway in self.gateways.values()
-        ):
+        reasons = self.waiting_for()
+        if not reasons:
+            self.wait_reason = None
             self.engine.risk.start_trading("feeds caught up and sessions logged on")
             log.info("feeds caught up and sessions logged on: strategy running")
+            return
+        reason = "; ".join(reasons)
+        now = self.clock.monotonic_ns()
+        kinds = [r.split(",")[0] for r in reasons]  # a new kind of wait is told at once
+        if kinds != self._wait_kinds or now - self._wait_logged_ns >= _WAIT_LOG_INTERVAL_NS:
+            log.info("strategy waiting: %s", reason)
+            self._wait_kinds = kinds
+            self._wait_logged_ns = now
+        self.wait_reason = reason
 
     async def wait_ready(self, timeout_s: float = 10.0) -> None:
         """Wait until the warm-up is over (TimeoutError naming what is missing)."""
@@ -277,8 +362,7 @@ class LiveEngine:
         deadline = loop.time() + timeout_s
         while self.engine.risk.state is _WARMING_UP:
             if loop.time() > deadline:
-                waiting = [n for n, f in self.feeds.items() if not f.caught_up]
-                waiting += [f"{n} FIX" for n, g in self.gateways.items() if not g.connected]
+                waiting = "; ".join(self.waiting_for()) or "the timer"
                 raise TimeoutError(f"not ready after {timeout_s} s: waiting for {waiting}")
             await asyncio.sleep(0.01)
 
@@ -335,9 +419,12 @@ class LiveEngine:
         summary["run_seconds"] = round((self.clock.monotonic_ns() - self.started_ns) / 1e9, 3)
         summary["open_orders"] = self.engine.oms.open_count
         summary["feeds"] = {
-            name: feed.receiver.stats.as_dict() | self._stamp_stats(feed)
+            name: feed.receiver.stats.as_dict()
+            | self._stamp_stats(feed)
+            | {"book_resets": feed.book_resets, "recovery": self._recovery(feed)}
             for name, feed in self.feeds.items()
         }
+        summary["waiting_for"] = self.wait_reason
         summary["venues"] = {name: gateway.stats() for name, gateway in self.gateways.items()}
         summary["journal"] = {
             "path": str(self.config.journal) if self.config.journal else None,
@@ -345,6 +432,17 @@ class LiveEngine:
             "replayed_fills": len(self.replayed_fills),
         }
         return summary
+
+    @staticmethod
+    def _recovery(feed: VenueFeed) -> dict[str, Any]:
+        subscriber = feed.subscriber or feed.closed_subscriber
+        if subscriber is None:
+            return {}
+        return subscriber.state() | {
+            "session": _name(feed.receiver.session),
+            "request_errors": subscriber.request_errors,
+            "warnings": subscriber.health.warnings_logged,
+        }
 
     @staticmethod
     def _stamp_stats(feed: VenueFeed) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import tempfile
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,10 +30,10 @@ from calarb.core.types import Instrument
 from calarb.itch.codec import ENCODERS
 from calarb.itch.messages import ItchMessage
 from calarb.itch.moldudp64 import (
-    DEFAULT_HISTORY_LIMIT,
     DEFAULT_MAX_PAYLOAD,
     MoldSender,
     RetransmissionServer,
+    SpillFile,
 )
 from calarb.itch.transport import (
     LOOPBACK,
@@ -48,6 +49,8 @@ from calarb.venue.orders import BookEvent
 log = logging.getLogger(__name__)
 
 _MAX_KEPT_ERRORS = 100
+VENUE_HISTORY_LIMIT = 100_000
+"""Messages a venue keeps in memory for retransmission (older ones: see `history_spill`)."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,13 @@ class FeedFaults:
 class MarketDataConfig:
     """Where and how one venue publishes. Everything stays on 127.0.0.1.
 
-    `session`: the MoldUDP64 session name (up to 10 letters and digits).
+    `session`: the MoldUDP64 session name (up to 10 letters and digits); with
+    `session_per_instance` (the default) each start of the venue publishes under its own
+    session (`instance_session`), so a subscriber notices a restart instead of taking the
+    new sequence numbers for duplicates. `source_port`: the UDP port the packets come from
+    (0: any free one; fixed, subscribers can accept that source only). `history_limit`: the
+    messages kept in memory for retransmission; with `history_spill` older ones go to a
+    temporary file and are answered from it (memory stays flat, the whole day answerable).
     `group`, `port`: the multicast group (224.0.0.0/4; 239.255.x.y stays on the host) and
     UDP port. `retransmission_port`: the gap-request server's UDP port (0: any free one, see
     `VenueMarketData.retransmission_address`). `latency_ms`: added one-way delay of
@@ -100,9 +109,12 @@ class MarketDataConfig:
     group: str
     port: int
     retransmission_port: int = 0
+    source_port: int = 0
+    session_per_instance: bool = True
     heartbeat_interval_s: float = 1.0
     latency_ms: float = 0.0
-    history_limit: int = DEFAULT_HISTORY_LIMIT
+    history_limit: int = VENUE_HISTORY_LIMIT
+    history_spill: bool = True
     max_payload: int = DEFAULT_MAX_PAYLOAD
     midnight_ns: int = 0
     mpids: Mapping[str, str] = field(default_factory=dict)
@@ -115,12 +127,14 @@ class MarketDataConfig:
             raise ValueError(f"market data group {self.group!r} is not an IPv4 address") from None
         if not group.is_multicast:
             raise ValueError(f"market data group {self.group} is not a multicast address")
-        for name in ("port", "retransmission_port"):
+        for name in ("port", "retransmission_port", "source_port"):
             value = getattr(self, name)
             if not 0 <= value <= 65535 or (name == "port" and value == 0):
                 raise ValueError(f"market data {name} {value} is not a usable UDP port")
         if self.heartbeat_interval_s <= 0:
             raise ValueError(f"heartbeat_interval_s {self.heartbeat_interval_s} must be positive")
+        if self.history_limit < 1:
+            raise ValueError(f"history_limit {self.history_limit} must be at least 1")
         if self.latency_ms < 0:
             raise ValueError(f"latency_ms {self.latency_ms} must not be negative")
 
@@ -134,6 +148,21 @@ class MarketDataConfig:
         if "mpids" in table:
             table["mpids"] = dict(table["mpids"])
         return dataclass_from_table(cls, table, where)
+
+
+_BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+INSTANCE_SUFFIX_LENGTH = 4
+
+
+def instance_session(session: str, instance_ns: int) -> str:
+    """`session` cut to leave room for 4 base-36 characters of the instance's start time
+    (tenths of a second, repeating every 46 hours): a new name for each start of a venue."""
+    tenths = instance_ns // 100_000_000
+    suffix = ""
+    for _ in range(INSTANCE_SUFFIX_LENGTH):
+        tenths, digit = divmod(tenths, 36)
+        suffix = _BASE36[digit] + suffix
+    return session[: 10 - INSTANCE_SUFFIX_LENGTH] + suffix
 
 
 @dataclass(slots=True)
@@ -179,19 +208,30 @@ class VenueMarketData:
 
     @classmethod
     async def open(
-        cls, config: MarketDataConfig, instruments: Iterable[Instrument] | Mapping[str, Instrument]
+        cls,
+        config: MarketDataConfig,
+        instruments: Iterable[Instrument] | Mapping[str, Instrument],
+        instance_ns: int | None = None,
     ) -> VenueMarketData:
-        """Bind the sockets and start heartbeats. Call `start_of_day` before any event."""
+        """Bind the sockets and start heartbeats. Call `start_of_day` before any event.
+        `instance_ns`: this start's wall time, naming the session when `session_per_instance`
+        (None: the configured name as it is)."""
         itch = ItchPublisher(instruments, midnight_ns=config.midnight_ns, mpids=config.mpids)
+        session = config.session
+        if config.session_per_instance and instance_ns is not None:
+            session = instance_session(session, instance_ns)
+        spill_file = tempfile.TemporaryFile() if config.history_spill else None  # noqa: SIM115  (closed in close)
         sender = MoldSender(
-            config.session, max_payload=config.max_payload, history_limit=config.history_limit
-        )
+            session, max_payload=config.max_payload, history_limit=config.history_limit,
+            history_spill=SpillFile(spill_file) if spill_file is not None else None,
+        )  # fmt: skip
         server = RetransmissionServer.for_sender(sender)
         endpoint = await RetransmissionEndpoint.create(server, LOOPBACK, config.retransmission_port)
         try:
             mold = await MoldPublisher.create(
-                sender, config.group, config.port, link=config.faults.link()
-            )
+                sender, config.group, config.port, link=config.faults.link(),
+                source_port=config.source_port,
+            )  # fmt: skip
         except BaseException:
             endpoint.close()
             raise
@@ -206,6 +246,15 @@ class VenueMarketData:
     @property
     def group_address(self) -> Address:
         return self.mold.destination
+
+    @property
+    def session(self) -> str:
+        """The session name on the wire (this instance's)."""
+        return self.sender.session.decode("ascii").rstrip()
+
+    @property
+    def source_address(self) -> Address:
+        return self.mold.source
 
     @property
     def retransmission_address(self) -> Address:
@@ -277,6 +326,9 @@ class VenueMarketData:
             self._delay_handle = None
         self.mold.close()
         self.endpoint.close()
+        spill = self.sender.history.spill
+        if spill is not None:
+            spill.file.close()
 
     # --- internals ---------------------------------------------------------------------------
 

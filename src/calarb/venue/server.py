@@ -24,6 +24,7 @@ import json
 import logging
 import signal
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
@@ -161,7 +162,9 @@ class Venue:
         self.traders = BackgroundTraders(self.engine, synthetic, seed, BACKGROUND_PREFIX)
         self.faults = config.faults.schedule()
         self._deferred_disconnects: list[str] = []  # participants to drop once connected
-        self.trades: list[Execution] = []
+        # the trade log, one JSON line per execution, on disk: memory stays flat all day
+        self.trade_log = tempfile.TemporaryFile("w+", encoding="ascii")  # noqa: SIM115
+        self.trade_count = 0
         latency_s = config.order_latency_ms / 1000.0
         self._latency_s = latency_s
         self.gateway = VenueGateway(
@@ -193,6 +196,7 @@ class Venue:
             )
         self.market_data: VenueMarketData | None = None
         self.fix_port = 0
+        self.instance_ns = fix_clock.wall_ns()  # names this start's market data session
 
     @property
     def name(self) -> str:
@@ -201,7 +205,7 @@ class Venue:
     async def start(self) -> dict[str, Any]:
         """Bind the sockets, start the day, publish the opening quotes; returns addresses."""
         self.market_data = await VenueMarketData.open(
-            self.config.market_data, self.engine.instruments
+            self.config.market_data, self.engine.instruments, self.instance_ns
         )
         if self.acceptor is not None:
             self.fix_port = await self.acceptor.start("127.0.0.1", self.config.fix_port)
@@ -211,12 +215,14 @@ class Venue:
         self.publish()
         group, port = self.market_data.group_address
         host, retransmission_port = self.market_data.retransmission_address
+        source_host, source_port = self.market_data.source_address
         return {
             "venue": self.name,
             "fix": f"127.0.0.1:{self.fix_port}" if self.acceptor is not None else None,
             "comp_id": self.config.comp_id,
             "market_data": f"{group}:{port}",
-            "session": self.config.market_data.session,
+            "session": self.market_data.session,
+            "source": f"{source_host}:{source_port}",
             "retransmission": f"{host}:{retransmission_port}",
             "symbols": list(self.engine.instruments),
         }
@@ -273,11 +279,25 @@ class Venue:
         """Book changes to market data (and the trade log), order outcomes to FIX."""
         events = self.engine.take_book_events()
         if events:
-            self.trades += [event for event in events if type(event) is Execution]
+            self._log_trades(events)
             assert self.market_data is not None
             self.market_data.publish_events(events)
         self.gateway.dispatch_reports()
         self.flush()
+
+    def _log_trades(self, events: list) -> None:
+        lines = [json.dumps(trade_record(e)) for e in events if type(e) is Execution]
+        if lines:
+            self.trade_log.write("\n".join(lines) + "\n")
+            self.trade_count += len(lines)
+
+    def trades(self) -> list[dict[str, Any]]:
+        """Every execution so far (`trade_record`s), read back from the trade log."""
+        self.trade_log.flush()
+        self.trade_log.seek(0)
+        records = [json.loads(line) for line in self.trade_log]
+        self.trade_log.seek(0, 2)
+        return records
 
     def flush(self) -> None:
         for session in self.gateway.take_touched_sessions():
@@ -315,7 +335,14 @@ class Venue:
         books = directory / f"{self.name}.books.json"
         books.write_text(json.dumps(engine_book_snapshot(self.engine)))
         trades = directory / f"{self.name}.trades.json"
-        trades.write_text(json.dumps([trade_record(t) for t in self.trades]))
+        self.trade_log.flush()
+        self.trade_log.seek(0)
+        with trades.open("w", encoding="ascii") as out:  # the log's lines as one JSON array
+            out.write("[")
+            for index, line in enumerate(self.trade_log):
+                out.write(("," if index else "") + line.rstrip("\n"))
+            out.write("]")
+        self.trade_log.seek(0, 2)
 
     async def end_day(self) -> None:
         assert self.market_data is not None
@@ -324,6 +351,7 @@ class Venue:
     async def close(self) -> None:
         if self.market_data is not None:
             await self.market_data.close()
+        self.trade_log.close()
 
 
 # --- the process -----------------------------------------------------------------------------
@@ -437,7 +465,7 @@ async def serve(
         "stopped": True,
         "venues": {
             venue.name: {
-                "trades": len(venue.trades),
+                "trades": venue.trade_count,
                 "gateway": venue.gateway.stats.as_dict(),
                 "market_data": dataclasses.asdict(venue.market_data.stats)
                 if venue.market_data
