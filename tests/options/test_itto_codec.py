@@ -38,9 +38,17 @@ def ts6(value: int) -> bytes:
 def test_options_directory_bytes_follow_the_specification():
     m = OptionsDirectory(7, TS, 42, "SYNTH", 26, 12, 18, 1_000_000, "C", 1, "SYNTH", "N", "Y", "E")
     expected = (
-        b"R" + struct.pack(">H", 7) + ts6(TS) + struct.pack(">I", 42) + b"SYNTH "
-        + bytes([26, 12, 18]) + struct.pack(">I", 1_000_000) + b"C" + bytes([1])
-        + b"SYNTH        " + b"NYE"
+        b"R"
+        + struct.pack(">H", 7)
+        + ts6(TS)
+        + struct.pack(">I", 42)
+        + b"SYNTH "
+        + bytes([26, 12, 18])
+        + struct.pack(">I", 1_000_000)
+        + b"C"
+        + bytes([1])
+        + b"SYNTH        "
+        + b"NYE"
     )
     assert len(expected) == 44
     assert encode_options_message(m) == expected
@@ -50,7 +58,9 @@ def test_options_directory_bytes_follow_the_specification():
 def test_add_quote_long_and_quote_replace_bytes():
     add = AddQuoteLong(1, TS, 1001, 1002, 42, 51_500, 10, 52_500, 12)
     expected = (
-        b"J" + struct.pack(">H", 1) + ts6(TS)
+        b"J"
+        + struct.pack(">H", 1)
+        + ts6(TS)
         + struct.pack(">QQIIIII", 1001, 1002, 42, 51_500, 10, 52_500, 12)
     )
     assert len(expected) == 45
@@ -121,7 +131,9 @@ def test_errors_name_the_byte_offset_and_type():
 
     # a prefix disagreeing with the type's length
     wrong = b"\x00\x1dJ" + bytes(44)
-    with pytest.raises(ItchDecodeError, match="length prefix 29 disagrees with the type's length 45"):
+    with pytest.raises(
+        ItchDecodeError, match="length prefix 29 disagrees with the type's length 45"
+    ):
         OptionsStreamDecoder().feed(wrong)
 
     # truncated final message

@@ -43,16 +43,20 @@ def test_occ_symbol_round_trip_and_errors():
 
 
 def test_quotes_orders_executions_and_deletes_move_the_top_of_book():
-    directory = OptionsDirectory(0, 1, 42, "SYNTH", 26, 12, 18, 1_000_000, "C", 1, "SYNTH", "N", "Y", "E")
-    book, events = run([
-        directory,
-        AddQuoteLong(1, 10, 1, 2, 42, 51_500, 10, 52_500, 12),
-        AddOrderShort(2, 11, 3, "B", 42, 516, 4),  # Price(2): 5.16
-        SingleSideExecuted(3, 12, 3, 4, 0, 77),
-        QuoteReplaceLong(4, 13, 1, 5, 2, 6, 51_000, 7, 53_000, 8),
-        SingleSideDelete(5, 14, 5),
-        SingleSideDelete(6, 15, 6),
-    ])
+    directory = OptionsDirectory(
+        0, 1, 42, "SYNTH", 26, 12, 18, 1_000_000, "C", 1, "SYNTH", "N", "Y", "E"
+    )
+    book, events = run(
+        [
+            directory,
+            AddQuoteLong(1, 10, 1, 2, 42, 51_500, 10, 52_500, 12),
+            AddOrderShort(2, 11, 3, "B", 42, 516, 4),  # Price(2): 5.16
+            SingleSideExecuted(3, 12, 3, 4, 0, 77),
+            QuoteReplaceLong(4, 13, 1, 5, 2, 6, 51_000, 7, 53_000, 8),
+            SingleSideDelete(5, 14, 5),
+            SingleSideDelete(6, 15, 6),
+        ]
+    )
     assert events[0] == OptionListed(42, parse_occ_symbol(SYMBOL), True)
     assert events[1:] == [
         TopOfBook(SYMBOL, 10, 51_500, 10, 52_500, 12),
@@ -67,7 +71,9 @@ def test_quotes_orders_executions_and_deletes_move_the_top_of_book():
 
 
 def test_unknown_references_and_options_are_named():
-    directory = OptionsDirectory(0, 1, 42, "SYNTH", 26, 12, 18, 1_000_000, "C", 1, "SYNTH", "N", "Y", "E")
+    directory = OptionsDirectory(
+        0, 1, 42, "SYNTH", 26, 12, 18, 1_000_000, "C", 1, "SYNTH", "N", "Y", "E"
+    )
     with pytest.raises(OptionsBookError, match="ITTO Y: unknown reference 9"):
         run([directory, QuoteDelete(1, 2, 9, 10)])
     with pytest.raises(OptionsBookError, match="unknown option_id 7"):

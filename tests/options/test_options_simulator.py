@@ -9,6 +9,7 @@ import asyncio
 import numpy as np
 import pytest
 
+from calarb.backtest.options_market import OptionsMarket, OptionsMarketConfig
 from calarb.book.options_book import OptionListed, OptionsQuoteBook
 from calarb.itch.moldudp64 import MoldReceiver
 from calarb.itch.options_codec import decode_options_message
@@ -17,7 +18,6 @@ from calarb.options.black import black_greeks
 from calarb.options.implied import implied_vol
 from calarb.venue.itch_publisher import ItchPublishError
 from calarb.venue.market_data import FeedFaults, MarketDataConfig, VenueMarketData
-from calarb.backtest.options_market import OptionsMarket, OptionsMarketConfig
 from calarb.venue.options_publisher import OptionsItchPublisher, split_events
 
 MS = 1_000_000
@@ -42,7 +42,9 @@ def test_the_market_is_seeded_and_quotes_around_the_true_surface():
         top = a.engine.top_of_book(symbol)
         contract = a.contracts[index]
         mid = (top.bid_price + top.ask_price) / 2 / 10_000
-        vol = implied_vol(mid, a.path.spot, contract.strike / 10_000, times[index], 1.0, contract.is_call)
+        vol = implied_vol(
+            mid, a.path.spot, contract.strike / 10_000, times[index], 1.0, contract.is_call
+        )
         if symbol in live or not np.isfinite(vol) or top.ask_price - top.bid_price > 2_000:
             continue
         # where a vol point is worth 5 ticks or more (1-cent ticks hide the vol of the others)
@@ -133,7 +135,10 @@ def test_itto_over_lossy_moldudp64_rebuilds_the_venue_option_books():
             venue = market.engine.top_of_book(symbol)
             wire = client.book.top(option_id)
             assert (wire.bid_price, wire.bid_shares, wire.ask_price, wire.ask_shares) == (
-                venue.bid_price, venue.bid_shares, venue.ask_price, venue.ask_shares
+                venue.bid_price,
+                venue.bid_shares,
+                venue.ask_price,
+                venue.ask_shares,
             ), symbol
 
     asyncio.run(scenario())

@@ -141,10 +141,14 @@ class OptionsMarket:
         self.engine = engine if engine is not None else MatchingEngine()
         self.engine.add_instrument(self.underlying)
         for symbol in self.symbols:
-            self.engine.add_instrument(Instrument(symbol, tick_size=config.option_tick, round_lot=1))
+            self.engine.add_instrument(
+                Instrument(symbol, tick_size=config.option_tick, round_lot=1)
+            )
         self.now_ns = config.start_ns
         self._rng = random.Random(config.seed)
-        self.path = HestonPath(config.start_price, config.heston, np.random.default_rng(config.seed))
+        self.path = HestonPath(
+            config.start_price, config.heston, np.random.default_rng(config.seed)
+        )
         # expiries at midnight of their date; times count from the trade date's midnight
         self._expiry_s = np.array(
             [(c.expiry - config.trade_date).days * 86_400.0 for c in self.contracts]
@@ -159,15 +163,32 @@ class OptionsMarket:
         self._live_plants: dict[int, PlantedMispricing] = {}
         self._next_plant_ns = self._draw_plant_time(self.now_ns)
         vols = self.true_vols()
-        vega = black_greeks(config.start_price, self._strikes, self.times(), vols, 1.0, self._is_call)["vega"]
+        vega = black_greeks(
+            config.start_price, self._strikes, self.times(), vols, 1.0, self._is_call
+        )["vega"]
         rng = self._rng
         self.makers = []
         for index, symbol in enumerate(self.symbols):
-            half = max(1.0, vega[index] * config.option_half_spread_vol_points / 100.0 * PRICE_SCALE / config.option_tick)
+            half = max(
+                1.0,
+                vega[index]
+                * config.option_half_spread_vol_points
+                / 100.0
+                * PRICE_SCALE
+                / config.option_tick,
+            )
             mm = MarketMakerConfig(1, 1, half, 1, config.option_quote_size, 0, 1.0)
-            self.makers.append(SymbolMarketMaker(self.engine, OPTION_MAKER, self.engine.instruments[symbol], mm, rng))
-        underlying_mm = MarketMakerConfig(1, 1, config.underlying_half_spread_ticks, 1, config.underlying_size, 0, 0.5)
-        self.underlying_maker = SymbolMarketMaker(self.engine, UNDERLYING_MAKER, self.underlying, underlying_mm, rng)
+            self.makers.append(
+                SymbolMarketMaker(
+                    self.engine, OPTION_MAKER, self.engine.instruments[symbol], mm, rng
+                )
+            )
+        underlying_mm = MarketMakerConfig(
+            1, 1, config.underlying_half_spread_ticks, 1, config.underlying_size, 0, 0.5
+        )
+        self.underlying_maker = SymbolMarketMaker(
+            self.engine, UNDERLYING_MAKER, self.underlying, underlying_mm, rng
+        )
         self._quote()
 
     # --- the truth -------------------------------------------------------------------------
@@ -182,7 +203,9 @@ class OptionsMarket:
         t = self.times()
         model_t = t * c.time_scale
         v = max(self.path.variance, 1e-6)
-        theta = (model_t * h.theta + (v - h.theta) * (1.0 - np.exp(-h.kappa * model_t)) / h.kappa) / c.time_scale
+        theta = (
+            model_t * h.theta + (v - h.theta) * (1.0 - np.exp(-h.kappa * model_t)) / h.kappa
+        ) / c.time_scale
         k = np.log(self._strikes / self.path.spot)
         w = ssvi_total_variance(k, theta, c.surface_rho, c.surface_eta, c.surface_gamma)[0]
         return np.sqrt(w / t)
@@ -198,7 +221,9 @@ class OptionsMarket:
         self.now_ns += c.step_ns
         self.path.step(c.step_ns / 1e9 / SECONDS_PER_YEAR * c.time_scale)
         sd = c.noise_vol_points * math.sqrt(1.0 - self._noise_decay**2)
-        self._noise = self._noise * self._noise_decay + sd * self._noise_rng.standard_normal(self._noise.size)
+        self._noise = self._noise * self._noise_decay + sd * self._noise_rng.standard_normal(
+            self._noise.size
+        )
         for index, plant in list(self._live_plants.items()):
             if plant.end_ns <= self.now_ns:
                 del self._live_plants[index]
@@ -240,7 +265,10 @@ class OptionsMarket:
         index = self._rng.choice(free)
         sign = 1.0 if self._rng.random() < 0.5 else -1.0
         plant = PlantedMispricing(
-            self.symbols[index], at_ns, at_ns + int(c.mispricing_seconds * 1e9), sign * c.mispricing_vol_points
+            self.symbols[index],
+            at_ns,
+            at_ns + int(c.mispricing_seconds * 1e9),
+            sign * c.mispricing_vol_points,
         )
         self._live_plants[index] = plant
         self.plants.append(plant)

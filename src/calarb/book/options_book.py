@@ -89,7 +89,9 @@ class OptionsQuoteBook:
         return [OptionListed(m.option_id, contract, m.tradable == "Y")]
 
     # -- orders and quotes ----------------------------------------------------------------
-    def _add(self, option_id: int, reference: int, is_bid: bool, price: int, size: int, what: str) -> None:
+    def _add(
+        self, option_id: int, reference: int, is_bid: bool, price: int, size: int, what: str
+    ) -> None:
         sides = self._sides.get(option_id)
         if sides is None:
             raise OptionsBookError(f"ITTO {what}: unknown option_id {option_id}")
@@ -112,7 +114,14 @@ class OptionsQuoteBook:
         return option_id
 
     def _add_order(self, m: Any, scale: int) -> list[Any]:
-        self._add(m.option_id, m.order_reference_number, m.market_side == "B", m.price * scale, m.volume, m.message_type)
+        self._add(
+            m.option_id,
+            m.order_reference_number,
+            m.market_side == "B",
+            m.price * scale,
+            m.volume,
+            m.message_type,
+        )
         return self._changed(m.option_id, m.timestamp)
 
     def _add_quote(self, m: Any, scale: int) -> list[Any]:
@@ -124,10 +133,14 @@ class OptionsQuoteBook:
     def _replace(self, m: Any, scale: int) -> list[Any]:
         order = self._orders.get(m.original_reference_number)
         if order is None:
-            raise OptionsBookError(f"ITTO {m.message_type}: unknown reference {m.original_reference_number}")
+            raise OptionsBookError(
+                f"ITTO {m.message_type}: unknown reference {m.original_reference_number}"
+            )
         option_id, is_bid = order[0], order[1]
         self._remove(m.original_reference_number, None, m.message_type)
-        self._add(option_id, m.new_reference_number, is_bid, m.price * scale, m.volume, m.message_type)
+        self._add(
+            option_id, m.new_reference_number, is_bid, m.price * scale, m.volume, m.message_type
+        )
         return self._changed(option_id, m.timestamp)
 
     def _quote_replace(self, m: Any, scale: int) -> list[Any]:
@@ -167,7 +180,12 @@ class OptionsQuoteBook:
         price, is_bid = order[2], order[1]
         option_id = self._remove(m.reference_number, m.executed_contracts, "E")
         trade = TradeEvent(
-            self.symbols[option_id], m.timestamp, price, m.executed_contracts, m.match_number, not is_bid
+            self.symbols[option_id],
+            m.timestamp,
+            price,
+            m.executed_contracts,
+            m.match_number,
+            not is_bid,
         )
         return [trade, *self._changed(option_id, m.timestamp)]
 
@@ -177,7 +195,9 @@ class OptionsQuoteBook:
             raise OptionsBookError(f"ITTO C: unknown reference {m.reference_number}")
         is_bid = order[1]
         option_id = self._remove(m.reference_number, m.volume, "C")
-        trade = TradeEvent(self.symbols[option_id], m.timestamp, m.price, m.volume, m.match_number, not is_bid)
+        trade = TradeEvent(
+            self.symbols[option_id], m.timestamp, m.price, m.volume, m.match_number, not is_bid
+        )
         return [trade, *self._changed(option_id, m.timestamp)]
 
     def _trade(self, m: Any) -> list[Any]:
@@ -192,11 +212,16 @@ class OptionsQuoteBook:
         bid_price, bid_size = bid.best()
         ask_price, ask_size = ask.best()
         before = self._tops.get(option_id)
-        if before is not None and (before.bid_price, before.bid_shares, before.ask_price, before.ask_shares) == (
-            bid_price, bid_size, ask_price, ask_size
-        ):
+        if before is not None and (
+            before.bid_price,
+            before.bid_shares,
+            before.ask_price,
+            before.ask_shares,
+        ) == (bid_price, bid_size, ask_price, ask_size):
             return []
-        top = TopOfBook(self.symbols[option_id], timestamp, bid_price, bid_size, ask_price, ask_size)
+        top = TopOfBook(
+            self.symbols[option_id], timestamp, bid_price, bid_size, ask_price, ask_size
+        )
         self._tops[option_id] = top
         return [top]
 

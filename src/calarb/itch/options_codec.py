@@ -48,7 +48,9 @@ def decode_options_message(
     type_code = chr(type_byte)
     decoder = OPTIONS_DECODERS.get(type_byte)
     if decoder is None:
-        raise ItchDecodeError(offset, type_code, f"unknown ITTO message type byte 0x{type_byte:02x}")
+        raise ItchDecodeError(
+            offset, type_code, f"unknown ITTO message type byte 0x{type_byte:02x}"
+        )
     expected = OPTIONS_LENGTHS_BY_BYTE[type_byte]
     if length is not None and length != expected:
         raise ItchDecodeError(
@@ -61,7 +63,9 @@ def decode_options_message(
     try:
         return decoder(buf, offset)
     except UnicodeDecodeError as exc:
-        raise ItchDecodeError(offset, type_code, f"alpha field is not ASCII ({exc.reason})") from None
+        raise ItchDecodeError(
+            offset, type_code, f"alpha field is not ASCII ({exc.reason})"
+        ) from None
 
 
 def encode_options_message(message: Any) -> bytes:

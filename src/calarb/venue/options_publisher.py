@@ -71,7 +71,9 @@ class OptionsItchPublisher(ItchPublisher):
 
     ENCODERS = OPTIONS_ENCODERS
 
-    def __init__(self, symbols: Iterable[str], *, midnight_ns: int = 0, underlying: str = "") -> None:
+    def __init__(
+        self, symbols: Iterable[str], *, midnight_ns: int = 0, underlying: str = ""
+    ) -> None:
         self.midnight_ns = midnight_ns
         self.messages_built = 0
         self.contracts: dict[str, OptionContract] = {}
@@ -142,13 +144,24 @@ class OptionsItchPublisher(ItchPublisher):
             self._check_shares(event.shares, event, "contracts")
             self._check_price(event.price, event)
             return AddOrderLong(
-                self._track(), clock, event.order_id, event.side.code, option_id, event.price, event.shares
+                self._track(),
+                clock,
+                event.order_id,
+                event.side.code,
+                option_id,
+                event.price,
+                event.shares,
             )
         if kind is Execution:
             self._check_shares(event.shares, event, "contracts")
             if event.resting_displayed:
                 return SingleSideExecuted(
-                    self._track(), clock, event.resting_order_id, event.shares, 0, event.match_number
+                    self._track(),
+                    clock,
+                    event.resting_order_id,
+                    event.shares,
+                    0,
+                    event.match_number,
                 )
             self._check_price(event.price, event)
             return OptionsTrade(
@@ -164,7 +177,12 @@ class OptionsItchPublisher(ItchPublisher):
             self._check_shares(event.shares, event, "contracts")
             self._check_price(event.price, event)
             return SingleSideReplaceLong(
-                self._track(), clock, event.original_order_id, event.new_order_id, event.price, event.shares
+                self._track(),
+                clock,
+                event.original_order_id,
+                event.new_order_id,
+                event.price,
+                event.shares,
             )
         if kind is TradingStatus:
             return TradingAction(self._track(), clock, option_id, "H" if event.halted else "T")
