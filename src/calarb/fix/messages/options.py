@@ -82,7 +82,9 @@ def option_contract_from_fix(message: FixMessage) -> OptionContract | None:
     if security_type is None:
         return None
     if security_type != SECURITY_TYPE_OPTION.encode():
-        raise MessageRejected(R.VALUE_IS_INCORRECT, 167, f"SecurityType {security_type!r} is not OPT")
+        raise MessageRejected(
+            R.VALUE_IS_INCORRECT, 167, f"SecurityType {security_type!r} is not OPT"
+        )
     symbol = _required(fields, 55).decode("latin-1")
     try:
         named = parse_occ_symbol(symbol)
@@ -97,15 +99,27 @@ def option_contract_from_fix(message: FixMessage) -> OptionContract | None:
         raise MessageRejected(R.INCORRECT_DATA_FORMAT, 202, str(exc)) from None
     maturity = _required(fields, 541)
     try:
-        expiry = dt.datetime.strptime(maturity.decode("ascii"), "%Y%m%d").date()
-    except (ValueError, UnicodeDecodeError):
-        raise MessageRejected(R.INCORRECT_DATA_FORMAT, 541, f"MaturityDate {maturity!r} is not YYYYMMDD") from None
+        if len(maturity) != 8 or not maturity.isdigit():
+            raise ValueError
+        expiry = dt.date(int(maturity[:4]), int(maturity[4:6]), int(maturity[6:]))
+    except ValueError:
+        raise MessageRejected(
+            R.INCORRECT_DATA_FORMAT, 541, f"MaturityDate {maturity!r} is not YYYYMMDD"
+        ) from None
     month_year = fields.get(b"200")
     if month_year is not None and month_year != f"{expiry:%Y%m}".encode():
-        raise MessageRejected(R.VALUE_IS_INCORRECT, 200, "MaturityMonthYear disagrees with MaturityDate")
-    for tag, value, wanted in ((201, right, named.right), (202, strike, named.strike), (541, expiry, named.expiry)):
+        raise MessageRejected(
+            R.VALUE_IS_INCORRECT, 200, "MaturityMonthYear disagrees with MaturityDate"
+        )
+    for tag, value, wanted in (
+        (201, right, named.right),
+        (202, strike, named.strike),
+        (541, expiry, named.expiry),
+    ):
         if value != wanted:
-            raise MessageRejected(R.VALUE_IS_INCORRECT, tag, f"disagrees with the OCC symbol {symbol!r}")
+            raise MessageRejected(
+                R.VALUE_IS_INCORRECT, tag, f"disagrees with the OCC symbol {symbol!r}"
+            )
     return named
 
 
