@@ -39,6 +39,7 @@ from calarb.trading.options_strategy import (
 )
 from calarb.venue.itch_publisher import ItchPublisher
 from calarb.venue.options_publisher import OptionsItchPublisher, split_events
+from calarb.venue.orders import BookEvent
 
 PARTICIPANT = "CALARB"
 _DONE = frozenset({OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED, OrdStatus.EXPIRED})
@@ -139,7 +140,7 @@ class Transport(Protocol):
     owns_reports: bool
 
     async def start_of_day(self, now_ns: int) -> None: ...
-    async def publish(self, options: list[bytes], equity: list[bytes]) -> None: ...
+    async def publish(self, options: list[BookEvent], equity: list[BookEvent]) -> None: ...
     async def finish(self, now_ns: int) -> dict: ...
     async def close(self) -> None: ...
     async def execute(
@@ -175,9 +176,7 @@ async def run_options(config: OptionsRunConfig, transport_factory, source: str) 
         for _ in range(steps):
             events = market.engine.take_book_events()
             options_events, equity_events = split_events(events, options_publisher)
-            await transport.publish(
-                options_publisher.encode(options_events), equity_publisher.encode(equity_events)
-            )
+            await transport.publish(options_events, equity_events)
             now = market.now_ns
             orders = strategy.on_timer(now)
             if orders:
@@ -239,18 +238,16 @@ class InProcessTransport:
         return cls(*args)
 
     async def start_of_day(self, now_ns: int) -> None:
-        await self.publish(
-            [
-                OPTIONS_ENCODERS[m.message_type](m)
-                for m in self.options_publisher.start_of_day(now_ns)
-            ],
-            [ENCODERS[m.message_type](m) for m in self.equity_publisher.start_of_day(now_ns)],
-        )
+        for m in self.options_publisher.start_of_day(now_ns):
+            self.feeds.on_options_bytes(OPTIONS_ENCODERS[m.message_type](m))
+        for m in self.equity_publisher.start_of_day(now_ns):
+            self.feeds.on_equity_bytes(ENCODERS[m.message_type](m))
 
-    async def publish(self, options: list[bytes], equity: list[bytes]) -> None:
-        for payload in options:
+    async def publish(self, options: list[BookEvent], equity: list[BookEvent]) -> None:
+        """Each event's message bytes, as the feeds would carry them, to the trader."""
+        for payload in self.options_publisher.encode(options):
             self.feeds.on_options_bytes(payload)
-        for payload in equity:
+        for payload in self.equity_publisher.encode(equity):
             self.feeds.on_equity_bytes(payload)
 
     async def execute(

@@ -68,6 +68,9 @@ class OptionsQuoteBook:
         self._orders: dict[int, list[Any]] = {}
         self._tops: dict[int, TopOfBook] = {}
 
+    def contracts_by_symbol(self) -> dict[str, OptionContract]:
+        return {contract.symbol: contract for contract in self.contracts.values()}
+
     def top(self, option_id: int) -> TopOfBook | None:
         return self._tops.get(option_id)
 
