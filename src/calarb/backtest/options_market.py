@@ -264,11 +264,15 @@ class OptionsMarket:
             return
         index = self._rng.choice(free)
         sign = 1.0 if self._rng.random() < 0.5 else -1.0
-        plant = PlantedMispricing(
-            self.symbols[index],
-            at_ns,
-            at_ns + int(c.mispricing_seconds * 1e9),
-            sign * c.mispricing_vol_points,
-        )
-        self._live_plants[index] = plant
+        self.plant(self.symbols[index], sign * c.mispricing_vol_points, c.mispricing_seconds, at_ns)
+
+    def plant(
+        self, symbol: str, vol_points: float, seconds: float, at_ns: int | None = None
+    ) -> PlantedMispricing:
+        """Shift the maker's quote of `symbol` by `vol_points` from `at_ns` (now) for
+        `seconds` (the random plants use this too); the quote moves at the next step."""
+        start = self.now_ns if at_ns is None else at_ns
+        plant = PlantedMispricing(symbol, start, start + int(seconds * 1e9), vol_points)
+        self._live_plants[self.symbols.index(symbol)] = plant
         self.plants.append(plant)
+        return plant

@@ -184,6 +184,7 @@ class LoopbackTransport:
             "fix_errors": list(self.gateway.errors),
             "options_messages": self.feeds.options_messages,
             "equity_messages": self.feeds.equity_messages,
+            "feed_messages_refused": self.feeds.refused,
             "feed_gaps": sum(s.gaps_detected for s in stats),
         }
 

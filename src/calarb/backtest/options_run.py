@@ -24,11 +24,14 @@ from typing import Protocol
 
 from calarb.backtest.options_market import OptionsMarket, OptionsMarketConfig, PlantedMispricing
 from calarb.book.feed import ItchBookFeed
-from calarb.book.options_book import OptionListed, OptionsQuoteBook
+from calarb.book.options_book import OptionListed, OptionsBookError, OptionsQuoteBook
+from calarb.book.order_book import BookError
+from calarb.core.events import TopOfBook
 from calarb.core.order_events import ExecutionReport
 from calarb.core.orders import ExecType, OrdStatus, OrdType, TimeInForce
 from calarb.core.types import PRICE_SCALE
 from calarb.itch.codec import ENCODERS
+from calarb.itch.errors import ItchDecodeError
 from calarb.itch.options_codec import OPTIONS_ENCODERS, decode_options_message
 from calarb.trading.options_risk import OptionsRiskGate, OptionsRiskLimits
 from calarb.trading.options_strategy import (
@@ -42,6 +45,7 @@ from calarb.venue.options_publisher import OptionsItchPublisher, split_events
 from calarb.venue.orders import BookEvent
 
 PARTICIPANT = "CALARB"
+_MAX_KEPT_ERRORS = 100
 _DONE = frozenset({OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED, OrdStatus.EXPIRED})
 
 
@@ -120,20 +124,37 @@ class TraderFeeds:
         self.equity_feed = ItchBookFeed(strict=True)
         self.options_messages = 0
         self.equity_messages = 0
+        self.refused = 0
+        self.errors: list[str] = []
 
     def on_options_bytes(self, payload: bytes) -> None:
         self.options_messages += 1
-        for event in self.options_book.on_message(decode_options_message(payload, 0, len(payload))):
+        try:
+            events = self.options_book.on_message(decode_options_message(payload, 0, len(payload)))
+        except (ItchDecodeError, OptionsBookError) as error:
+            self._refuse(f"ITTO message {self.options_messages}: {error}")
+            return
+        for event in events:
             if type(event) is OptionListed:
                 self.strategy.on_option_listed(event.contract)
-            elif hasattr(event, "bid_price"):
+            elif type(event) is TopOfBook:
                 self.strategy.on_quote(event)
 
     def on_equity_bytes(self, payload: bytes) -> None:
         self.equity_messages += 1
-        top = self.equity_feed.on_message_bytes(payload)
+        try:
+            top = self.equity_feed.on_message_bytes(payload)
+        except (ItchDecodeError, BookError) as error:
+            self._refuse(f"ITCH message {self.equity_messages}: {error}")
+            return
         if top is not None:
             self.strategy.on_quote(top)
+
+    def _refuse(self, line: str) -> None:
+        """A message that cannot be used: counted, its first lines kept; the run goes on."""
+        self.refused += 1
+        if len(self.errors) < _MAX_KEPT_ERRORS:
+            self.errors.append(line)
 
 
 class Transport(Protocol):
