@@ -1,6 +1,7 @@
 """The options simulator: Heston underlying, quotes around the true surface, planted
 mispricings; published as ITTO 4.0 over MoldUDP64 on real loopback multicast (with loss,
-reordering and duplication) and rebuilt by a client into the venue's top of book."""
+reordering, duplication and hostile datagrams) and rebuilt by a client into the venue's top
+of book."""
 
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ from calarb.backtest.options_market import OptionsMarket, OptionsMarketConfig
 from calarb.book.options_book import OptionListed, OptionsQuoteBook
 from calarb.itch.moldudp64 import MoldReceiver
 from calarb.itch.options_codec import decode_options_message
-from calarb.itch.transport import MoldSubscriber, fresh_multicast_address
+from calarb.itch.transport import (
+    MoldSubscriber,
+    fresh_multicast_address,
+    multicast_publisher_socket,
+)
 from calarb.options.black import black_greeks
 from calarb.options.implied import implied_vol
 from calarb.venue.itch_publisher import ItchPublishError
@@ -112,9 +117,19 @@ def test_itto_over_lossy_moldudp64_rebuilds_the_venue_option_books():
             client.receiver, group, port, feed.retransmission_address, client.on_message
         )
         underlying_events = 0
+        hostile = multicast_publisher_socket()
+        junk = [
+            b"",
+            b"garbage",
+            b"OPTS1     " + bytes(5),
+            b"OPTS1     " + bytes(8) + b"\x00\x05\x00\x30J",
+        ]
         try:
             feed.start_of_day(market.now_ns)
-            for _ in range(1_500):
+            for step in range(1_500):
+                if step % 100 == 0:  # hostile datagrams on the group: refused, counted
+                    for datagram in junk:
+                        hostile.sendto(datagram, (group, port))
                 options, others = split_events(market.engine.take_book_events(), publisher)
                 underlying_events += len(others)
                 feed.publish_events(options)
@@ -125,9 +140,11 @@ def test_itto_over_lossy_moldudp64_rebuilds_the_venue_option_books():
             await feed.end_of_day(market.now_ns)
             assert await client.subscriber.wait_until(lambda r: r.finished, 15.0)
         finally:
+            hostile.close()
             client.subscriber.close()
             await feed.close()
         assert client.subscriber.callback_errors == 0
+        assert client.receiver.stats.packets_bad >= 30, client.receiver.stats.as_dict()
         assert feed.stats.events_refused == 0 and underlying_events > 0
         assert [e.contract.symbol for e in client.listed] == market.symbols
         assert client.receiver.stats.gaps_recovered > 0
