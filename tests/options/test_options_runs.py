@@ -78,3 +78,53 @@ def test_trader_feeds_refuse_hostile_messages_with_one_line_each_and_go_on():
     assert all("\n" not in line for line in feeds.errors)
     (top,) = strategy.tops.values()
     assert (top.bid_price, top.ask_price) == (30_000, 31_000)
+
+
+@pytest.mark.network
+def test_a_bad_option_order_over_tcp_gets_a_reject_naming_the_tag_and_trading_goes_on():
+    import asyncio
+
+    from calarb.backtest.options_market import OptionsMarket
+    from calarb.backtest.options_paper import LoopbackTransport
+    from calarb.backtest.options_run import TraderFeeds
+    from calarb.core.types import Side
+    from calarb.fix.messages.options import encode_option_order, option_order
+    from calarb.trading.options_risk import OptionsRiskGate, OptionsRiskLimits
+    from calarb.trading.options_strategy import OptionsCalibrationStrategy, OptionsOrder
+    from calarb.venue.itch_publisher import ItchPublisher
+    from calarb.venue.options_publisher import OptionsItchPublisher
+
+    async def scenario():
+        run = config(1)
+        market = OptionsMarket(run.market)
+        strategy = OptionsCalibrationStrategy(
+            run.strategy_config(), OptionsRiskGate(OptionsRiskLimits())
+        )
+        feeds = TraderFeeds(strategy)
+        transport = await LoopbackTransport.create(
+            market, feeds, OptionsItchPublisher(market.symbols), ItchPublisher([market.underlying])
+        )
+        try:
+            await transport.start_of_day(market.now_ns)
+            symbol = market.symbols[7]
+            contract = transport.gateway.contracts[symbol]
+            body = encode_option_order(
+                option_order("bad1", contract, Side.BUY, 1, 10_000, market.now_ns, "3")
+            )
+            transport.initiator.send_body(b"D", body.replace(b"202=", b"202=1"))
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 10
+            while not transport.rejects and loop.time() < deadline:
+                await asyncio.sleep(0.005)
+            (reject,) = transport.rejects
+            assert (reject.get(371), reject.get(372), reject.get(373)) == (b"202", b"D", b"5")
+            top = market.engine.top_of_book(symbol)
+            reports = await transport.execute(
+                [("good1", OptionsOrder(symbol, Side.BUY, 1, top.ask_price, "entry"))],
+                market.now_ns,
+            )
+            assert reports[-1].cum_qty == 1 and reports[-1].symbol == symbol
+        finally:
+            await transport.close()
+
+    asyncio.run(scenario())

@@ -26,7 +26,9 @@ from calarb.backtest.options_run import (
 )
 from calarb.core.clock import SimulatedClock
 from calarb.core.order_events import ExecutionReport
+from calarb.fix.codec import FixMessage
 from calarb.fix.config import settings_from_mapping
+from calarb.fix.events import RejectReceived
 from calarb.fix.transport import FixAcceptor, FixInitiator
 from calarb.itch.moldudp64 import MoldReceiver
 from calarb.itch.transport import MoldSubscriber, fresh_multicast_address
@@ -69,6 +71,7 @@ class LoopbackTransport:
         self.equity_md: VenueMarketData | None = None
         self.subscribers: list[MoldSubscriber] = []
         self.receivers: list[MoldReceiver] = []
+        self.rejects: list[FixMessage] = []  # session Rejects (3) the venue sent us
 
     @classmethod
     async def create(
@@ -128,13 +131,17 @@ class LoopbackTransport:
             "SocketConnectHost": "127.0.0.1", "SocketConnectPort": port,
             "HeartBtInt": _HEARTBEAT_S, "Username": "calarb", "Password": "paper",
         })  # fmt: skip
-        self.initiator = FixInitiator(settings, clock=clock)
+        self.initiator = FixInitiator(settings, clock=clock, on_event=self._on_session_event)
         self.gateway = OptionsFixGateway(
             VENUE, self.initiator.session, self.initiator.flush, clock, self.reports.append
         )
         self.initiator.session.application = self.gateway
         self.initiator.start()
         await self.initiator.wait_logged_on(self.timeout_s)
+
+    def _on_session_event(self, session, event) -> None:
+        if isinstance(event, RejectReceived):
+            self.rejects.append(event.message)
 
     async def start_of_day(self, now_ns: int) -> None:
         self.clock.advance_to(now_ns)
@@ -182,6 +189,7 @@ class LoopbackTransport:
             "fix_orders_sent": self.gateway.sent,
             "fix_reports": self.gateway.reports,
             "fix_errors": list(self.gateway.errors),
+            "fix_rejects": len(self.rejects),
             "options_messages": self.feeds.options_messages,
             "equity_messages": self.feeds.equity_messages,
             "feed_messages_refused": self.feeds.refused,
