@@ -13,7 +13,8 @@
    waited for. Print the figures and write the report folder (`summary.json`,
    `report.html` with plots, the effective configs, the venues' books and trades).
 
-`calarb demo --market-data` runs only the market-data half (`calarb.market_data_demo`).
+`calarb demo --market-data` runs only the market-data half (`calarb.market_data_demo`);
+`calarb demo --options` the options calibration-arbitrage loop (`calarb.backtest.options_demo`).
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--market-data", action="store_true", help="only the ITCH/MoldUDP64 market-data path"
     )
+    parser.add_argument(
+        "--options", action="store_true", help="the options calibration-arbitrage loop"
+    )
     market_data_demo.add_arguments(parser)
     parser.set_defaults(handler=_run)
 
@@ -75,6 +79,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     if args.market_data:
         return market_data_demo.run_command(args)
+    if args.options:
+        from calarb.backtest import options_demo
+
+        return options_demo.run_command(args)
     if args.duration <= 0 or (args.speed is not None and args.speed <= 0):
         print("calarb demo: --duration and --speed must be positive", file=sys.stderr)
         return 2

@@ -35,7 +35,9 @@ def _struct_format(spec: MessageSpec) -> str:
     return "".join(parts)
 
 
-def _compile(spec: MessageSpec) -> tuple[Decoder, Encoder]:
+def compile_layout(spec: MessageSpec, message_class: type) -> tuple[Decoder, Encoder]:
+    """decode(buf, offset) and encode(message) for one layout and its NamedTuple class; the
+    ITCH-family feeds (TotalView here, ITTO in `calarb.itch.options_codec`) share it."""
     fmt = struct.Struct(_struct_format(spec))
     assert fmt.size == spec.length - 1
     names, decoded, packed = [], [], []
@@ -65,7 +67,7 @@ def _compile(spec: MessageSpec) -> tuple[Decoder, Encoder]:
         "_unpack": fmt.unpack_from,
         "_pack": fmt.pack,
         "_new": tuple.__new__,
-        "_cls": MESSAGE_CLASSES[spec.type_code],
+        "_cls": message_class,
         "_type": spec.type_code.encode("ascii"),
         "_alpha": _alpha,
     }
@@ -83,7 +85,9 @@ def _alpha(value: str, size: int, name: str) -> bytes:
     return raw.ljust(size, b" ")
 
 
-_COMPILED = {code: _compile(spec) for code, spec in MESSAGE_SPECS.items()}
+_COMPILED = {
+    code: compile_layout(spec, MESSAGE_CLASSES[code]) for code, spec in MESSAGE_SPECS.items()
+}
 
 DECODERS: dict[int, Decoder] = {ord(code): pair[0] for code, pair in _COMPILED.items()}
 """First byte (the type letter as an int) -> decode(buf, offset) for a message at offset."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-FieldKind = Literal["alpha", "uint", "timestamp", "price4", "price8"]
+FieldKind = Literal["alpha", "uint", "timestamp", "price2", "price4", "price8"]
 
 
 @dataclass(frozen=True, slots=True)

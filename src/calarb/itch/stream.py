@@ -28,12 +28,15 @@ _Decoder = Callable[[bytes | bytearray | memoryview, int], Any]
 _Table = dict[int, tuple[int, _Decoder]]
 
 
-def _frame_table(decoders: dict[int, _Decoder], lengths_from_type: bool) -> _Table:
+def frame_table(
+    decoders: dict[int, _Decoder], lengths_from_type: bool, lengths: dict[int, int] = LENGTHS_BY_BYTE
+) -> _Table:
     """(length prefix << 8 | type byte) -> (frame length, decoder of the message at an
-    offset). With `lengths_from_type`, a zero prefix is accepted too (key: the type byte)."""
+    offset). With `lengths_from_type`, a zero prefix is accepted too (key: the type byte).
+    `lengths` (type byte -> message length) is ITCH 5.0's unless another family's is given."""
     table = {
         (length << 8) | type_byte: (PREFIX_LENGTH + length, decoders[type_byte])
-        for type_byte, length in LENGTHS_BY_BYTE.items()
+        for type_byte, length in lengths.items()
     }
     if lengths_from_type:
         table.update({type_byte & 0xFF: entry for type_byte, entry in table.items()})
@@ -47,9 +50,9 @@ def _slicer(length: int) -> _Decoder:
     return message_bytes
 
 
-_MESSAGE_TABLES = {flag: _frame_table(DECODERS, flag) for flag in (False, True)}
+_MESSAGE_TABLES = {flag: frame_table(DECODERS, flag) for flag in (False, True)}
 _BYTES_TABLES = {
-    flag: _frame_table({t: _slicer(n) for t, n in LENGTHS_BY_BYTE.items()}, flag)
+    flag: frame_table({t: _slicer(n) for t, n in LENGTHS_BY_BYTE.items()}, flag)
     for flag in (False, True)
 }
 
@@ -76,6 +79,7 @@ class StreamDecoder:
 
     __slots__ = ("_buffer", "_offset", "_table", "_lengths_from_type")
     _TABLES = _MESSAGE_TABLES
+    _LENGTHS = LENGTHS_BY_BYTE  # type byte -> message length (another ITCH family overrides)
 
     def __init__(self, *, lengths_from_type: bool = False) -> None:
         self._lengths_from_type = lengths_from_type
@@ -175,7 +179,7 @@ class StreamDecoder:
     def _frame_length(self, buf: bytes | bytearray | memoryview, pos: int) -> int:
         prefix = (buf[pos] << 8) | buf[pos + 1]
         if self._lengths_from_type and prefix == 0:
-            return PREFIX_LENGTH + LENGTHS_BY_BYTE.get(buf[pos + PREFIX_LENGTH], 0)
+            return PREFIX_LENGTH + self._LENGTHS.get(buf[pos + PREFIX_LENGTH], 0)
         return PREFIX_LENGTH + prefix
 
     def _diagnose(self, buf: bytes | bytearray | memoryview, pos: int) -> ItchDecodeError:
@@ -183,7 +187,7 @@ class StreamDecoder:
         offset = self._offset + pos
         type_byte = buf[pos + PREFIX_LENGTH]
         type_code = chr(type_byte)
-        expected = LENGTHS_BY_BYTE.get(type_byte)
+        expected = self._LENGTHS.get(type_byte)
         if expected is None:
             return ItchDecodeError(
                 offset, type_code, f"unknown message type byte 0x{type_byte:02x}"

@@ -71,6 +71,7 @@ from calarb.fix.messages import (
     format_price,
     to_body,
 )
+from calarb.fix.messages.options import option_contract_from_fix
 from calarb.fix.session import Disconnected, FixSession, LoggedOn, SessionEvent
 from calarb.fix.timefmt import TimestampFormatter
 from calarb.venue.config import ParticipantConfig
@@ -202,7 +203,9 @@ class VenueGateway:
 
     def on_message(self, session: FixSession, message: FixMessage) -> None:
         """Called by the session for each in-sequence application message."""
-        self.execute(session, decode_order_request(message))
+        request = decode_order_request(message)
+        option_contract_from_fix(message)  # an option's instrument block agrees with 55
+        self.execute(session, request)
 
     def execute(self, session: FixSession, request: Request) -> None:
         """Carry out a parsed request for the session's participant (used directly when the

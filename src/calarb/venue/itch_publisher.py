@@ -132,6 +132,10 @@ def assign_locates(instruments: Iterable[Instrument]) -> dict[str, int]:
 class ItchPublisher:
     """Turns a venue's book events into ITCH 5.0 messages for one trading day.
 
+    `ENCODERS` (type letter -> encode) is the feed's codec: `VenueMarketData` encodes with
+    its publisher's, so another ITCH-family feed (ITTO, `OptionsItchPublisher`) rides the
+    same MoldUDP64 service.
+
     `instruments`: the venue's listings (`MatchingEngine.instruments` or a list).
     `midnight_ns`: the midnight of the trading day on the event clock (0 when event times
     already count from midnight, as in a synthetic market starting at 0; `midnight_utc_ns`
@@ -139,6 +143,8 @@ class ItchPublisher:
     participants are published as F with that attribution, all others as A.
     `market_category`: the Stock Directory's Market Category letter.
     """
+
+    ENCODERS = ENCODERS
 
     def __init__(
         self,

@@ -27,7 +27,6 @@ from typing import Any
 
 from calarb.core.tables import dataclass_from_table
 from calarb.core.types import Instrument
-from calarb.itch.codec import ENCODERS
 from calarb.itch.messages import ItchMessage
 from calarb.itch.moldudp64 import (
     DEFAULT_MAX_PAYLOAD,
@@ -212,11 +211,15 @@ class VenueMarketData:
         config: MarketDataConfig,
         instruments: Iterable[Instrument] | Mapping[str, Instrument],
         instance_ns: int | None = None,
+        publisher: ItchPublisher | None = None,
     ) -> VenueMarketData:
         """Bind the sockets and start heartbeats. Call `start_of_day` before any event.
         `instance_ns`: this start's wall time, naming the session when `session_per_instance`
-        (None: the configured name as it is)."""
-        itch = ItchPublisher(instruments, midnight_ns=config.midnight_ns, mpids=config.mpids)
+        (None: the configured name as it is). `publisher`: another ITCH-family publisher (e.g.
+        ITTO's `OptionsItchPublisher`) instead of ITCH 5.0's for `instruments`."""
+        itch = publisher or ItchPublisher(
+            instruments, midnight_ns=config.midnight_ns, mpids=config.mpids
+        )
         session = config.session
         if config.session_per_instance and instance_ns is not None:
             session = instance_session(session, instance_ns)
@@ -286,7 +289,7 @@ class VenueMarketData:
         others still go out; the venue's gateway should keep such orders out in the first
         place (see `calarb.venue.itch_publisher.MAX_SHARES` and `MAX_PRICE`)."""
         message_for = self.itch.message_for
-        encoders = ENCODERS
+        encoders = self.itch.ENCODERS
         add = self.sender.add
         packets: list[bytes] = []
         published = 0
@@ -335,7 +338,7 @@ class VenueMarketData:
     def _publish_messages(self, messages: list[ItchMessage]) -> None:
         packets: list[bytes] = []
         for message in messages:
-            packets += self.sender.add(ENCODERS[message.message_type](message))
+            packets += self.sender.add(self.itch.ENCODERS[message.message_type](message))
         packets += self.sender.flush()
         self._send(packets)
         self.stats.messages_published += len(messages)
