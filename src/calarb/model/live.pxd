@@ -26,6 +26,8 @@ cdef class PairModel:
                    ask_shares="long long", price=double)
     cpdef bint on_top_of_book(self, top)
 
+    cpdef bint is_ready(self)
+
     cdef bint _ignore(self, reason)
 
     @cython.locals(log_form=bint, price_a=double, price_b=double, x=double, y=double,

@@ -192,10 +192,14 @@ class PairModel:
     def pair(self) -> str:
         return f"{self.leg_a}/{self.leg_b}"
 
+    def is_ready(self) -> bool:
+        """True once the estimator has parameters and both legs have a price (`ready`; a
+        method, so that compiled callers reach it without a property lookup)."""
+        return self.estimator.ready and not (math.isnan(self.price_a) or math.isnan(self.price_b))
+
     @property
     def ready(self) -> bool:
-        """True once the estimator has parameters and both legs have a price."""
-        return self.estimator.ready and not (math.isnan(self.price_a) or math.isnan(self.price_b))
+        return self.is_ready()
 
     @property
     def alpha(self) -> float:

@@ -26,3 +26,8 @@ cdef class Router:
     @cython.locals(state=VenueState, buy=bint, any_connected=bint, legs=list, skipped=list,
                    takers=list)
     cpdef route(self, intent)
+
+    cpdef _latency_cost(self, VenueState state)
+
+    @cython.locals(state=VenueState, rest=VenueState, merged=bint, index=Py_ssize_t)
+    cpdef _rest_remainder(self, list legs, left, symbol, bint buy)

@@ -267,31 +267,30 @@ class Router:
 
     def _rest_remainder(self, legs: list[RouteLeg], left: int, symbol: str, buy: bool) -> None:
         """Quantity beyond what is displayed of a DAY order (or all of an IOC/FOK order
-        nothing crosses): it rests at the cheapest maker venue (merged into its leg if it has
-        one)."""
-        rest = min(
-            (venue for venue in self.venues.values() if venue.connected),
-            key=lambda v: (v.fees.maker + self._latency_cost(v), v.latency_ns, v.name),
-        )
+        nothing crosses): it rests at the cheapest maker venue (fee plus latency cost, then
+        latency, then name; merged into its leg if it has one)."""
+        rest = None
+        rest_key = None
+        for state in self.venues.values():
+            if state.connected:
+                key = (state.fees.maker + self._latency_cost(state), state.latency_ns, state.name)
+                if rest_key is None or key < rest_key:
+                    rest, rest_key = state, key
         reason = LegReason.REST_REMAINDER if legs else LegReason.PASSIVE
         merged = False
         for index, leg in enumerate(legs):
-            if leg.venue == rest.name:
+            if leg[0] == rest.name:
                 legs[index] = _with_more(leg, left)
                 merged = True
         if not merged:
             levels = rest.levels(symbol, buy)
             legs.append(
-                RouteLeg(
-                    rest.name,
-                    left,
-                    reason,
-                    0,
-                    levels[0].price if levels else 0,
-                    rest.fees.maker,
-                    rest.latency_ns,
+                _new(
+                    RouteLeg,
+                    (rest.name, left, reason, 0, levels[0][0] if levels else 0, rest.fees.maker,
+                     rest.latency_ns),
                 )
-            )
+            )  # fmt: skip
 
 
 def _with_more(leg: RouteLeg, quantity: int) -> RouteLeg:

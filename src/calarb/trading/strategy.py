@@ -218,12 +218,12 @@ class PairsStrategy:
         from a report the first send caused, is not sent twice). Iterate it once, at once."""
         state = self.pairs[pair]
         model = state.model
-        if not model.ready or model.observations < state.min_observations:
+        if not model.is_ready() or model.observations < state.min_observations:
             if not state.transition:
                 return _NOTHING
             actions = self._decide(state, now_ns, None)
         else:
-            actions = self._decide(state, now_ns, (model.z, model.beta))
+            actions = self._decide(state, now_ns, (model.z, model.estimator.beta))
         if state.transition is None:
             return actions
         return chain(actions, self._leg_intents(state))
