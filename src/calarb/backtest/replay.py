@@ -48,6 +48,7 @@ from calarb.itch.codec import decode
 from calarb.itch.spec import MESSAGE_LENGTHS
 from calarb.trading.router import Router
 from calarb.trading.strategy import IDLE_FOREVER
+from calarb.trading.strategy_api import StrategyHost
 
 _new_top = tuple.__new__  # builds a TopOfBook without its Python-level __new__
 _LENGTH_BY_TYPE = np.zeros(256, dtype=np.int64)
@@ -404,6 +405,8 @@ class _ReplayRun:
             if state.model.price_source != "mid"
             for symbol in (state.model.leg_a, state.model.leg_b)
         }
+        if isinstance(self.strategy, StrategyHost):  # a Strategy sees every top change
+            sizes_matter = subscribed
         listed: dict[str, int] = {}
         for source in sources:
             for symbol in set(source.symbols.values()):
