@@ -117,10 +117,13 @@ class BacktestConfig:
     # -- overrides -------------------------------------------------------------------------
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> BacktestConfig:
-        """A copy with dotted keys set (`strategy.entry`, or a short strategy key `entry`)."""
+        """A copy with dotted keys set (`strategy.entry`, or a short strategy key `entry`;
+        with a custom strategy, any undotted key is one of its parameters)."""
         table = copy.deepcopy(self.table)
         for key, value in overrides.items():
             path = SHORT_KEYS.get(key, tuple(key.split(".")))
+            if len(path) == 1 and self.custom_strategy is not None:
+                path = ("strategy", key)  # a custom strategy's own parameter
             node = table
             for part in path[:-1]:
                 node = node.setdefault(part, {})
