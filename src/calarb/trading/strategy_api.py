@@ -232,12 +232,20 @@ class StrategyHost(PairsStrategy):
         self.tops[top.symbol] = top
         self.context.tops[top.symbol] = top
         actions = self.user.on_top_of_book(top)
+        if not actions:
+            return
         engine = self.engine
-        if actions and engine is not None and engine.risk.state is _ACTIVE:
-            stamps = engine._stamps
-            if stamps is not None:
-                stamps[Stage.SIGNAL] = engine._stamp_now()
-            engine._execute(self._counted(actions), top.timestamp_ns)
+        if engine is None or engine.risk.state is not _ACTIVE:
+            # not trading (warming up, reducing, halted): nothing is sent, and the strategy
+            # hears so, as from the risk gate
+            for action in actions:
+                if type(action) is not CancelOrder:
+                    self.on_intent_refused(action)
+            return
+        stamps = engine._stamps
+        if stamps is not None:
+            stamps[Stage.SIGNAL] = engine._stamp_now()
+        engine._execute(self._counted(actions), top.timestamp_ns)
 
     def on_timer(self, now_ns: int) -> list[StrategyAction]:
         context = self.context
