@@ -14,7 +14,6 @@ import calarb
 from calarb.backtest.config import BacktestConfig
 from calarb.backtest.replay import run_backtest
 from calarb.core.events import TopOfBook
-from calarb.core.types import Side
 from calarb.trading.config import ConfigError, parse_config
 from calarb.trading.strategy import PairsStrategy
 from calarb.trading.strategy_api import (

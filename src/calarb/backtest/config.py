@@ -77,6 +77,16 @@ class BacktestConfig:
         return int(float(self.run.get("sample_ms", 1000)) * 1_000_000)
 
     @property
+    def capital(self) -> float | None:
+        """`[backtest] capital`: the capital base of returns (currency units), or None."""
+        value = self.run.get("capital")
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ValueError(f"{self.source}: [backtest] capital must be a positive amount")
+        return float(value)
+
+    @property
     def strategy_table(self) -> dict[str, Any]:
         return self.table.get("strategy", {})
 

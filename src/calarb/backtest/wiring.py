@@ -21,6 +21,7 @@ def build_engine(
     )
     if isinstance(strategy, StrategyHost):
         strategy.attach(engine, _venue_depth(gateways, engine))
+    recorder.capital = config.capital
     recorder.attach(engine)
     return engine
 
