@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-__all__ = ["PLOTLY_JS", "go", "new_figure", "seconds", "table_html", "write_html_report"]
+__all__ = [
+    "PLOTLY_JS", "go", "heatmap_page", "new_figure", "seconds", "table_html", "write_html_report",
+]  # fmt: skip
 
 PLOTLY_JS = "plotly.min.js"
 
@@ -93,4 +95,31 @@ def write_html_report(
     parts.append(f"<h2>Details</h2><pre>{html.escape(details)}</pre></body></html>")
     path = directory / "report.html"
     path.write_text("\n".join(parts))
+    return path
+
+
+def heatmap_page(
+    directory: Path, stem: str, title: str, grid: pd.DataFrame, rows: str, columns: str,
+    note: str = "",
+) -> Path:  # fmt: skip
+    """`<stem>.html`: a heatmap of `grid` (index: `rows`, columns: `columns`) with each
+    cell's value written in it (empty: no value); plotly.js beside it."""
+    values = grid.to_numpy(dtype=float)
+    text = [["" if v != v else f"{v:,.2f}" for v in row] for row in values]
+    figure = new_figure(title, columns, rows, height=420)
+    figure.add_heatmap(
+        z=values, x=[str(c) for c in grid.columns], y=[str(i) for i in grid.index],
+        text=text, texttemplate="%{text}", colorscale="RdYlGn", hoverongaps=False,
+    )  # fmt: skip
+    figure.update_xaxes(type="category")
+    figure.update_yaxes(type="category")
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_plotly_js(directory)
+    path = directory / f"{stem}.html"
+    body = figure.to_html(full_html=False, include_plotlyjs=False)
+    path.write_text(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<script src='{PLOTLY_JS}'></script></head><body>{body}"
+        f"<p>{html.escape(note)}</p></body></html>"
+    )
     return path
