@@ -125,19 +125,39 @@ class BasketArbitrage(Strategy):
             if gap == 0 or symbol in busy or top is None:
                 continue
             if gap > 0 and top.ask_shares > 0:
-                actions.append(context.order(symbol, Side.BUY, gap, top.ask_price,
-                                             time_in_force=TimeInForce.IOC, tag="basket"))
+                actions.append(
+                    context.order(
+                        symbol,
+                        Side.BUY,
+                        gap,
+                        top.ask_price,
+                        time_in_force=TimeInForce.IOC,
+                        tag="basket",
+                    )
+                )
             elif gap < 0 and top.bid_shares > 0:
-                actions.append(context.order(symbol, Side.SELL, -gap, top.bid_price,
-                                             time_in_force=TimeInForce.IOC, tag="basket"))
+                actions.append(
+                    context.order(
+                        symbol,
+                        Side.SELL,
+                        -gap,
+                        top.bid_price,
+                        time_in_force=TimeInForce.IOC,
+                        tag="basket",
+                    )
+                )
         return actions
 
     def totals(self) -> dict[str, int]:
         return {"trades": self.trades, "observations": self.observations}
 
     def state(self) -> dict[str, Any]:
-        return {"z": self.z, "premium_mean": self.mean, "direction": self.direction,
-                "targets": dict(self.targets)}
+        return {
+            "z": self.z,
+            "premium_mean": self.mean,
+            "direction": self.direction,
+            "targets": dict(self.targets),
+        }
 
     @classmethod
     def from_config(cls, table: dict[str, Any]) -> BasketArbitrage:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from calarb.backtest.commands import _text_summary
 from calarb.backtest.config import BacktestConfig
 from calarb.backtest.replay import run_backtest, run_itch_backtest
 from calarb.backtest.synthetic import write_synthetic_itch
@@ -75,6 +76,9 @@ def test_quoter_itch_replay_fast_and_slow_paths_agree(tmp_path):
     fast = run_itch_backtest(config, files)
     slow = run_itch_backtest(config, files, fast=False)
     assert fast.replay["path"] == "fast" and slow.replay["path"] == "slow"
+    assert fast.json_summary()["replay_path"] == "fast"
+    assert "fast replay (compiled books)" in _text_summary(fast)
+    assert "slow replay (Python books): fast=False" in _text_summary(slow)
     assert len(fast.engine.fills) > 0
     assert _fills(fast) == _fills(slow)
     _assert_books_agree(fast)

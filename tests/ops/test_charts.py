@@ -31,7 +31,9 @@ def test_the_page_holds_the_figures_offline_and_escapes_the_text(tmp_path):
     assert len(script) > 1_000_000 and "plotly" in script[:2000].lower()
     assert 'id="figure-equity"' in page and "-2.25" in page  # the data is in the page
     assert "<h2>Blotter &lt;all&gt;</h2><table>" in page
-    assert page.endswith("<h2>Details</h2><pre>{&quot;x&quot;: &quot;&lt;y&gt;&quot;}</pre></body></html>")
+    assert page.endswith(
+        "<h2>Details</h2><pre>{&quot;x&quot;: &quot;&lt;y&gt;&quot;}</pre></body></html>"
+    )
 
 
 def test_heatmap_cells_carry_their_values(tmp_path):

@@ -86,7 +86,9 @@ def plot_pair(result: BacktestResult, name: str) -> go.Figure:
         fills = result.fills[result.fills["symbol"] == leg_a]
         z = history["z"].to_numpy(dtype=np.float64)
         for side, marker, color in ((1, "triangle-up", "green"), (-1, "triangle-down", "red")):
-            chosen = fills[(fills["side"] == side) & (fills["time_ns"] >= history["time_ns"].iloc[0])]
+            chosen = fills[
+                (fills["side"] == side) & (fills["time_ns"] >= history["time_ns"].iloc[0])
+            ]
             if len(chosen):
                 times = seconds(chosen["time_ns"] - start)
                 figure.add_scatter(
