@@ -166,3 +166,22 @@ def test_backtest_command_with_a_bad_strategy_class_is_one_line_and_exit_2(tmp_p
     assert done.stderr.strip().count("\n") == 0
     assert "[strategy].class" in done.stderr and "no file" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_depth_in_an_itch_replay_is_the_replayed_venue_book(tmp_path):
+    from calarb.backtest.replay import run_itch_backtest
+    from calarb.backtest.synthetic import write_synthetic_itch
+
+    config = _probe_config(tmp_path)
+    files = write_synthetic_itch(config, tmp_path / "itch")
+    for fast in (True, False):
+        result = run_itch_backtest(config, files, fast=fast)
+        probe = result.engine.strategy.user
+        assert result.replay["path"] == ("fast" if fast else "slow")
+        assert len(probe.depths) > 10
+        for book in probe.depths[-10:]:
+            bids = [level.price for level in book.bids]
+            asks = [level.price for level in book.asks]
+            assert 0 < len(bids) <= 3 and 0 < len(asks) <= 3
+            assert bids == sorted(bids, reverse=True) and asks == sorted(asks)
+            assert bids[0] < asks[0]
