@@ -90,3 +90,22 @@ def test_each_example_documents_its_backtest_command(name):
     config = name.replace(".py", ".toml")
     assert f"calarb backtest --data synthetic --config examples/{config}" in text
     assert (EXAMPLES / config).is_file()
+
+
+@pytest.mark.network
+def test_quoter_paper_run_over_loopback_matches_its_backtest():
+    """The lock-step paper run (real FIX and multicast on 127.0.0.1) of a strategy written on
+    the API sends the same orders and gets the same fills as its backtest."""
+    from calarb.backtest.paper import run_paper_blocking
+
+    config = _config("mean_reversion_quoter.toml", 60)
+    backtest = run_backtest(config, "synthetic")
+    paper = run_paper_blocking(config)
+
+    def orders(result):
+        return [(o.cl_ord_id, o.symbol, o.side, o.quantity, o.price, o.created_ns)
+                for o in result.engine.oms.orders()]  # fmt: skip
+
+    assert len(orders(backtest)) >= 10 and len(backtest.engine.fills) >= 3
+    assert orders(paper) == orders(backtest)
+    assert _fills(paper) == _fills(backtest)
