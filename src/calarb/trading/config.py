@@ -45,6 +45,10 @@ retransmission_port = 31002
 session = "V1"                       # optional: else learnt from the first packet
 ```
 
+Instead of `[[pairs]]`, a `[strategy]` table runs a strategy written on `calarb.Strategy`
+(docs/strategies.md): `class = "module:Class"` or `"file.py:Class"` (relative to this file),
+the other keys going to the class's `from_config`.
+
 Errors name the table and key (`pairs[0].size: ...`).
 """
 
