@@ -76,3 +76,26 @@ def build_info() -> dict[str, object]:
         "pure_requested": PURE_REQUESTED,
         "modules": modules,
     }
+
+
+_PUBLIC_API = {
+    "Strategy": "calarb.trading.strategy_api",
+    "StrategyContext": "calarb.trading.strategy_api",
+    "OpenOrder": "calarb.trading.strategy_api",
+    "CancelOrder": "calarb.trading.strategy_types",
+    "OrderIntent": "calarb.trading.orders",
+    "TopOfBook": "calarb.core.events",
+    "BookSnapshot": "calarb.book.order_book",
+    "Side": "calarb.core.types",
+    "TimeInForce": "calarb.trading.orders",
+    "PairsStrategy": "calarb.trading.strategy",
+}
+"""The strategy API (docs/strategies.md), imported on first use so `calarb --help` stays
+light: `from calarb import Strategy, CancelOrder, TopOfBook`."""
+
+
+def __getattr__(name: str):
+    module = _PUBLIC_API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'calarb' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

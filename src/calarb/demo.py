@@ -36,6 +36,8 @@ from typing import Any, TextIO
 import tomli_w
 
 from calarb import market_data_demo
+from calarb.core.types import PRICE_SCALE
+from calarb.ops.tables import positions_table
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 DEFAULT_VENUES_CONFIG = CONFIG_DIR / "demo_venues.toml"
@@ -384,6 +386,7 @@ def run_demo(
         venue_process.start()
         if progress is not None:
             print("\n".join(venue_process.description), file=progress)
+            print(clock_text(venue_speed(venues_document), duration_s), file=progress)
         document = engine_document(_load_toml(engine_config), venues_document, venue_process)
         engine_path = report_dir / "engine.toml"
         engine_path.write_text(tomli_w.dumps(document))
@@ -393,8 +396,33 @@ def run_demo(
     finally:
         venue_exit = venue_process.stop()
     summary = _summary(live, config, venue_process, venue_exit, duration_s, report_dir)
+    summary["clock"] = {
+        "simulated_s_per_real_s": venue_speed(venues_document),
+        "engine": "real time (its latencies and timeouts are real)",
+    }
     write_live_report(summary, sampler, live.recorder.histogram(), report_dir)
     return summary
+
+
+def venue_speed(venues_document: dict[str, Any]) -> float:
+    """Simulated seconds per real second of the venues' market (`speed`, default 1)."""
+    return float(venues_document.get("speed", 1.0))
+
+
+def clock_text(speed: float, duration_s: float) -> str:
+    return (
+        f"clock: the venues' market runs {speed:g} simulated seconds per real second "
+        f"({duration_s:g} s of trading = {duration_s * speed:g} simulated seconds); the engine "
+        "runs on real time, so its latencies and timeouts are real"
+    )
+
+
+DETERMINISM_NOTE = (
+    "A run over sockets differs from the next: the market runs on the wall clock, so when each "
+    "packet and report arrives, and so what the strategy sees and does, changes with the "
+    "machine's scheduling. A backtest (calarb backtest) or a lock-step paper run over the same "
+    "data gives the same orders every time."
+)
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
@@ -443,6 +471,12 @@ def _summary(live, config, venue_process, venue_exit, duration_s, report_dir) ->
         and not summary["kill_switch"]["engaged"]
     )
     summary["report_dir"] = str(report_dir)
+    portfolio = live.engine.portfolio
+    summary["marks"] = {  # the last mid each position is valued at (currency units)
+        symbol: position.mark / PRICE_SCALE if position.mark else None
+        for symbol, position in portfolio.positions.items()
+    }
+    summary["determinism_note"] = DETERMINISM_NOTE
     return _finite(summary)
 
 
@@ -461,10 +495,20 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [line(header), *(line(row) for row in rows)]
 
 
+def _holding_text(summary: dict[str, Any]) -> str:
+    """Ends flat, or what it holds, marked at the last mid (unrealised P&L is on those)."""
+    held = {s: q for s, q in summary["positions"].items() if q}
+    if not held:
+        return "positions: flat at the end (open orders cancelled, nothing held)"
+    return (
+        "positions held at the end (the stop cancels orders but does not close positions), "
+        "marked at the last mid:\n" + positions_table(held, summary.get("marks", {}))
+    )
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     pnl = summary["pnl"]
     rejects = ", ".join(f"{reason} {count}" for reason, count in summary["rejects"].items())
-    positions = ", ".join(f"{s} {q:+d}" for s, q in summary["positions"].items() if q) or "flat"
     venues = ", ".join(summary["venue_process"]["venues"])
     lines = [
         f"calarb demo: {summary['duration_s']:g} s of trading against {venues} "
@@ -473,7 +517,9 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"({summary['filled_shares']:,} shares), cancels {summary['cancels']}, "
         f"legging events {summary['legging_events']}, open at the end {summary['open_orders']}",
         f"rejects: {rejects or 'none'}",
-        f"positions: {positions}",
+        clock_text(summary["clock"]["simulated_s_per_real_s"], summary["duration_s"])
+        if "clock" in summary else "",
+        _holding_text(summary),
         f"P&L: realised {pnl['realized']:.2f}, unrealised {pnl['unrealized']:.2f}, "
         f"fees {pnl['fees']:.2f}, net {pnl['net']:.2f}",
         "",
@@ -503,6 +549,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     rows.append(["tick to trade", f"{ttt['p50']:.1f}", f"{ttt['p99']:.1f}",
                  f"{ttt['p999']:.1f}", f"{ttt['count']:,}"])  # fmt: skip
     lines += _table(["stage", "p50", "p99", "p99.9", "count"], rows)
+    lines += ["", DETERMINISM_NOTE]
     lines += ["", f"report: {summary['report_dir']}/report.html (summary.json beside it)"]
     if not summary["clean"]:
         lines.append("NOT CLEAN: see summary.json (open orders, venue exit code, feed errors)")

@@ -139,12 +139,13 @@ def test_order_latency_moves_fills_in_the_expected_direction(recorded_files):
     assert slow_ratio < fast_ratio
 
 
-def test_report_has_tables_and_plots(synthetic_result, tmp_path):
+def test_report_has_tables_and_interactive_plots(synthetic_result, tmp_path):
     path = write_report(synthetic_result, tmp_path)
     text = path.read_text()
-    assert text.count("data:image/png;base64,") >= 5
-    for name in ("equity", "drawdown", "tca", "latency", "pair_AAA_BBB"):
-        assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in ("equity", "drawdown", "attribution", "tca", "latency", "pair_AAA_BBB"):
+        assert f'id="figure-{name}"' in text
+    assert "<script src='plotly.min.js'></script>" in text and (tmp_path / "plotly.min.js").is_file()
+    assert "https://" not in text  # offline: nothing fetched
     fills = pd.read_parquet(tmp_path / "fills.parquet")
     assert len(fills) == synthetic_result.summary["fills"]
     assert len(pd.read_parquet(tmp_path / "orders.parquet")) == synthetic_result.summary["orders"]
@@ -152,6 +153,47 @@ def test_report_has_tables_and_plots(synthetic_result, tmp_path):
     assert {"net", "gross", "AAA", "BBB"} <= set(positions.columns)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["fills"] == synthetic_result.summary["fills"]
+    blotter = pd.read_csv(tmp_path / "blotter.csv")
+    assert len(blotter) == len(fills) and set(blotter["side"]) <= {"BUY", "SELL"}
+    assert blotter["time"].str.match(r"^\d\d:\d\d:\d\d\.\d{6}$").all()
+    assert "Trade blotter" in text and "P&amp;L attribution" in text
+    assert "Sharpe and Sortino not computed" in text  # a 60 s run: no annualised ratio
+
+
+def test_attribution_adds_up_to_the_portfolio_and_returns_use_the_capital(synthetic_result):
+    summary = synthetic_result.summary
+    units = summary["attribution"]
+    assert set(units) == {"AAA/BBB"}  # the pair's legs are tagged AAA/BBB:A and :B
+    assert sum(u["gross"] for u in units.values()) == pytest.approx(summary["pnl_gross"])
+    assert sum(u["net"] for u in units.values()) == pytest.approx(summary["pnl_net"])
+    table = synthetic_result.attribution
+    assert set(table["symbol"]) == {"AAA", "BBB"}
+    assert table["position"].tolist() == [summary["positions"].get(s, 0) for s in table["symbol"]]
+    capital = synthetic_result.recorder.capital
+    assert capital == 1_000_000
+    assert summary["return_pct"] == pytest.approx(summary["pnl_net"] / capital * 100)
+    assert summary["sharpe"] is None and summary["sortino"] is None
+    assert "run spans 61 s of market time" in summary["ratio_note"]  # 60 s and the last sample
+
+
+def test_ratios_only_over_a_trading_day_with_their_annualisation_stated():
+    import numpy as np
+
+    from calarb.backtest.metrics import MIN_RATIO_SPAN_S, performance
+
+    rng = np.random.default_rng(1)
+    sample_ns = 60_000_000_000
+    count = MIN_RATIO_SPAN_S // 60 + 1
+    times = np.arange(count, dtype=np.int64) * sample_ns
+    net = np.cumsum(rng.normal(0.5, 10.0, count))
+    day = performance(times, net, sample_ns, 100_000.0)
+    changes = np.diff(net)
+    scale = np.sqrt(252 * 23_400 / 60)
+    assert day["sharpe"] == pytest.approx(changes.mean() / changes.std(ddof=1) * scale)
+    assert "x sqrt(252 days x 23,400 s / 60 s)" in day["annualisation"]
+    short = performance(times[:-1], net[:-1], sample_ns, None)
+    assert short["sharpe"] is None and short["annualisation"] is None
+    assert "under the 23,400 s" in short["ratio_note"] and "capital" in short["return_note"]
 
 
 def test_dask_sweep_returns_the_full_grid():

@@ -12,10 +12,14 @@ from calarb.backtest.config import BacktestConfig
 def _backtest(args: argparse.Namespace) -> int:
     from calarb.backtest.replay import run_backtest
     from calarb.backtest.report import write_report
+    from calarb.ops.compile_watch import COMPILE_NOTICE
+
+    def notice() -> None:
+        print(COMPILE_NOTICE, file=sys.stderr, flush=True)
 
     try:
         config = BacktestConfig.load(args.config)
-        result = run_backtest(config, args.data, itch_dir=args.itch_dir)
+        result = run_backtest(config, args.data, itch_dir=args.itch_dir, compile_notice=notice)
     except (OSError, ValueError) as exc:
         print(f"calarb backtest: {exc}", file=sys.stderr)
         return 2
@@ -23,16 +27,45 @@ def _backtest(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.json_summary(), sort_keys=True))
     else:
-        summary = result.json_summary()
-        print(
-            f"{summary['orders']} orders, {summary['fills']} fills, net P&L "
-            f"{summary['pnl_net']:.2f}, Sharpe {summary['sharpe']:.2f}, max drawdown "
-            f"{summary['max_drawdown']:.2f}, {summary['events']:,} events at "
-            f"{summary['events_per_s']:,.0f}/s"
-        )
+        print(_text_summary(result))
         if report:
             print(f"report: {report}")
     return 0
+
+
+def _text_summary(result) -> str:
+    """The run in a few lines: P&L and return, ratios or why there are none, positions as a
+    table, the event rate (compile time left out) and which replay path ran."""
+    from calarb.ops.tables import positions_table
+
+    s = result.json_summary()
+    if s["capital"]:
+        capital = f"return {s['return_pct']:+.3f}% on capital {s['capital']:,.0f}"
+    else:
+        capital = s["return_note"]
+    if s["sharpe"] is not None:
+        ratios = f"Sharpe {s['sharpe']:.2f}, Sortino {(s['sortino'] or 0):.2f} ({s['annualisation']})"
+    else:
+        ratios = s["ratio_note"]
+    marks = {row.symbol: row.mark for row in result.positions.itertuples()}
+    replay = result.replay
+    path = {"fast": "fast replay (compiled books)", "slow": "slow replay (Python books)"}.get(
+        replay["path"], f"{replay['path']} simulation"
+    )
+    if replay.get("reason"):
+        path += f": {replay['reason']}"
+    compiled = f"; compiling took {s['compile_s']:.1f} s, not counted" if s["compile_s"] else ""
+    lines = [
+        f"{s['orders']} orders, {s['fills']} fills, net P&L {s['pnl_net']:,.2f} "
+        f"(gross {s['pnl_gross']:,.2f}, fees {s['fees']:,.2f}), max drawdown "
+        f"{s['max_drawdown']:,.2f}",
+        capital,
+        ratios,
+        "positions:",
+        positions_table(result.summary["positions"], marks),
+        f"{s['events']:,} events at {s['events_per_s']:,.0f}/s, {path}{compiled}",
+    ]
+    return "\n".join(lines)
 
 
 def _sweep(args: argparse.Namespace) -> int:

@@ -49,7 +49,7 @@ class BacktestConfig:
         if unknown:
             raise ValueError(f"{source}: unknown section(s) {sorted(unknown)}")
         bad = set(self.strategy_table) - STRATEGY_KEYS
-        if bad:
+        if bad and not self.custom_strategy:
             raise ValueError(f"{source}: unknown [strategy] key(s) {sorted(bad)}")
 
     @classmethod
@@ -75,6 +75,16 @@ class BacktestConfig:
     def sample_ns(self) -> int:
         """Equity-curve sampling (and engine timer) period."""
         return int(float(self.run.get("sample_ms", 1000)) * 1_000_000)
+
+    @property
+    def capital(self) -> float | None:
+        """`[backtest] capital`: the capital base of returns (currency units), or None."""
+        value = self.run.get("capital")
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ValueError(f"{self.source}: [backtest] capital must be a positive amount")
+        return float(value)
 
     @property
     def strategy_table(self) -> dict[str, Any]:
@@ -117,10 +127,13 @@ class BacktestConfig:
     # -- overrides -------------------------------------------------------------------------
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> BacktestConfig:
-        """A copy with dotted keys set (`strategy.entry`, or a short strategy key `entry`)."""
+        """A copy with dotted keys set (`strategy.entry`, or a short strategy key `entry`;
+        with a custom strategy, any undotted key is one of its parameters)."""
         table = copy.deepcopy(self.table)
         for key, value in overrides.items():
             path = SHORT_KEYS.get(key, tuple(key.split(".")))
+            if len(path) == 1 and self.custom_strategy is not None:
+                path = ("strategy", key)  # a custom strategy's own parameter
             node = table
             for part in path[:-1]:
                 node = node.setdefault(part, {})
@@ -129,10 +142,19 @@ class BacktestConfig:
 
     # -- strategy --------------------------------------------------------------------------
 
+    @property
+    def custom_strategy(self) -> str | None:
+        """`[strategy] class = "module:Class"` (or "file.py:Class"): a strategy written on
+        `calarb.Strategy`, built from the rest of the table; None: the pairs strategy."""
+        spec = self.strategy_table.get("class")
+        return None if spec is None else str(spec)
+
     def pairs(self, available: list[str]) -> list[tuple[str, str]]:
         """Configured pairs, or with `auto_pairs = N` the first 2N of `available` (most active
-        first) paired in order."""
+        first) paired in order (none for a custom strategy: it names its own symbols)."""
         table = self.strategy_table
+        if self.custom_strategy is not None:
+            return []
         if "pairs" in table:
             pairs = [(str(a), str(b)) for a, b in table["pairs"]]
             missing = sorted({s for pair in pairs for s in pair} - set(available))
@@ -146,7 +168,16 @@ class BacktestConfig:
         return [(chosen[i], chosen[i + 1]) for i in range(0, len(chosen) - 1, 2)]
 
     def build_strategy(self, pairs: list[tuple[str, str]]) -> PairsStrategy:
+        """The pairs strategy over `pairs`, or the custom strategy in its engine host."""
         table = self.strategy_table
+        spec = self.custom_strategy
+        if spec is not None:
+            from calarb.trading.strategy_api import engine_strategy, load_strategy
+
+            params = {key: value for key, value in table.items() if key != "class"}
+            base = Path(self.source).parent if Path(self.source).is_file() else Path.cwd()
+            where = f"{self.source}: [strategy]"
+            return engine_strategy(load_strategy(spec, params, base, where))
         max_holding = table.get("max_holding_s")
         rules = SignalRules(
             float(table.get("entry", 2.0)),

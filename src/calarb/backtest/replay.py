@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -46,8 +46,10 @@ from calarb.core.events import TopOfBook
 from calarb.core.scheduler import EventScheduler
 from calarb.itch.codec import decode
 from calarb.itch.spec import MESSAGE_LENGTHS
+from calarb.ops.compile_watch import CompileWatch
 from calarb.trading.router import Router
 from calarb.trading.strategy import IDLE_FOREVER
+from calarb.trading.strategy_api import StrategyHost
 
 _new_top = tuple.__new__  # builds a TopOfBook without its Python-level __new__
 _LENGTH_BY_TYPE = np.zeros(256, dtype=np.int64)
@@ -404,6 +406,8 @@ class _ReplayRun:
             if state.model.price_source != "mid"
             for symbol in (state.model.leg_a, state.model.leg_b)
         }
+        if isinstance(self.strategy, StrategyHost):  # a Strategy sees every top change
+            sizes_matter = subscribed
         listed: dict[str, int] = {}
         for source in sources:
             for symbol in set(source.symbols.values()):
@@ -454,13 +458,29 @@ def _start_timer(scheduler, engine, recorder, start_ns: int, end_ns: int, period
 
 
 def run_backtest(
-    config: BacktestConfig, data: str | Sequence[str | Path], itch_dir: str | Path | None = None
+    config: BacktestConfig,
+    data: str | Sequence[str | Path],
+    itch_dir: str | Path | None = None,
+    compile_notice: Callable[[], None] | None = None,
 ) -> BacktestResult:
     """`data`: "synthetic", or one or more inputs (`calarb.backtest.inputs`): ITCH files (one
     venue each, a list or one string with commas), `lobster:...` or `parquet:...` (one venue
     each). LOBSTER and Parquet venues become ITCH files in `itch_dir` (default: a temporary
     directory removed after the run); a venue whose configuration sets no queue model (or
-    "auto") gets the one its data supports."""
+    "auto") gets the one its data supports.
+
+    Time spent compiling Numba kernels (a first run after an install) is measured apart
+    (`result.compile_s`) and left out of the event rate; `compile_notice` is called when a
+    compilation starts (the command prints that it compiles)."""
+    with CompileWatch(compile_notice) as watch:
+        result = _run_backtest(config, data, itch_dir)
+    result.set_compile_time(watch.seconds)
+    return result
+
+
+def _run_backtest(
+    config: BacktestConfig, data: str | Sequence[str | Path], itch_dir: str | Path | None
+) -> BacktestResult:
     import tempfile
 
     from calarb.backtest.inputs import SYNTHETIC_DATA, prepare_inputs, with_data_queues

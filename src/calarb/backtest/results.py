@@ -8,9 +8,9 @@ order, and samples the portfolio every `sample_ns` (the equity curve). `Backtest
 that into pandas tables and metrics:
 
 * P&L: gross (realised + unrealised at the last marks) and net (minus fees), currency units.
-* Sharpe and Sortino of the equity curve's per-sample changes, annualised with
-  sqrt(samples per 252 days of 6.5 hours) (money changes: no capital base is assumed, and the
-  ratios do not depend on one).
+* Returns on the configured capital base, Sharpe and Sortino with their annualisation
+  stated (none below one trading day of market time), per-unit (pair) P&L attribution and
+  the trade blotter: `calarb.backtest.metrics`.
 * Maximum drawdown: the largest fall of the net equity curve from a previous peak (positive).
 * Turnover: traded notional, currency units.
 * Round trips: fills matched first-in first-out per symbol; hit rate = share of closed lots
@@ -23,7 +23,6 @@ that into pandas tables and metrics:
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict, deque
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from calarb.backtest.metrics import attribution, blotter, performance, positions_table, unit_of
 from calarb.core.order_events import (
     CancelReject,
     CancelRequest,
@@ -53,9 +53,11 @@ class RunRecorder:
     def __init__(self, sample_ns: int, fees: Mapping[str, VenueFees]) -> None:
         self.sample_ns = sample_ns
         self.fees = dict(fees)
+        self.capital: float | None = None  # `[backtest] capital`: the base of returns
         self.fills: list[tuple[int, ExecutionReport]] = []
         self.engine = None
-        self.sends: dict[str, tuple[int, float | None, str]] = {}  # ClOrdID -> (t, mid, type)
+        # ClOrdID -> (time, arrival mid, order type, tag, purpose)
+        self.sends: dict[str, tuple[int, float | None, str, str, str]] = {}
         self.first_answer_ns: dict[str, int] = {}
         # equity samples in runs: (first time, period, count, realized, unrealized, fees, net,
         # each symbol's position), the same values at first + k period for k < count
@@ -75,7 +77,7 @@ class RunRecorder:
         top = self.engine.consolidated.get(order.symbol) if self.engine else None
         mid = top.mid_price() if top is not None else None
         kind = "market" if order.ord_type.name == "MARKET" else f"limit-{order.time_in_force.name}"
-        self.sends[order.cl_ord_id] = (now_ns, mid, kind.lower())
+        self.sends[order.cl_ord_id] = (now_ns, mid, kind.lower(), order.tag, str(order.purpose))
 
     def on_execution_report(self, report: ExecutionReport, now_ns: int | None = None) -> None:
         engine = self.engine
@@ -147,7 +149,7 @@ class TapedGateway:
 def orders_table(engine, recorder: RunRecorder) -> pd.DataFrame:
     rows = []
     for record in engine.oms.orders():
-        sent = recorder.sends.get(record.root_id, (record.created_ns, None, ""))
+        sent = recorder.sends.get(record.root_id, (record.created_ns, None, "", "", ""))
         answered = recorder.first_answer_ns.get(record.root_id)
         rows.append(
             {
@@ -171,7 +173,7 @@ def fills_table(recorder: RunRecorder) -> pd.DataFrame:
     fee and the order type and arrival mid of its order."""
     rows = []
     for index, (now, report) in enumerate(recorder.fills):
-        sent = recorder.sends.get(report.cl_ord_id, (None, None, ""))
+        sent = recorder.sends.get(report.cl_ord_id, (None, None, "", "", ""))
         fee = recorder.fees[report.venue].fee(report.last_qty, report.liquidity)
         rows.append(
             {
@@ -179,11 +181,13 @@ def fills_table(recorder: RunRecorder) -> pd.DataFrame:
                 "side": int(report.side), "quantity": report.last_qty, "price": report.last_px,
                 "liquidity": "maker" if report.liquidity is Liquidity.ADDED else "taker",
                 "fee": fee, "cl_ord_id": report.cl_ord_id, "order_type": sent[2],
-                "arrival_mid": sent[1],
+                "arrival_mid": sent[1], "tag": sent[3], "unit": unit_of(sent[3]),
+                "purpose": sent[4],
             }
         )  # fmt: skip
     columns = ["fill", "time_ns", "venue", "symbol", "side", "quantity", "price", "liquidity",
-               "fee", "cl_ord_id", "order_type", "arrival_mid"]  # fmt: skip
+               "fee", "cl_ord_id", "order_type", "arrival_mid", "tag", "unit",
+               "purpose"]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -206,24 +210,6 @@ def equity_table(recorder: RunRecorder) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- metrics
-
-
-def risk_ratios(net: np.ndarray, sample_ns: int) -> dict[str, float]:
-    """Sharpe, Sortino (annualised, see the module docstring) and maximum drawdown."""
-    changes = np.diff(net)
-    scale = math.sqrt(SECONDS_PER_YEAR * 1e9 / sample_ns)
-    sharpe = sortino = 0.0
-    if changes.size > 1 and changes.std(ddof=1) > 0:
-        sharpe = float(changes.mean() / changes.std(ddof=1) * scale)
-    downside = np.sqrt(np.mean(np.minimum(changes, 0.0) ** 2)) if changes.size else 0.0
-    if downside > 0:
-        sortino = float(changes.mean() / downside * scale)
-    drawdown = np.maximum.accumulate(net) - net if net.size else np.zeros(0)
-    return {
-        "sharpe": sharpe,
-        "sortino": sortino,
-        "max_drawdown": float(drawdown.max()) if drawdown.size else 0.0,
-    }
 
 
 def round_trips(fills: pd.DataFrame) -> pd.DataFrame:
@@ -301,16 +287,40 @@ class BacktestResult:
         self.fills = fills_table(recorder)
         self.equity = equity_table(recorder)
         self.trips = round_trips(self.fills)
+        self.compile_s = 0.0
+        # which replay ran: an ITCH replay sets "fast" or "slow"; the synthetic market and
+        # the paper run are event-driven simulations
+        self.replay: dict[str, Any] = {"path": source.partition("(")[0] or "events",
+                                       "reason": "", "deferred_tops": 0}
+        marks = {s: p.mark for s, p in engine.portfolio.positions.items()}
+        self.attribution = attribution(self.fills, marks)
+        self.blotter = blotter(self.fills)
+        self.positions = positions_table(
+            {s: p.quantity for s, p in engine.portfolio.positions.items()}, marks
+        )
         self.pairs = {
             name: state.model.history_frame() for name, state in engine.strategy.pairs.items()
         }
+        # the first rows of each pair's history that are its warm-up (before the strategy
+        # may act: `min_observations`; the history may have dropped its oldest rows)
+        self.warmup_rows = {
+            name: max(0, state.min_observations - (state.model.observations
+                                                   - len(state.model.history)))
+            for name, state in engine.strategy.pairs.items()
+        }  # fmt: skip
+        self.pair_rules = {
+            name: {"entry": state.config.rules.entry, "exit": state.config.rules.exit,
+                   "stop": state.config.rules.stop}
+            for name, state in engine.strategy.pairs.items()
+        }  # fmt: skip
         self.summary = self._summary()
 
     def _summary(self) -> dict[str, Any]:
         engine = self.engine
         portfolio = engine.portfolio
         net = self.equity["net"].to_numpy(dtype=np.float64)
-        ratios = risk_ratios(net, self.recorder.sample_ns)
+        times = self.equity["time_ns"].to_numpy(dtype=np.int64)
+        ratios = performance(times, net, self.recorder.sample_ns, self.recorder.capital)
         fills = self.fills
         trips = self.trips
         round_trip = self.orders["round_trip_ns"].dropna().to_numpy(dtype=np.float64)
@@ -324,9 +334,13 @@ class BacktestResult:
             "pnl_gross": (portfolio.realized + portfolio.unrealized) / PRICE_SCALE,
             "pnl_net": portfolio.net_pnl / PRICE_SCALE,
             "fees": portfolio.fees / PRICE_SCALE,
-            "sharpe": ratios["sharpe"],
-            "sortino": ratios["sortino"],
-            "max_drawdown": ratios["max_drawdown"],
+            **ratios,
+            "attribution": {
+                str(unit): {k: float(v) for k, v in row.items()}
+                for unit, row in self.attribution.groupby("unit")[["gross", "fees", "net"]]
+                .sum()
+                .iterrows()
+            },
             "turnover": turnover,
             "hit_rate": float((trips["pnl"] > 0).mean()) if len(trips) else 0.0,
             "round_trips": int(len(trips)),
@@ -343,7 +357,15 @@ class BacktestResult:
             "events": int(self.events),
             "events_per_s": float(self.events / self.elapsed_s) if self.elapsed_s > 0 else 0.0,
             "elapsed_s": self.elapsed_s,
+            "compile_s": 0.0,
         }
+
+    def set_compile_time(self, seconds: float) -> None:
+        """Time the run spent compiling Numba kernels: reported, and left out of the rate."""
+        self.compile_s = seconds
+        running = max(self.elapsed_s - seconds, 1e-9)
+        self.summary["compile_s"] = seconds
+        self.summary["events_per_s"] = float(self.events / running)
 
     def write(self, directory: str | Path) -> dict[str, Path]:
         """orders.parquet, fills.parquet, positions.parquet (the equity samples with the
@@ -359,6 +381,10 @@ class BacktestResult:
         self.orders.to_parquet(paths["orders"], index=False)
         self.fills.to_parquet(paths["fills"], index=False)
         self.equity.to_parquet(paths["positions"], index=False)
+        paths["blotter"] = out / "blotter.csv"
+        self.blotter.to_csv(paths["blotter"], index=False)
+        paths["attribution"] = out / "attribution.csv"
+        self.attribution.to_csv(paths["attribution"], index=False)
         for name, frame in self.pairs.items():
             path = out / f"pairs_{name.replace('/', '_')}.parquet"
             frame.to_parquet(path, index=False)
@@ -368,12 +394,19 @@ class BacktestResult:
 
     def stable_summary(self) -> dict[str, Any]:
         """The summary without the wall-clock figures (identical across identical runs)."""
-        return {k: v for k, v in self.summary.items() if k not in ("events_per_s", "elapsed_s")}
+        wall = ("events_per_s", "elapsed_s", "compile_s")
+        return {k: v for k, v in self.summary.items() if k not in wall}
 
     def json_summary(self) -> dict[str, Any]:
         """The `--json` contract: orders, fills, pnl_net, sharpe, max_drawdown, turnover,
         events, events_per_s (plus a few extras)."""
         s = self.summary
         keys = ("orders", "fills", "pnl_net", "sharpe", "max_drawdown", "turnover", "events",
-                "events_per_s", "pnl_gross", "fees", "sortino", "hit_rate", "round_trips")  # fmt: skip
-        return {key: s[key] for key in keys}
+                "events_per_s", "pnl_gross", "fees", "sortino", "hit_rate", "round_trips",
+                "capital", "return_pct", "span_s", "annualisation", "compile_s")  # fmt: skip
+        out = {key: s[key] for key in keys}
+        for note in ("ratio_note", "return_note"):
+            if note in s:
+                out[note] = s[note]
+        out["replay_path"] = self.replay["path"]
+        return out

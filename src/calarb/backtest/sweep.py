@@ -20,6 +20,11 @@ import pandas as pd
 from calarb.backtest.config import BacktestConfig
 
 METRICS = ("pnl_net", "sharpe", "max_drawdown", "turnover", "orders", "fills", "events")
+HEATMAP_METRICS = ("pnl_net", "max_drawdown", "sharpe")
+SWEEP_NOTES = {
+    "sharpe": "empty cells: Sharpe is not computed for runs under one trading day of market "
+    "time (calarb.backtest.metrics)",
+}
 
 
 def _value(text: str) -> Any:
@@ -101,10 +106,9 @@ def run_sweep(
 
 
 def write_sweep(table: pd.DataFrame, parameters: list[str], directory: str | Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """sweep.csv, sweep.parquet and, over the first two parameters, one interactive heatmap
+    page per metric (each cell shows its value; plotly.js beside the pages)."""
+    from calarb.ops.charts import heatmap_page
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
@@ -113,18 +117,11 @@ def write_sweep(table: pd.DataFrame, parameters: list[str], directory: str | Pat
     table.to_parquet(paths[1], index=False)
     if len(parameters) >= 2:
         rows, columns = parameters[0], parameters[1]
-        for metric in ("pnl_net", "sharpe"):
-            grid = table.pivot_table(index=rows, columns=columns, values=metric, aggfunc="mean")
-            figure, axis = plt.subplots(figsize=(5, 4))
-            image = axis.imshow(grid.to_numpy(dtype=float), origin="lower", aspect="auto")
-            axis.set_xticks(range(len(grid.columns)), [str(c) for c in grid.columns])
-            axis.set_yticks(range(len(grid.index)), [str(i) for i in grid.index])
-            axis.set_xlabel(columns)
-            axis.set_ylabel(rows)
-            axis.set_title(metric)
-            figure.colorbar(image)
-            path = out / f"heatmap_{metric}.png"
-            figure.savefig(path, dpi=90, bbox_inches="tight")
-            plt.close(figure)
-            paths.append(path)
+        for metric in HEATMAP_METRICS:
+            values = pd.to_numeric(table[metric], errors="coerce")
+            grid = table.assign(**{metric: values}).pivot_table(
+                index=rows, columns=columns, values=metric, aggfunc="mean", dropna=False
+            )
+            note = SWEEP_NOTES.get(metric, "")
+            paths.append(heatmap_page(out, f"heatmap_{metric}", metric, grid, rows, columns, note))
     return paths

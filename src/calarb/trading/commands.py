@@ -48,12 +48,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _format(summary: dict) -> str:
+    from calarb.ops.tables import positions_table
+
     pnl = summary["pnl"]
     lines = [
         f"orders sent {summary['orders_sent']}, fills {summary['fills']}, "
         f"cancels {summary['cancels']}, open {summary['open_orders']}",
         f"rejects {summary['rejects']}",
-        f"positions {summary['positions']}",
+        "positions:\n" + positions_table(summary["positions"], summary.get("marks")),
         f"P&L realised {pnl['realized']:.2f} unrealised {pnl['unrealized']:.2f} "
         f"fees {pnl['fees']:.2f} net {pnl['net']:.2f}",
         f"kill switch {summary['kill_switch']}",

@@ -47,6 +47,10 @@ session = "V1"                       # optional: else learnt from the first pack
 sources = ["127.0.0.1"]              # optional: senders accepted, "address[:port]"
 ```
 
+Instead of `[[pairs]]`, a `[strategy]` table runs a strategy written on `calarb.Strategy`
+(docs/strategies.md): `class = "module:Class"` or `"file.py:Class"` (relative to this file),
+the other keys going to the class's `from_config`.
+
 Errors name the table and key (`pairs[0].size: ...`).
 """
 
@@ -144,6 +148,24 @@ class PairSettings:
 
 
 @dataclass(frozen=True)
+class StrategySettings:
+    """`[strategy] class = "module:Class"` (or "file.py:Class", relative to the config) and
+    the class's own parameters: a strategy written on `calarb.Strategy`."""
+
+    spec: str
+    params: dict[str, Any]
+    base: Path
+
+    def build(self):
+        from calarb.trading.strategy_api import load_strategy
+
+        try:
+            return load_strategy(self.spec, self.params, self.base)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+
+@dataclass(frozen=True)
 class RunConfig:
     pairs: tuple[PairSettings, ...]
     venues: tuple[VenueSettings, ...]
@@ -157,6 +179,7 @@ class RunConfig:
     id_prefix: str = "S"
     source: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    strategy: StrategySettings | None = None  # a `calarb.Strategy` instead of the pairs
 
     def with_venue_ports(self, ports: Mapping[str, int]) -> RunConfig:
         """The same config with other FIX ports (tests that bind port 0)."""
@@ -240,7 +263,9 @@ def _venue(where: str, table: Mapping[str, Any], base: Path) -> VenueSettings:
 
 def parse_config(document: Mapping[str, Any], base: Path, source: Path | None = None) -> RunConfig:
     """Build a RunConfig from a parsed TOML document (`base`: where relative paths start)."""
-    check_keys("top level", document, {"engine", "risk", "pairs", "venues"}, ConfigError)
+    check_keys(
+        "top level", document, {"engine", "risk", "pairs", "venues", "strategy"}, ConfigError
+    )
     engine = dict(document.get("engine", {}))
     check_keys("engine", engine, _ENGINE_KEYS, ConfigError)
     risk = dict(document.get("risk", {}))
@@ -253,8 +278,18 @@ def parse_config(document: Mapping[str, Any], base: Path, source: Path | None = 
     venues = tuple(
         _venue(f"venues[{i}]", t, base) for i, t in enumerate(document.get("venues", []))
     )
-    if not pairs:
-        raise ConfigError("at least one [[pairs]] table is needed")
+    strategy = None
+    if "strategy" in document:
+        table = dict(document["strategy"])
+        if "class" not in table:
+            raise ConfigError("strategy: missing 'class' (\"module:Class\" or \"file.py:Class\")")
+        spec = str(table.pop("class"))
+        strategy = StrategySettings(spec, table, base)
+        strategy.build()  # its class and parameters are checked before anything starts
+        if pairs:
+            raise ConfigError("[strategy] and [[pairs]] exclude each other: one strategy a run")
+    elif not pairs:
+        raise ConfigError("at least one [[pairs]] table (or a [strategy] table) is needed")
     if not venues:
         raise ConfigError("at least one [[venues]] table is needed")
     names = [v.name for v in venues]
@@ -272,6 +307,7 @@ def parse_config(document: Mapping[str, Any], base: Path, source: Path | None = 
         flatten_on_kill=bool(engine.get("flatten_on_kill", False)),
         id_prefix=str(engine.get("id_prefix", "S")),
         source=source,
+        strategy=strategy,
     )
 
 

@@ -48,6 +48,7 @@ from calarb.trading.fix_gateway import FixOrderGateway
 from calarb.trading.journal import Journal, JournalContents, JournalEntry
 from calarb.trading.risk import TradingState
 from calarb.trading.strategy import PairsStrategy
+from calarb.trading.strategy_api import StrategyHost
 
 log = logging.getLogger("calarb.trading.live")
 _WARMING_UP = TradingState.WARMING_UP
@@ -240,9 +241,12 @@ class LiveEngine:
         prefix = next_run_prefix(
             config.id_prefix, [e.payload.parent_id for e in entries if e.kind == "order"]
         )
-        strategy = PairsStrategy(
-            [(pair.strategy, pair.build_model()) for pair in config.pairs], id_prefix=prefix
-        )
+        if config.strategy is not None:  # a `calarb.Strategy`, in its engine host
+            strategy = StrategyHost(config.strategy.build(), id_prefix=prefix)
+        else:
+            strategy = PairsStrategy(
+                [(pair.strategy, pair.build_model()) for pair in config.pairs], id_prefix=prefix
+            )
         for venue in config.venues:
             initiator = FixInitiator(venue.fix, clock=self.clock, on_event=self._session_event)
             self.initiators[venue.name] = initiator
@@ -267,6 +271,8 @@ class LiveEngine:
             },
             trading_state=TradingState.WARMING_UP,  # until feeds and sessions are ready
         )
+        if isinstance(strategy, StrategyHost):
+            strategy.attach(engine)
         if entries:
             self.replayed_fills = restore_from_journal(engine, entries, self.clock.monotonic_ns())
         for gateway in self.gateways.values():

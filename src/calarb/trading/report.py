@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from hdrh.histogram import HdrHistogram
 
 from calarb.core.types import PRICE_SCALE
-from calarb.ops.charts import plt, png, seconds, write_html_report
+from calarb.ops.charts import go, new_figure, seconds, table_html, write_html_report
 from calarb.trading.engine import TradingEngine
 
 _MARKS = {"entries": "entry", "exits": "exit", "stops": "stop"}  # counter -> mark
@@ -58,7 +59,8 @@ class LiveSampler:
         for name, state in self.engine.strategy.pairs.items():
             samples = self.pairs[name]
             model = state.model
-            z = float(model.z) if model.ready else float("nan")
+            warm = model.ready and model.observations >= state.min_observations
+            z = float(model.z) if warm else float("nan")  # the warm-up is not drawn
             samples.time_ns.append(elapsed)
             samples.z.append(z)
             samples.beta.append(float(model.beta) if model.ready else float("nan"))
@@ -92,76 +94,78 @@ class LiveSampler:
 # --- plots -----------------------------------------------------------------------------------
 
 
-def plot_pnl(sampler: LiveSampler) -> bytes:
-    figure, axis = plt.subplots(figsize=(9, 3.2))
+def plot_pnl(sampler: LiveSampler) -> go.Figure:
+    figure = new_figure("P&L over time", "time since the strategy started (s)", "P&L (currency)")
     t = seconds(sampler.time_ns)
     for key, label in (("net", "net"), ("realized", "realised"), ("unrealized", "unrealised")):
-        axis.plot(t, sampler.pnl[key], lw=1, label=label)
-    axis.plot(t, np.negative(sampler.pnl["fees"]), lw=0.8, ls="--", label="fees (paid)")
-    axis.axhline(0, color="black", lw=0.5)
-    axis.set_xlabel("time since the strategy started (s)")
-    axis.set_ylabel("P&L (currency)")
-    axis.set_title("P&L over time")
-    axis.legend(fontsize=7)
-    return png(figure)
+        figure.add_scatter(x=t, y=sampler.pnl[key], name=label, mode="lines")
+    figure.add_scatter(x=t, y=np.negative(sampler.pnl["fees"]), name="fees (paid)",
+                       mode="lines", line={"dash": "dash"})  # fmt: skip
+    return figure
 
 
-_MARK_STYLE = {"entry": ("^", "tab:green"), "exit": ("o", "tab:blue"), "stop": ("x", "tab:red")}
+_MARK_STYLE = {"entry": ("triangle-up", "green"), "exit": ("circle", "blue"),
+               "stop": ("x", "red")}  # fmt: skip
 
 
 def plot_pair(
     name: str, samples: PairSamples, rules: dict[str, float], true_ratio: float | None
-) -> bytes:
-    figure, (top, bottom) = plt.subplots(
-        2, 1, figsize=(9, 4.6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
-    )
+) -> go.Figure:
+    """z-score (after the warm-up: none is sampled before the strategy may act) with the
+    thresholds and the entry/exit/stop marks; the hedge ratio against the true one."""
+    from plotly.subplots import make_subplots
+
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3],
+                           vertical_spacing=0.08)  # fmt: skip
+    figure.update_layout(
+        title=f"{name}: z-score with entries and exits (warm-up not shown)", height=480,
+        template="plotly_white", legend={"orientation": "h", "y": -0.15},
+    )  # fmt: skip
     t = seconds(samples.time_ns)
-    top.plot(t, samples.z, lw=0.8, color="tab:purple", label="z-score")
-    for level, style in ((rules["entry"], "--"), (rules["exit"], ":")):
+    figure.add_scatter(x=t, y=samples.z, name="z-score", mode="lines", row=1, col=1,
+                       line={"color": "purple", "width": 1})  # fmt: skip
+    for label, style in (("entry", "dash"), ("exit", "dot")):
         for sign in (1, -1):
-            top.axhline(sign * level, color="grey", lw=0.6, ls=style)
+            figure.add_hline(y=sign * rules[label], line={"dash": style, "width": 1,
+                             "color": "grey"}, row=1, col=1)  # fmt: skip
     for kind, (marker, color) in _MARK_STYLE.items():
         chosen = [(time, z) for time, k, z in samples.marks if k == kind]
         if chosen:
             times, zs = zip(*chosen, strict=True)
-            top.scatter(seconds(times), zs, marker=marker, color=color, s=24, label=kind)
-    top.set_ylabel("z")
-    top.set_title(f"{name}: z-score with entries and exits (thresholds dashed/dotted)")
-    top.legend(fontsize=7, loc="upper right")
-    bottom.plot(t, samples.beta, lw=0.8, label="estimated")
+            figure.add_scatter(x=seconds(times), y=zs, mode="markers", name=kind, row=1, col=1,
+                               marker={"symbol": marker, "color": color, "size": 9})  # fmt: skip
+    figure.add_scatter(x=t, y=samples.beta, name="hedge ratio (estimated)", mode="lines",
+                       row=2, col=1)  # fmt: skip
     if true_ratio is not None:
-        bottom.axhline(true_ratio, color="black", lw=0.6, ls="--", label="true")
-    bottom.set_ylabel("hedge ratio")
-    bottom.set_xlabel("time since the strategy started (s)")
-    bottom.legend(fontsize=7, loc="lower right")
-    return png(figure)
+        figure.add_hline(y=true_ratio, line={"dash": "dash", "width": 1}, row=2, col=1,
+                         annotation_text="true")  # fmt: skip
+    figure.update_yaxes(title_text="z", row=1, col=1)
+    figure.update_yaxes(title_text="hedge ratio", row=2, col=1)
+    figure.update_xaxes(title_text="time since the strategy started (s)", row=2, col=1)
+    return figure
 
 
 def plot_latency(
     tick_to_trade: HdrHistogram, order_stages_us: dict[str, dict[str, float | int]]
-) -> bytes:
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2))
+) -> go.Figure:
+    from plotly.subplots import make_subplots
+
+    figure = make_subplots(rows=1, cols=2, subplot_titles=(
+        "Tick-to-trade distribution (us)", "By stage (ticks that sent an order)"))  # fmt: skip
+    figure.update_layout(height=340, template="plotly_white")
     values, counts = [], []
     for item in tick_to_trade.get_recorded_iterator():
         values.append(item.value_iterated_to / 1_000)
         counts.append(item.count_added_in_this_iter_step)
-    if values:
-        edges = np.geomspace(max(min(values), 0.1) * 0.9, max(values) * 1.1, 40)
-        left.hist(values, bins=edges, weights=counts, color="tab:blue")
-        left.set_xscale("log")
-    left.set_xlabel("packet received to order written (us, log scale)")
-    left.set_ylabel("orders")
-    left.set_title("Tick-to-trade distribution")
+    figure.add_bar(x=values, y=counts, name="orders", row=1, col=1)
+    figure.update_xaxes(type="log", title_text="packet received to order written (us)",
+                        row=1, col=1)  # fmt: skip
     names = list(order_stages_us)
-    x = np.arange(len(names))
-    for offset, key in ((-0.2, "p50"), (0.2, "p99")):
-        right.bar(x + offset, [order_stages_us[n][key] for n in names], width=0.4, label=key)
-    right.set_xticks(x, names, rotation=30, ha="right", fontsize=7)
-    right.set_ylabel("us")
-    right.set_yscale("log")
-    right.set_title("By stage (ticks that sent an order)")
-    right.legend(fontsize=7)
-    return png(figure)
+    for key in ("p50", "p99"):
+        figure.add_bar(x=names, y=[order_stages_us[n][key] for n in names], name=key,
+                       row=1, col=2)  # fmt: skip
+    figure.update_yaxes(type="log", title_text="us", row=1, col=2)
+    return figure
 
 
 def write_live_report(
@@ -171,17 +175,18 @@ def write_live_report(
     directory: str | Path,
     title: str = "calarb demo",
 ) -> Path:
-    """`summary.json`, `samples.json`, the PNGs and `report.html` in `directory`."""
+    """`summary.json`, `samples.json` and `report.html` (plotly.js beside it) in
+    `directory`."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     (out / "samples.json").write_text(json.dumps(sampler.as_dict()))
-    images = {"pnl": plot_pnl(sampler)}
+    figures = {"pnl": plot_pnl(sampler)}
     rules = summary.get("pair_rules", {})
     for name, samples in sampler.pairs.items():
         truth = summary["hedge_ratios"].get(name, {}).get("true")
-        images[f"pair_{name.replace('/', '_')}"] = plot_pair(name, samples, rules[name], truth)
-    images["latency"] = plot_latency(tick_to_trade, summary.get("tick_to_trade_stages_us", {}))
+        figures[f"pair_{name.replace('/', '_')}"] = plot_pair(name, samples, rules[name], truth)
+    figures["latency"] = plot_latency(tick_to_trade, summary.get("tick_to_trade_stages_us", {}))
     pnl = summary["pnl"]
     ttt = summary["tick_to_trade_us"]
     rows = [
@@ -190,12 +195,18 @@ def write_live_report(
         ("rejects", summary["rejects"] or "none"),
         ("cancels", summary["cancels"]),
         ("legging events", summary["legging_events"]),
-        ("positions", summary["positions"]),
         (
             "P&L realised / unrealised / fees",
             f"{pnl['realized']:.2f} / {pnl['unrealized']:.2f} / {pnl['fees']:.2f}",
         ),  # fmt: skip
         ("tick to trade p50 / p99 / p99.9 (us)", f"{ttt['p50']} / {ttt['p99']} / {ttt['p999']}"),
     ]
+    marks = summary.get("marks", {})
+    positions = pd.DataFrame(
+        [(s, q, marks.get(s), q * marks[s] if marks.get(s) is not None else None)
+         for s, q in sorted(summary["positions"].items())],
+        columns=["symbol", "position", "mark", "market_value"],
+    )  # fmt: skip
     details = json.dumps(summary, indent=2, default=str)
-    return write_html_report(out, title, rows, images, details)
+    return write_html_report(out, title, rows, figures, details,
+                             tables={"Positions at the end": table_html(positions)})  # fmt: skip
