@@ -20,6 +20,32 @@ _GROUP_COMMANDS: weakref.WeakKeyDictionary[argparse.ArgumentParser, argparse._Su
 _GROUP_COMMANDS = weakref.WeakKeyDictionary()
 
 
+class CommandError(Exception):
+    """Bad input to a command: the message is the one line the user sees (exit 2)."""
+
+
+def positive_number(text: str) -> float:
+    """An argparse type: a number above zero (seconds, rates)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a positive number")
+    return value
+
+
+def positive_integer(text: str) -> int:
+    """An argparse type: an integer above zero (counts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a positive integer")
+    return value
+
+
 def present_modules(module_names: Iterable[str]) -> Iterator[ModuleType]:
     """Import each module that exists; a missing one is a part of calarb not built yet.
     (An import error inside an existing module is not hidden.)"""

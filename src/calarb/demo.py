@@ -36,7 +36,7 @@ import tomli_w
 
 from calarb import market_data_demo
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"  # package data (configs/ in a clone)
 DEFAULT_VENUES_CONFIG = CONFIG_DIR / "demo_venues.toml"
 DEFAULT_ENGINE_CONFIG = CONFIG_DIR / "demo_engine.toml"
 SAMPLE_INTERVAL_S = 0.1

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 
-from calarb.backtest.config import BacktestConfig
 
 
 def _backtest(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from calarb.trading.config import ConfigError, load_config
+from calarb.command_modules import positive_number
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run", help="run the trading engine against FIX 4.4 venues and ITCH/MoldUDP64 feeds"
     )
     run.add_argument("--config", required=True, type=Path, help="TOML file (docs/trading.md)")
-    run.add_argument("--duration", type=float, default=None, help="seconds (default: until ^C)")
+    run.add_argument("--duration", type=positive_number, default=None, help="seconds (default: until ^C)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument("--log-level", default="WARNING")
     run.set_defaults(handler=_run)
@@ -31,14 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from calarb.trading.config import load_config
     from calarb.trading.live import run_blocking
 
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
-    try:
-        config = load_config(args.config)
-    except (ConfigError, OSError) as exc:
-        print(f"calarb run: {exc}", file=sys.stderr)
-        return 2
+    config = load_config(args.config)  # errors: one line from `calarb.cli.main`
     summary = run_blocking(config, args.duration)
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
@@ -68,13 +65,11 @@ def _format(summary: dict) -> str:
 
 
 def _kill(args: argparse.Namespace) -> int:
+    from calarb.trading.config import load_config
+
     pid = args.pid
     if args.config is not None:
-        try:
-            config = load_config(args.config)
-        except (ConfigError, OSError) as exc:
-            print(f"calarb kill: {exc}", file=sys.stderr)
-            return 2
+        config = load_config(args.config)
         if config.pid_file is not None and config.pid_file.exists():
             pid = int(config.pid_file.read_text().split()[0])
         elif config.kill_file is not None:
