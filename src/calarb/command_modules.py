@@ -46,6 +46,22 @@ def positive_integer(text: str) -> int:
     return value
 
 
+def check_reachable(address: str, what: str, timeout_s: float = 3.0) -> None:
+    """Raise CommandError unless a TCP connection to ADDRESS ([scheme://]host:port) opens,
+    so an unreachable server is one line at once, not a library's timeout later."""
+    import socket
+
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        raise CommandError(f"{what} {address!r}: expected HOST:PORT (e.g. tcp://10.0.0.5:8786)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise CommandError(f"{what} {address}: unreachable ({reason})") from None
+
+
 def present_modules(module_names: Iterable[str]) -> Iterator[ModuleType]:
     """Import each module that exists; a missing one is a part of calarb not built yet.
     (An import error inside an existing module is not hidden.)"""

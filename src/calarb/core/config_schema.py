@@ -131,7 +131,7 @@ def _explain(message: str, document: Any, schema: type, where: str) -> str:
         return f"{_join(key, missing[1])}: required key missing"
     value = _value_at(document, tokens)
     shown = f", got {value!r}" if value is not _ABSENT else ""
-    reason = reason.replace("`", "")
+    reason = reason.replace("`", "").replace(" | null", "")
     reason = re.sub(r"str matching regex '(.*)'", _pattern_name, reason)
     if reason.startswith("Invalid enum value"):
         choices = typing.get_args(_strip(_type_at(schema, tokens)))
