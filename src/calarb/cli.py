@@ -14,8 +14,11 @@ file). `CALARB_TRACEBACK=1` shows the Python traceback as well.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import re
 import sys
+import typing
 
 from calarb.command_modules import CommandError, present_modules
 
@@ -48,10 +51,17 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
 }  # fmt: skip
 
 
+class CommandParser(argparse.ArgumentParser):
+    """argparse, with a usage mistake reported as one line (the usage is one `--help` away)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser with every command listed; only `command`'s modules (all when None and
     asked for the full parser by tests) register their real subcommands."""
-    parser = argparse.ArgumentParser(prog="calarb", description=__doc__.splitlines()[0])
+    parser = CommandParser(prog="calarb", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     if command is None:
         names = [m for _, modules in COMMANDS.values() for m in modules]
@@ -89,12 +99,29 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # one line for the user; CALARB_TRACEBACK=1 for the developer
         if os.environ.get("CALARB_TRACEBACK"):
             raise
-        print(f"calarb {command}: {describe_error(exc)}", file=sys.stderr)
+        print(f"{_command_prog(parser, argv)}: {describe_error(exc)}", file=sys.stderr)
         return exit_code(exc)
+
+
+def _command_prog(parser: argparse.ArgumentParser, argv: list[str]) -> str:
+    """`calarb fix serve` for the arguments `fix serve --config ...`."""
+    current = parser
+    for token in argv:
+        if token.startswith("-"):
+            break
+        actions = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
+        if not actions or token not in actions[0].choices:
+            break
+        current = actions[0].choices[token]
+    return current.prog
 
 
 def describe_error(exc: BaseException) -> str:
     """One line naming what went wrong and where."""
+    if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+        address = re.search(r"\('([^']*)', (\d+)\)", str(exc))
+        where = f"{address[1]}:{address[2]}" if address else "the address"
+        return f"{where}: address already in use (is another process listening there?)"
     if isinstance(exc, OSError) and exc.strerror:
         where = exc.filename if exc.filename is not None else ""
         text = f"{where}: {exc.strerror}" if where else str(exc)
@@ -102,7 +129,7 @@ def describe_error(exc: BaseException) -> str:
             text += f" -> {exc.filename2}"
         return text.replace("\n", " ")
     text = str(exc).replace("\n", " ").strip()
-    if isinstance(exc, ValueError | CommandError | LookupError):
+    if isinstance(exc, ValueError | CommandError | LookupError | OSError):
         return text or type(exc).__name__
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

@@ -26,20 +26,19 @@ from calarb.core.config_schema import (
     PositiveFloat,
     PositiveInt,
     Schema,
-    load_toml,
     did_you_mean,
+    load_toml,
     validate,
 )
 from calarb.model.hedge import EwmOlsHedge, KalmanHedge, OlsHedge, RollingOlsHedge
 from calarb.model.live import PairModel
 from calarb.model.signal import SignalRules
 from calarb.model.spread import SpreadForm
+from calarb.trading.config import RiskSchema, SignalSchema
 from calarb.trading.orders import VenueFees
 from calarb.trading.risk import RiskLimits
-from calarb.trading.config import RiskSchema, SignalSchema
 from calarb.trading.strategy import PairsStrategy, PairStrategyConfig
 from calarb.venue.config import SyntheticSchema
-
 
 
 class LatencySchema(Schema, kw_only=True):

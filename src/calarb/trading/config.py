@@ -189,12 +189,12 @@ def check_run_document(document: Mapping[str, Any], source: str | Path) -> None:
     validate(document, RunFileSchema, source)
     venues = list(document.get("venues", ()))
     where = [f"venues[{i}] ({v['name']})" for i, v in enumerate(venues)]
-    check_distinct(source, ((f"{w}.name", v["name"]) for w, v in zip(where, venues)), "name")
-    groups = ((f"{w}.feed.group", v["feed"]["group"]) for w, v in zip(where, venues))
+    check_distinct(source, ((f"{w}.name", v["name"]) for w, v in zip(where, venues, strict=False)), "name")
+    groups = ((f"{w}.feed.group", v["feed"]["group"]) for w, v in zip(where, venues, strict=False))
     check_distinct(source, groups, "multicast group")
-    udp = [(f"{w}.feed.port", v["feed"]["port"]) for w, v in zip(where, venues)]
+    udp = [(f"{w}.feed.port", v["feed"]["port"]) for w, v in zip(where, venues, strict=False)]
     udp += [(f"{w}.feed.retransmission_port", v["feed"]["retransmission_port"])
-            for w, v in zip(where, venues)]  # fmt: skip
+            for w, v in zip(where, venues, strict=False)]  # fmt: skip
     check_distinct(source, udp, "UDP port")
 
 

@@ -225,15 +225,15 @@ def check_venue_addresses(document: Mapping[str, Any], source: str | Path) -> No
     venues = list(document.get("venues", ()))
     where = [f"venues[{i}] ({v.get('name')})" for i, v in enumerate(venues)]
     data = [v.get("market_data", {}) for v in venues]
-    check_distinct(source, ((f"{w}.name", v["name"]) for w, v in zip(where, venues)), "name", VenueConfigError)
-    fix = ((f"{w}.fix_port", v["fix_port"]) for w, v in zip(where, venues) if v["fix_port"])
+    check_distinct(source, ((f"{w}.name", v["name"]) for w, v in zip(where, venues, strict=False)), "name", VenueConfigError)
+    fix = ((f"{w}.fix_port", v["fix_port"]) for w, v in zip(where, venues, strict=False) if v["fix_port"])
     check_distinct(source, fix, "fix_port", VenueConfigError)
-    groups = ((f"{w}.market_data.group", d["group"]) for w, d in zip(where, data))
+    groups = ((f"{w}.market_data.group", d["group"]) for w, d in zip(where, data, strict=False))
     check_distinct(source, groups, "multicast group", VenueConfigError)
-    udp = [(f"{w}.market_data.port", d["port"]) for w, d in zip(where, data)]
+    udp = [(f"{w}.market_data.port", d["port"]) for w, d in zip(where, data, strict=False)]
     udp += [
         (f"{w}.market_data.retransmission_port", d["retransmission_port"])
-        for w, d in zip(where, data)
+        for w, d in zip(where, data, strict=False)
         if d.get("retransmission_port")
     ]
     check_distinct(source, udp, "UDP port", VenueConfigError)
