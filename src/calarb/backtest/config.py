@@ -53,7 +53,7 @@ class LatencySchema(Schema, kw_only=True):
 
 
 class QueueSchema(Schema, kw_only=True):
-    kind: Literal["fifo", "probabilistic"] = "fifo"
+    kind: Literal["fifo", "probabilistic", "auto"] = "fifo"
     power: PositiveFloat | None = None
 
 
@@ -68,7 +68,7 @@ class VenueModelSchema(Schema, kw_only=True):
     order_latency: NonNegativeFloat | LatencySchema | None = None
     feed_latency: NonNegativeFloat | LatencySchema | None = None
     fees: FeesSchema | None = None
-    queue: Literal["fifo", "probabilistic"] | QueueSchema | None = None
+    queue: Literal["fifo", "probabilistic", "auto"] | QueueSchema | None = None
 
 
 class BacktestRunSchema(Schema, kw_only=True):
