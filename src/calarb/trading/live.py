@@ -60,6 +60,8 @@ from calarb.trading.journal import (
     archive_journal,
     read_journal,
 )
+from calarb.trading.oms import OrderManager
+from calarb.trading.portfolio import Portfolio
 from calarb.trading.risk import TradingState
 from calarb.trading.strategy import PairsStrategy
 
@@ -244,17 +246,11 @@ class LiveEngine:
         entries = read_journal(path).entries
         if not entries:
             return None
-        config = self.config
-        scratch = TradingEngine(
-            self.clock,
-            PairsStrategy([(pair.strategy, pair.build_model()) for pair in config.pairs]),
-            {},
-            fees={venue.name: venue.fees for venue in config.venues},
-            risk_limits=config.limits,
-        )
-        scratch.oms.replay(entries)
-        held = {s: p.quantity for s, p in sorted(scratch.portfolio.positions.items()) if p.quantity}
-        open_orders = scratch.oms.open_count
+        portfolio = Portfolio({venue.name: venue.fees for venue in self.config.venues})
+        oms = OrderManager([portfolio])  # the journal's orders and fills, nothing else
+        oms.replay(entries)
+        held = {s: p.quantity for s, p in sorted(portfolio.positions.items()) if p.quantity}
+        open_orders = oms.open_count
         if held or open_orders:
             holding = ", ".join(f"{s} {q:+d}" for s, q in held.items()) or "no positions"
             raise CarryOverError(
