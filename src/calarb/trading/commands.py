@@ -51,7 +51,7 @@ def _run(args: argparse.Namespace) -> int:
         level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
     )
     if logging.getLogger().level > logging.INFO:  # connection failures show at the default
-        logging.getLogger("calarb.fix.transport").setLevel(logging.INFO)
+        logging.getLogger("calarb.fix").setLevel(logging.INFO)
     config = load_config(args.config)  # errors: one line from `calarb.cli.main`
 
     def status(line: str) -> None:
