@@ -20,6 +20,7 @@ import re
 import sys
 import typing
 
+from calarb import command_modules
 from calarb.command_modules import CommandError, present_modules
 
 COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -86,6 +87,7 @@ def _command_name(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command = _command_name(argv)
+    command_modules.requested_arguments = argv
     parser = build_parser(command if command in COMMANDS else "")
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)

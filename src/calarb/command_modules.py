@@ -20,6 +20,11 @@ _GROUP_COMMANDS: weakref.WeakKeyDictionary[argparse.ArgumentParser, argparse._Su
 _GROUP_COMMANDS = weakref.WeakKeyDictionary()
 
 
+requested_arguments: list[str] | None = None
+"""The command line being parsed (set by `calarb.cli.main`), so that a group with costly
+modules (`calarb bench`) imports only the one asked for; None: import them all."""
+
+
 class CommandError(Exception):
     """Bad input to a command: the message is the one line the user sees (exit 2)."""
 
