@@ -55,6 +55,6 @@ def test_choices_spelt_for_a_light_help_agree_with_their_modules():
     from calarb.options.commands import MATURITY_CHOICES
     from calarb.options.grid import MATURITY_ROUNDINGS
 
-    assert PREFILTER_CHOICES == tuple(p for p in PREFILTERS if p != "none")
+    assert tuple(p for p in PREFILTERS if p != "none") == PREFILTER_CHOICES
     assert MISSING_CHOICES == MISSING_POLICIES
     assert MATURITY_CHOICES == MATURITY_ROUNDINGS
