@@ -164,6 +164,14 @@ CASES: list[tuple[str, Callable[[Path], list[str]], str, int]] = [
         "venue", "--config",
         str(edited("venues.toml", t, "max_open_orders = 1_000", "max_open_orders = -1"))],
      "venues[0].participants[0].max_open_orders: expected int >= 1, got -1", 2),
+    ("demo with a negative risk limit", lambda t: [
+        "demo", "--duration", "3", "--engine-config",
+        str(edited("demo_engine.toml", t, "max_position = 2000", "max_position = -1"))],
+     "demo_engine.toml: risk.max_position: expected int >= 1, got -1", 2),
+    ("run with an unwritable journal", lambda t: [
+        "run", "--duration", "1", "--config", str(edited(
+            "engine.toml", t, 'journal = "run/journal.jsonl"', 'journal = "/proc/calarb/j.jsonl"'))],
+     "/proc/calarb", 1),
 ]  # fmt: skip
 
 
