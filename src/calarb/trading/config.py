@@ -1,5 +1,7 @@
 """`calarb run` configuration: one TOML file with pairs, thresholds, limits and venues.
 
+Every key is described in docs/run.md; configs/engine.toml is the example.
+
 ```toml
 [engine]
 journal = "run/journal.jsonl"     # OMS journal; a restart replays it (relative: to this file)
