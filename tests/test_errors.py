@@ -171,7 +171,7 @@ CASES: list[tuple[str, Callable[[Path], list[str]], str, int]] = [
     ("run with an unwritable journal", lambda t: [
         "run", "--duration", "1", "--config", str(edited(
             "engine.toml", t, 'journal = "run/journal.jsonl"', 'journal = "/proc/calarb/j.jsonl"'))],
-     "/proc/calarb", 1),
+     "/proc/calarb/j.jsonl: cannot open the journal: No such file or directory", 1),
 ]  # fmt: skip
 
 

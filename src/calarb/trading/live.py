@@ -197,10 +197,14 @@ class LiveEngine:
         config = self.config
         entries = []
         if config.journal is not None:
-            config.journal.parent.mkdir(parents=True, exist_ok=True)
-            if self.new_day:
-                self.archived_journal = self._start_new_day(config.journal)
-            self.journal, self.replayed = Journal.open(config.journal)
+            try:
+                config.journal.parent.mkdir(parents=True, exist_ok=True)
+                if self.new_day:
+                    self.archived_journal = self._start_new_day(config.journal)
+                self.journal, self.replayed = Journal.open(config.journal)
+            except OSError as exc:  # a start-up error: one line naming the journal
+                reason = f"cannot open the journal: {exc.strerror or exc}"
+                raise OSError(exc.errno, reason, str(config.journal)) from None
             entries = self.replayed.entries
         prefix = next_run_prefix(
             config.id_prefix, [e.payload.parent_id for e in entries if e.kind == "order"]
