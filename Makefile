@@ -5,6 +5,8 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# `make test` and `make bench` add the test and benchmark extras to the running install
+TEST_STAMP := $(VENV)/.installed-test
 BUILT  := $(VENV)/.extensions-built
 # each compiled module (src/calarb/compiled.py) has a .pxd beside its .py
 PXD    := $(wildcard src/calarb/*.pxd src/calarb/*/*.pxd)
@@ -16,8 +18,14 @@ $(STAMP): pyproject.toml setup.py
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,bench,fast,build]'
+	$(PY) -m pip install --quiet -e '.[fast,build]'
 	touch $(STAMP)
+
+# The extras' requirements only (read from pyproject.toml): calarb itself is installed above.
+$(TEST_STAMP): $(STAMP)
+	$(PY) -c "import tomllib; x = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']; print('\n'.join(x['test'] + x['bench']))" > $(VENV)/test-requirements.txt
+	$(PY) -m pip install --quiet -r $(VENV)/test-requirements.txt
+	touch $(TEST_STAMP)
 
 # An editable install compiles the extensions once; a changed .py/.pxd of a compiled module
 # must be rebuilt, else the old extension keeps shadowing the new source.
@@ -30,11 +38,11 @@ venv: $(BUILT)
 demo: $(BUILT)
 	$(VENV)/bin/calarb demo
 
-test: $(BUILT)
+test: $(BUILT) $(TEST_STAMP)
 	$(PY) -m ruff check src tests bench
 	$(PY) -m pytest -q
 
-bench: $(BUILT)
+bench: $(BUILT) $(TEST_STAMP)
 	$(VENV)/bin/calarb bench itch --messages 5000000 --json
 
 clean:

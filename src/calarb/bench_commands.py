@@ -1,28 +1,57 @@
 """`calarb bench ...`: benchmarks that print JSON and compare against peers in the same run.
 
 Each area's benchmark module offers `register_bench(subparsers)` adding its subcommand
-(`calarb bench itch`, `calarb bench fix`, `calarb bench scan`, ...).
+(`calarb bench itch`, `calarb bench fix`, `calarb bench scan`, ...). Only the module of the
+benchmark being run is imported (they load their kernels and peers); the others are listed by
+name and help from `BENCHMARKS`.
 """
 
 from __future__ import annotations
 
 import argparse
 
+from calarb import command_modules
 from calarb.command_modules import present_modules
 
-BENCH_MODULES = (
-    "calarb.book.benchmark",  # calarb bench itch
-    "calarb.fix.benchmark",  # calarb bench fix
-    "calarb.model.benchmark",  # calarb bench scan | model
-    "calarb.backtest.benchmark",  # calarb bench backtest
-    "calarb.venue.benchmark",  # calarb bench matching
-    "calarb.trading.benchmark",  # calarb bench tick2trade
-    "calarb.trading.wire2wire",  # calarb bench wire2wire
-)
+BENCHMARKS = {
+    # name: (module whose register_bench adds it, help)
+    "itch": ("calarb.book.benchmark",
+             "ITCH to full order books: calarb stream and bulk vs itch-book and MeatPy"),
+    "fix": ("calarb.fix.benchmark", "FIX codec and order round trip vs QuickFIX, simplefix"),
+    "scan": ("calarb.model.benchmark", "pair scanner throughput vs statsmodels coint"),
+    "model": ("calarb.model.benchmark", "online model update cost per tick"),
+    "backtest": ("calarb.backtest.benchmark", "backtest events/s over a generated ITCH file"),
+    "matching": ("calarb.venue.benchmark",
+                 "matching engine throughput on a realistic order mix"),
+    "tick2trade": ("calarb.trading.benchmark",
+                   "ITCH packet bytes -> FIX NewOrderSingle bytes through the engine"),
+    "wire2wire": ("calarb.trading.wire2wire",
+                  "ITCH packet on loopback multicast -> NewOrderSingle at a FIX acceptor"),
+}  # fmt: skip
+BENCH_MODULES = tuple(dict.fromkeys(module for module, _ in BENCHMARKS.values()))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bench", help="benchmarks against peers, printed as JSON")
     bench_subparsers = parser.add_subparsers(dest="bench", metavar="BENCHMARK")
-    for module in present_modules(BENCH_MODULES):
+    requested = _requested_benchmark(command_modules.requested_arguments)
+    if requested is None:
+        modules: tuple[str, ...] = ()
+    elif requested in BENCHMARKS:
+        modules = (BENCHMARKS[requested][0],)
+    else:
+        modules = BENCH_MODULES if requested == "*" else ()
+    for module in present_modules(modules):
         module.register_bench(bench_subparsers)
+    for name, (_, help_text) in BENCHMARKS.items():
+        if name not in bench_subparsers.choices:
+            bench_subparsers.add_parser(name, help=help_text)
+
+
+def _requested_benchmark(arguments: list[str] | None) -> str | None:
+    """The benchmark named after `bench` in the command line; "*" when unknown (tests that
+    build the whole parser)."""
+    if arguments is None:
+        return "*"
+    words = [a for a in arguments if not a.startswith("-")]
+    return words[1] if len(words) > 1 and words[0] == "bench" else None

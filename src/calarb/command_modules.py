@@ -20,6 +20,53 @@ _GROUP_COMMANDS: weakref.WeakKeyDictionary[argparse.ArgumentParser, argparse._Su
 _GROUP_COMMANDS = weakref.WeakKeyDictionary()
 
 
+requested_arguments: list[str] | None = None
+"""The command line being parsed (set by `calarb.cli.main`), so that a group with costly
+modules (`calarb bench`) imports only the one asked for; None: import them all."""
+
+
+class CommandError(Exception):
+    """Bad input to a command: the message is the one line the user sees (exit 2)."""
+
+
+def positive_number(text: str) -> float:
+    """An argparse type: a number above zero (seconds, rates)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a positive number")
+    return value
+
+
+def positive_integer(text: str) -> int:
+    """An argparse type: an integer above zero (counts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a positive integer")
+    return value
+
+
+def check_reachable(address: str, what: str, timeout_s: float = 3.0) -> None:
+    """Raise CommandError unless a TCP connection to ADDRESS ([scheme://]host:port) opens,
+    so an unreachable server is one line at once, not a library's timeout later."""
+    import socket
+
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        raise CommandError(f"{what} {address!r}: expected HOST:PORT (e.g. tcp://10.0.0.5:8786)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise CommandError(f"{what} {address}: unreachable ({reason})") from None
+
+
 def present_modules(module_names: Iterable[str]) -> Iterator[ModuleType]:
     """Import each module that exists; a missing one is a part of calarb not built yet.
     (An import error inside an existing module is not hidden.)"""

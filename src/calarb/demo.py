@@ -29,17 +29,18 @@ import subprocess
 import sys
 import threading
 import time
-import tomllib
 from pathlib import Path
 from typing import Any, TextIO
 
 import tomli_w
 
 from calarb import market_data_demo
+from calarb.command_modules import positive_number
+from calarb.core.config_schema import ConfigError, load_toml
 from calarb.core.types import PRICE_SCALE
 from calarb.ops.tables import positions_table
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"  # package data (configs/ in a clone)
 DEFAULT_VENUES_CONFIG = CONFIG_DIR / "demo_venues.toml"
 DEFAULT_ENGINE_CONFIG = CONFIG_DIR / "demo_engine.toml"
 SAMPLE_INTERVAL_S = 0.1
@@ -60,13 +61,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the calarb demo: exchange simulator, engine, fills, P&L and latency",
         description=__doc__.splitlines()[0],
     )
-    parser.add_argument("--duration", type=float, default=30.0, help="seconds of trading")
+    parser.add_argument(
+        "--duration", type=positive_number, default=30.0, help="seconds of trading"
+    )
     parser.add_argument("--report", type=Path, default=Path("demo-report"), help="report folder")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--venues-config", type=Path, default=DEFAULT_VENUES_CONFIG)
     parser.add_argument("--engine-config", type=Path, default=DEFAULT_ENGINE_CONFIG)
     parser.add_argument(
-        "--speed", type=float, default=None, help="simulated seconds per real second (venues)"
+        "--speed", type=positive_number, default=None, help="simulated seconds per real second (venues)"
     )
     parser.add_argument(
         "--market-data", action="store_true", help="only the ITCH/MoldUDP64 market-data path"
@@ -99,7 +102,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     except (DemoError, OSError, ValueError) as exc:
         print(f"calarb demo: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, ConfigError) else 1
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
     return 0 if summary["clean"] else 1
 
@@ -368,12 +371,18 @@ def run_demo(
 ) -> dict[str, Any]:
     """Run the demo; the summary (also written to `report_dir`)."""
     from calarb.fix.transport import install_uvloop
-    from calarb.trading.config import load_config
+    from calarb.trading.config import check_run_document, load_config
     from calarb.trading.report import write_live_report
+    from calarb.venue.config import VenuesConfig
 
+    # both files checked (calarb.core.config_schema) before anything starts
+    user_venues = load_toml(venues_config)
+    VenuesConfig.from_mapping(user_venues, venues_config)
+    user_engine = load_toml(engine_config)
+    check_run_document(user_engine, engine_config)
     report_dir = Path(report_dir).resolve()
     report_dir.mkdir(parents=True, exist_ok=True)
-    venues_document = fresh_venues_document(_load_toml(venues_config), speed)
+    venues_document = fresh_venues_document(user_venues, speed)
     venues_path = report_dir / "venues.toml"
     venues_path.write_text(tomli_w.dumps(venues_document))
     venue_process = VenueProcess(
@@ -387,7 +396,7 @@ def run_demo(
         if progress is not None:
             print("\n".join(venue_process.description), file=progress)
             print(clock_text(venue_speed(venues_document), duration_s), file=progress)
-        document = engine_document(_load_toml(engine_config), venues_document, venue_process)
+        document = engine_document(user_engine, venues_document, venue_process)
         engine_path = report_dir / "engine.toml"
         engine_path.write_text(tomli_w.dumps(document))
         config = load_config(engine_path)
@@ -423,13 +432,6 @@ DETERMINISM_NOTE = (
     "machine's scheduling. A backtest (calarb backtest) or a lock-step paper run over the same "
     "data gives the same orders every time."
 )
-
-
-def _load_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(Path(path).read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise DemoError(f"{path}: {exc}") from None
 
 
 def _finite(value: Any) -> Any:

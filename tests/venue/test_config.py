@@ -84,19 +84,19 @@ def test_fault_schedule_hands_out_each_fault_once_in_time_order() -> None:
         (
             'password = "p"',
             'password = "p"\ncolour = "red"',
-            "venues[0].participants[0]: unknown key",
+            "venues[0].participants[0].colour: unknown key",
         ),
-        ('password = "p"', 'password = ""', "username and password are required"),
-        ("port = 30001", "port = 30001\nlatency = 1", "venues[0].market_data: unknown key"),
-        ('group = "239.255.1.1"', 'group = "10.0.0.1"', "venues[0].market_data: market data group"),
+        ('password = "p"', 'password = ""', "venues[0].participants[0].password: must not be empty"),
+        ("port = 30001", "port = 30001\nlatency = 1", "venues[0].market_data.latency: unknown key"),
+        ('group = "239.255.1.1"', 'group = "10.0.0.1"', "venues[0].market_data.group: expected an IPv4 multicast group"),
         (
             'password = "p"',
             'password = "p"\nmax_order_qty = -5',
-            "max_order_qty must be a positive",
+            "venues[0].participants[0].max_order_qty: expected int >= 1, got -5",
         ),
         ('password = "p"', f'password = "p"\nmax_order_qty = {MAX_SHARES + 1}', "above ITCH"),
         ("fix_port = 0", 'fix_port = 0\nsymbols = ["ZZZ"]', "symbols ['ZZZ'] are not in"),
-        ("seed = 1", "seed = 1\nstep_ns = -1", "step_ns must be positive"),
+        ("seed = 1", "seed = 1\nstep_ns = -1", "synthetic.step_ns: expected int >= 1, got -1"),
     ],
 )
 def test_errors_name_the_table_and_key(old: str, new: str, message: str) -> None:
@@ -124,15 +124,25 @@ def test_two_venues_may_not_share_a_name_session_or_fix_port() -> None:
     with pytest.raises(VenueConfigError, match="name 'V1' is also used"):
         load(MINIMAL + second)
     renamed = second.replace('name = "V1"', 'name = "V2"').replace("fix_port = 0", "fix_port = 9")
+    renamed = renamed.replace("239.255.1.1", "239.255.1.2").replace("30001", "30011")
     config = load(MINIMAL.replace("fix_port = 0", "fix_port = 9") + renamed.replace("9", "8", 1))
     assert [v.name for v in config.venues] == ["V1", "V2"]
-    with pytest.raises(VenueConfigError, match=r"fix_port '9' is also used by venues\[0\] \(V1\)"):
+    with pytest.raises(VenueConfigError, match=r"venues\[1\] \(V2\).fix_port: fix_port 9 is also used by venues\[0\] \(V1\).fix_port"):
         load(MINIMAL.replace("fix_port = 0", "fix_port = 9") + renamed)
+
+
+def test_two_venues_may_not_share_a_multicast_group_or_a_udp_port() -> None:
+    second = MINIMAL[MINIMAL.index("[[venues]]") :].replace('name = "V1"', 'name = "V2"')
+    with pytest.raises(VenueConfigError, match=r"venues\[1\] \(V2\).market_data.group: "
+                       r"multicast group '239.255.1.1' is also used by venues\[0\]"):
+        load(MINIMAL + second.replace("30001", "30011"))
+    with pytest.raises(VenueConfigError, match=r"market_data.port: UDP port 30001 is also used"):
+        load(MINIMAL + second.replace("239.255.1.1", "239.255.1.2"))
 
 
 def test_the_command_reports_a_bad_file_and_exits_2(tmp_path, capsys) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(MINIMAL.replace("[synthetic]", "[synthetic]\nwhat = 1"))
     assert main(["venue", "--config", str(path)]) == 2
-    assert f"{path}: synthetic: unknown key(s) ['what']" in capsys.readouterr().err
+    assert f"{path}: synthetic.what: unknown key" in capsys.readouterr().err
     assert main(["venue", "--config", str(tmp_path / "missing.toml")]) == 2

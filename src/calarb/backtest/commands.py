@@ -6,10 +6,11 @@ import argparse
 import json
 import sys
 
-from calarb.backtest.config import BacktestConfig
+from calarb.command_modules import check_reachable, positive_integer
 
 
 def _backtest(args: argparse.Namespace) -> int:
+    from calarb.backtest.config import BacktestConfig
     from calarb.backtest.replay import run_backtest
     from calarb.backtest.report import write_report
     from calarb.ops.compile_watch import COMPILE_NOTICE
@@ -69,14 +70,19 @@ def _text_summary(result) -> str:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from calarb.backtest.config import BacktestConfig
     from calarb.backtest.sweep import parse_grid, run_sweep, write_sweep
 
+    config = BacktestConfig.load(args.config)
     try:
-        config = BacktestConfig.load(args.config)
         grid = parse_grid(args.grid)
-    except (OSError, ValueError) as exc:
-        print(f"calarb sweep: {exc}", file=sys.stderr)
+    except ValueError as exc:
+        print(f"calarb sweep: --grid: {exc}", file=sys.stderr)
         return 2
+    for point in grid:  # every point checked here, before a Dask worker would meet it
+        config.with_overrides(point)
+    if args.scheduler:
+        check_reachable(args.scheduler, "--scheduler")
     table = run_sweep(config, grid, args.data, scheduler=args.scheduler, workers=args.workers)
     paths = write_sweep(table, list(grid[0]), args.out)
     if args.json:
@@ -110,7 +116,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("--grid", required=True, help="e.g. 'entry=1.5,2,2.5;window=100,300'")
     sweep.add_argument("--data", default="synthetic", help="as for backtest (default synthetic)")
     sweep.add_argument("--scheduler", help="Dask scheduler address (default: a LocalCluster)")
-    sweep.add_argument("--workers", type=int, default=2, help="LocalCluster workers")
+    sweep.add_argument("--workers", type=positive_integer, default=2, help="LocalCluster workers")
     sweep.add_argument("--out", default="sweep-out", help="directory for table and heatmaps")
     sweep.add_argument("--json", action="store_true")
     sweep.set_defaults(handler=_sweep)

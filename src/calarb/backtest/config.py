@@ -8,11 +8,10 @@ override any key (`entry`, `window`, `venues.V1.order_latency`, ...) before buil
 from __future__ import annotations
 
 import copy
-import tomllib
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from calarb.backtest.models import (
     LatencyModel,
@@ -21,20 +20,89 @@ from calarb.backtest.models import (
     latency_from_config,
     queue_from_config,
 )
+from calarb.core.config_schema import (
+    ConfigError,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    Schema,
+    did_you_mean,
+    load_toml,
+    validate,
+)
 from calarb.model.hedge import EwmOlsHedge, KalmanHedge, OlsHedge, RollingOlsHedge
 from calarb.model.live import PairModel
 from calarb.model.signal import SignalRules
 from calarb.model.spread import SpreadForm
+from calarb.trading.config import RiskSchema, SignalSchema
 from calarb.trading.orders import VenueFees
 from calarb.trading.risk import RiskLimits
 from calarb.trading.strategy import PairsStrategy, PairStrategyConfig
+from calarb.venue.config import SyntheticSchema
 
-STRATEGY_KEYS = {
-    "pairs", "auto_pairs", "entry", "exit", "stop", "max_holding_s", "size", "sizing",
-    "order_style", "price_reference", "limit_offset_ticks", "hedge_offset_ticks", "cooldown_ms",
-    "leg_timeout_ms", "legging_action", "max_reprices", "min_observations", "window",
-    "halflife", "hedge", "hedge_window", "form", "price_source",
-}  # fmt: skip
+
+class LatencySchema(Schema, kw_only=True):
+    kind: Literal["constant", "empirical", "lognormal", "fitted"] = "constant"
+    us: NonNegativeFloat | None = None
+    ns: NonNegativeFloat | None = None
+    floor_us: NonNegativeFloat | None = None
+    median_us: PositiveFloat | None = None
+    sigma: NonNegativeFloat | None = None
+    file: str | None = None
+    unit: Literal["ns", "us", "ms"] | None = None
+
+
+class QueueSchema(Schema, kw_only=True):
+    kind: Literal["fifo", "probabilistic", "auto"] = "fifo"
+    power: PositiveFloat | None = None
+
+
+class FeesSchema(Schema, kw_only=True):
+    taker: int = 0
+    maker: int = 0
+
+
+class VenueModelSchema(Schema, kw_only=True):
+    """`[venues.NAME]` (and `[venues.default]`): one venue's realism models."""
+
+    order_latency: NonNegativeFloat | LatencySchema | None = None
+    feed_latency: NonNegativeFloat | LatencySchema | None = None
+    fees: FeesSchema | None = None
+    queue: Literal["fifo", "probabilistic", "auto"] | QueueSchema | None = None
+
+
+class BacktestRunSchema(Schema, kw_only=True):
+    seed: int = 1
+    sample_ms: PositiveFloat = 1000
+    capital: PositiveFloat | None = None  # the capital base of returns (currency units)
+    venue_names: list[str] = []
+
+
+class BacktestStrategySchema(SignalSchema, kw_only=True):
+    pairs: list[tuple[str, str]] | None = None
+    auto_pairs: PositiveInt | None = None
+    window: PositiveInt | None = None
+    halflife: PositiveFloat | None = None
+    price_source: Literal["mid", "microprice"] | None = None
+
+
+class BacktestSyntheticSchema(SyntheticSchema, kw_only=True):
+    seed: int | None = None  # default: [backtest] seed
+    seconds: PositiveFloat = 120
+    venues: list[str] | None = None
+
+
+class BacktestFileSchema(Schema, kw_only=True):
+    """A `calarb backtest` / `calarb sweep` file."""
+
+    backtest: BacktestRunSchema = BacktestRunSchema()
+    venues: dict[str, VenueModelSchema] = {}
+    strategy: BacktestStrategySchema = BacktestStrategySchema()
+    risk: RiskSchema = RiskSchema()
+    synthetic: BacktestSyntheticSchema | None = None
+
+
+STRATEGY_KEYS = set(BacktestStrategySchema.__struct_fields__)
 SHORT_KEYS = {key: ("strategy", key) for key in STRATEGY_KEYS}
 """Grid names that need no section (`entry=1.5,2` means strategy.entry)."""
 
@@ -45,21 +113,15 @@ class BacktestConfig:
     def __init__(self, table: Mapping[str, Any], source: str = "<config>") -> None:
         self.table = copy.deepcopy(dict(table))
         self.source = source
-        unknown = set(self.table) - {"backtest", "venues", "strategy", "risk", "synthetic"}
-        if unknown:
-            raise ValueError(f"{source}: unknown section(s) {sorted(unknown)}")
-        bad = set(self.strategy_table) - STRATEGY_KEYS
-        if bad and not self.custom_strategy:
-            raise ValueError(f"{source}: unknown [strategy] key(s) {sorted(bad)}")
+        if self.custom_strategy is None:
+            validate(self.table, BacktestFileSchema, source)
+        else:  # a custom strategy's [strategy] keys are its own class's parameters
+            rest = {key: value for key, value in self.table.items() if key != "strategy"}
+            validate(rest, BacktestFileSchema, source)
 
     @classmethod
     def load(cls, path: str | Path) -> BacktestConfig:
-        with open(path, "rb") as handle:
-            try:
-                table = tomllib.load(handle)
-            except tomllib.TOMLDecodeError as exc:
-                raise ValueError(f"{path}: {exc}") from None
-        return cls(table, str(path))
+        return cls(load_toml(path), str(path))
 
     # -- sections --------------------------------------------------------------------------
 
@@ -131,6 +193,11 @@ class BacktestConfig:
         with a custom strategy, any undotted key is one of its parameters)."""
         table = copy.deepcopy(self.table)
         for key, value in overrides.items():
+            if "." not in key and key not in SHORT_KEYS and self.custom_strategy is None:
+                raise ConfigError(
+                    f"{self.source}: {key}: unknown key{did_you_mean(key, SHORT_KEYS)}; "
+                    "a grid or override key is a [strategy] key or SECTION.KEY"
+                )
             path = SHORT_KEYS.get(key, tuple(key.split(".")))
             if len(path) == 1 and self.custom_strategy is not None:
                 path = ("strategy", key)  # a custom strategy's own parameter

@@ -10,6 +10,8 @@ import signal
 import sys
 from pathlib import Path
 
+from calarb.command_modules import CommandError, positive_integer, positive_number
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("fix", help="FIX 4.2/4.4 engine: acceptor, conformance runs")
@@ -31,11 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     acceptance.add_argument("directory", type=Path)
     acceptance.add_argument("--json", action="store_true", help="print the result as JSON")
-    acceptance.add_argument("--jobs", type=int, default=8, help="acceptors run in parallel")
+    acceptance.add_argument("--jobs", type=positive_integer, default=8, help="acceptors run in parallel")
     acceptance.add_argument(
         "--connect", default=None, help="HOST:PORT of an already running acceptor"
     )
-    acceptance.add_argument("--timeout", type=float, default=20.0, help="seconds per expectation")
+    acceptance.add_argument("--timeout", type=positive_number, default=20.0, help="seconds per expectation")
     acceptance.add_argument("--script", action="append", help="run only these script names")
     acceptance.set_defaults(handler=_acceptance)
 
@@ -70,12 +72,30 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _acceptance(args: argparse.Namespace) -> int:
-    from calarb.fix.acceptance import run_directory
+    from calarb.core.config_schema import did_you_mean
+    from calarb.fix.acceptance import find_settings_file, run_directory
 
+    directory: Path = args.directory
+    if not directory.is_dir():
+        raise CommandError(f"{directory}: no such folder")
+    scripts = {script.stem for script in directory.glob("*.def")}
+    if not scripts:
+        raise CommandError(f"{directory}: no acceptance scripts (*.def) in this folder")
+    for name in args.script or ():
+        if name not in scripts:
+            hint = did_you_mean(name, scripts)
+            raise CommandError(f"--script {name}: no {name}.def in {directory}{hint}")
     connect = None
     if args.connect:
         host, _, port = args.connect.rpartition(":")
+        if not host or not port.isdigit():
+            raise CommandError(f"--connect {args.connect!r}: expected HOST:PORT")
         connect = (host, int(port))
+    else:
+        try:
+            find_settings_file(directory)
+        except FileNotFoundError as exc:
+            raise CommandError(str(exc)) from None
     result = asyncio.run(
         run_directory(args.directory, args.jobs, connect, args.timeout, args.script)
     )

@@ -10,9 +10,22 @@ relative to the working directory.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+
+from calarb.core.config_schema import (
+    ConfigError,
+    NonEmptyStr,
+    Port,
+    PositiveFloat,
+    PositiveInt,
+    Schema,
+    load_toml,
+    validate,
+)
 
 SUPPORTED_BEGIN_STRINGS = ("FIX.4.2", "FIX.4.4")
 
@@ -69,6 +82,65 @@ def _bool(text: str | bool) -> bool:
     raise ValueError(f"not a Y/N value: {text!r}")
 
 
+YesNo = bool | Annotated[str, msgspec.Meta(pattern=r"^(?i:Y|N|YES|NO|TRUE|FALSE|1|0)$")]
+Setting = str | int | float | bool
+
+
+class SessionSchema(Schema, kw_only=True):
+    """The keys of one session, QuickFIX's names: misspelt or unknown keys are errors.
+
+    The second group are QuickFIX keys calarb reads but does not act on (kept in `extra`)."""
+
+    BeginString: NonEmptyStr
+    SenderCompID: NonEmptyStr
+    TargetCompID: NonEmptyStr
+    ConnectionType: Annotated[str, msgspec.Meta(pattern=r"^(?i:initiator|acceptor)$")] = "initiator"
+    HeartBtInt: PositiveInt = 30
+    SocketConnectHost: NonEmptyStr | None = None
+    SocketAcceptHost: NonEmptyStr | None = None
+    SocketConnectPort: Port | None = None
+    SocketAcceptPort: Port | None = None
+    ResetOnLogon: YesNo = False
+    ResetOnLogout: YesNo = False
+    ResetOnDisconnect: YesNo = False
+    FileStorePath: NonEmptyStr | None = None
+    FileStoreSync: YesNo = False
+    DataDictionary: NonEmptyStr | None = None
+    ValidateFieldsHaveValues: YesNo = True
+    CheckLatency: YesNo = True
+    MaxLatency: PositiveInt = 120
+    LogonTimeout: PositiveFloat = 10.0
+    LogoutTimeout: PositiveFloat = 2.0
+    ReconnectInterval: PositiveFloat = 1.0
+    ReconnectMaxInterval: PositiveFloat = 30.0
+    Username: str | None = None
+    Password: str | None = None
+    PersistMessages: YesNo = True
+    SocketCertificateFile: NonEmptyStr | None = None
+    SocketPrivateKeyFile: NonEmptyStr | None = None
+    SocketCAFile: NonEmptyStr | None = None
+    MaxMessageSize: PositiveInt = 1 << 20
+    # read, not acted on
+    SocketReuseAddress: YesNo = True
+    SocketNodelay: YesNo = True
+    StartTime: Setting | None = None
+    EndTime: Setting | None = None
+    StartDay: Setting | None = None
+    EndDay: Setting | None = None
+    TimeZone: Setting | None = None
+    UseLocalTime: YesNo = False
+    UseDataDictionary: YesNo = True
+    TransportDataDictionary: Setting | None = None
+    AppDataDictionary: Setting | None = None
+    DefaultApplVerID: Setting | None = None
+    ValidateUserDefinedFields: YesNo = True
+    AllowUnknownMsgFields: YesNo = False
+    FileLogPath: Setting | None = None
+    SessionQualifier: Setting | None = None
+    SendRedundantResendRequests: YesNo = False
+    RefreshOnLogon: YesNo = False
+
+
 _KEYS: dict[str, tuple[str, object]] = {
     "BeginString": ("begin_string", str),
     "SenderCompID": ("sender_comp_id", str),
@@ -106,15 +178,25 @@ _PATH_FIELDS = ("data_dictionary", "tls_certificate", "tls_private_key", "tls_ca
 
 
 def settings_from_mapping(
-    values: dict[str, object], base_dir: Path | None = None, variables: dict[str, str] | None = None
+    values: dict[str, object],
+    base_dir: Path | None = None,
+    variables: dict[str, str] | None = None,
+    source: str | Path = "FIX settings",
+    where: str = "",
 ) -> SessionSettings:
-    """Build settings from QuickFIX-named keys; unknown keys go to `extra`."""
+    """Build settings from QuickFIX-named keys, checked by `SessionSchema` first (a misspelt
+    key is a ConfigError naming `source`, `where` and the key, with the closest real key);
+    QuickFIX keys that calarb does not act on go to `extra`."""
     kwargs: dict[str, object] = {}
     extra: dict[str, str] = {}
+    substituted: dict[str, Any] = {}
     for key, raw in values.items():
         if isinstance(raw, str) and variables:
             for name, value in variables.items():
                 raw = raw.replace(f"${name}", value)
+        substituted[key] = raw
+    validate(substituted, SessionSchema, source, where, strict=False)
+    for key, raw in substituted.items():
         if key in _KEYS:
             name, convert = _KEYS[key]
             try:
@@ -154,14 +236,22 @@ def load_settings(
     """All sessions in a TOML or QuickFIX ``.cfg`` file. ``$NAME`` is replaced from `variables`."""
     path = Path(path)
     base = path.resolve().parent
-    text = path.read_text()
     blocks: list[dict[str, object]] = []
     if path.suffix == ".toml":
-        document = tomllib.loads(text)
+        document = load_toml(path)
+        unknown = sorted(set(document) - {"default", "session"})
+        if unknown:
+            raise ConfigError(f"{path}: {unknown[0]}: unknown table (expected default, session)")
         default = dict(document.get("default", {}))
         for session in document.get("session", []):
             blocks.append({**default, **session})
+        where = "session"
     else:
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        where = "SESSION"
         default: dict[str, object] = {}
         current: dict[str, object] | None = None
         for number, line in enumerate(text.splitlines(), 1):
@@ -177,9 +267,14 @@ def load_settings(
                 key, _, value = line.partition("=")
                 current[key.strip()] = value.strip()
             else:
-                raise ValueError(f"{path}:{number}: cannot read {line!r}")
+                raise ConfigError(f"{path}: line {number}: cannot read {line!r}")
         blocks = [{**default, **block} for block in blocks]
-    return [settings_from_mapping(block, base, variables) for block in blocks]
+    if not blocks:
+        raise ConfigError(f"{path}: no session ([{where}]) is configured")
+    return [
+        settings_from_mapping(block, base, variables, path, f"{where}[{index}]")
+        for index, block in enumerate(blocks)
+    ]
 
 
 def with_overrides(settings: SessionSettings, **changes: object) -> SessionSettings:

@@ -8,8 +8,9 @@ import json
 import sys
 import time
 import warnings
+from pathlib import Path
 
-from calarb.command_modules import command_group
+from calarb.command_modules import CommandError, command_group, positive_integer
 from calarb.itch.errors import ItchDecodeError
 
 
@@ -21,8 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "generate", help="write a deterministic synthetic ITCH 5.0 file (.gz to compress)"
     )
     generate.add_argument("out", metavar="OUT", help="file to write")
-    generate.add_argument("--messages", type=_positive_int, default=1_000_000)
-    generate.add_argument("--symbols", type=_positive_int, default=10)
+    generate.add_argument("--messages", type=positive_integer, default=1_000_000)
+    generate.add_argument("--symbols", type=positive_integer, default=10)
     generate.add_argument("--seed", type=int, default=1)
     generate.add_argument("--json", action="store_true", help="print the summary as JSON")
     generate.set_defaults(handler=_generate)
@@ -36,16 +37,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stats.set_defaults(handler=_stats)
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def _generate(args: argparse.Namespace) -> int:
     from calarb.itch.generate import generate_itch_file
 
+    folder = Path(args.out).resolve().parent
+    if not folder.is_dir():
+        raise CommandError(f"{args.out}: the folder {folder} does not exist")
     started = time.perf_counter()  # for the report only; the file does not depend on it
     try:
         summary = generate_itch_file(args.out, args.messages, args.symbols, args.seed)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
-from calarb.model.panel import MISSING_POLICIES, read_panel
-from calarb.model.scanner import PREFILTERS, ScanConfig, scan_pairs, to_contract_records
-from calarb.model.validation import ModelInputError
+from calarb.command_modules import CommandError, check_reachable, positive_integer
+
+# the choices of calarb.model.scanner.PREFILTERS and calarb.model.panel.MISSING_POLICIES,
+# spelt here so that `calarb scan --help` loads no numerical library (tests/test_cli.py
+# checks that they agree)
+PREFILTER_CHOICES = ("corr", "distance")
+MISSING_CHOICES = ("error", "drop-rows", "drop-symbols", "ffill")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--all", action="store_true", help="test and list every pair (no prefilter)"
     )
     parser.add_argument(
-        "--prefilter", choices=[p for p in PREFILTERS if p != "none"], default="corr"
+        "--prefilter", choices=PREFILTER_CHOICES, default="corr"
     )
     parser.add_argument(
         "--min-corr", type=float, default=0.5, help="corr prefilter: |return correlation| >= this"
@@ -46,13 +51,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="test prices rather than log prices",
     )
     parser.add_argument("--fdr", type=float, default=0.05, help="Benjamini-Hochberg FDR level")
-    parser.add_argument("--missing", choices=MISSING_POLICIES, default="error")
+    parser.add_argument("--missing", choices=MISSING_CHOICES, default="error")
     parser.add_argument("--start", help="first date to use (inclusive)")
     parser.add_argument("--end", help="last date to use (inclusive)")
     parser.add_argument("--date-column")
     parser.add_argument("--symbol-column", help="long format: the symbol column")
     parser.add_argument("--price-column", help="long format: the price column")
-    parser.add_argument("--workers", type=int, default=1, help="local processes (or Dask workers)")
+    parser.add_argument("--workers", type=positive_integer, default=1, help="local processes (or Dask workers)")
     parser.add_argument("--dask", action="store_true", help="run on a Dask LocalCluster")
     parser.add_argument("--scheduler", help="run on an existing Dask scheduler at ADDRESS")
     parser.add_argument("--limit", type=int, default=20, help="rows shown on the terminal")
@@ -61,6 +66,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_scan(args: argparse.Namespace) -> int:
+    from calarb.model.panel import read_panel
+    from calarb.model.scanner import ScanConfig, scan_pairs, to_contract_records
+    from calarb.model.validation import ModelInputError
+
+    if args.scheduler:
+        check_reachable(args.scheduler, "--scheduler")
     try:
         panel = read_panel(
             args.prices,
@@ -90,6 +101,12 @@ def run_scan(args: argparse.Namespace) -> int:
     except ModelInputError as exc:
         print(f"calarb scan: {exc}", file=sys.stderr)
         return 2
+    except ValueError as exc:  # the CSV/Parquet reader's own words, with the file named
+        text = str(exc)
+        row = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+        if row:
+            text = f"line {row[2]}: {row[3]} fields, the header has {row[1]}"
+        raise CommandError(f"{args.prices}: {text}") from None
     if not args.quiet:
         for note in panel.notes:
             print(f"note: {note}", file=sys.stderr)

@@ -8,15 +8,13 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
-from calarb.options.arbitrage import ScanConfig, scan_chain
-from calarb.options.chains import ChainError, read_chain
-from calarb.options.grid import MATURITY_ROUNDINGS, read_vol_grid
-from calarb.options.implied import implied_vol
-from calarb.options.parity import chain_forwards
+# NumPy, pandas and the options modules load when a subcommand runs, not for `--help`.
+MATURITY_CHOICES = ("days", "weeks")  # calarb.options.grid.MATURITY_ROUNDINGS (tests agree)
 
 MODELS = ("svi", "ssvi", "heston")
 
@@ -48,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fit.add_argument("--max-age-days", type=float, help="chain: stale after this many days")
     fit.add_argument(
         "--maturity-rounding",
-        choices=MATURITY_ROUNDINGS,
+        choices=MATURITY_CHOICES,
         default="days",
         help="grid: 'weeks' rounds maturities as QuantLib's DAX test does",
     )
@@ -79,6 +77,8 @@ def _guarded(handler):
     """Input errors become one line on stderr and exit status 2, never a traceback."""
 
     def run(args: argparse.Namespace) -> int:
+        from calarb.options.chains import ChainError
+
         try:
             return handler(args)
         except ChainError as exc:
@@ -91,6 +91,12 @@ def _guarded(handler):
 def implied_vol_table(chain) -> tuple[pd.DataFrame, dict[str, int]]:
     """One row per usable quote with its parity forward and bid/ask/mid implied vols; quotes of
     an expiry without a parity forward (no strike quoted on both sides) are counted unusable."""
+    import numpy as np
+    import pandas as pd
+
+    from calarb.options.implied import implied_vol
+    from calarb.options.parity import chain_forwards
+
     forwards = chain_forwards(chain)
     forward = np.array([forwards[e].forward if e in forwards else np.nan for e in chain.expiration])
     discount = np.array(
@@ -131,6 +137,8 @@ def implied_vol_table(chain) -> tuple[pd.DataFrame, dict[str, int]]:
 
 
 def run_iv(args: argparse.Namespace) -> int:
+    from calarb.options.chains import read_chain
+
     chain = read_chain(args.chain, as_of=args.as_of, max_age_days=args.max_age_days)
     table, unusable = implied_vol_table(chain)
     table.to_parquet(args.out, index=False)
@@ -149,6 +157,11 @@ def run_iv(args: argparse.Namespace) -> int:
 def _surface_input(args) -> dict:
     """k, time, vol (and strike, forward, discount for Heston) from a grid folder or a chain:
     out-of-the-money quotes of a chain, by their mid implied vol."""
+    import numpy as np
+
+    from calarb.options.chains import ChainError, read_chain
+    from calarb.options.grid import read_vol_grid
+
     if args.input.is_dir():
         grid = read_vol_grid(args.input, args.maturity_rounding)
         return dict(
@@ -176,7 +189,10 @@ def _surface_input(args) -> dict:
 
 
 def run_fit(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from calarb.options.heston import calibrate_heston, heston_price
+    from calarb.options.implied import implied_vol
     from calarb.options.ssvi import fit_ssvi, ssvi_total_variance
     from calarb.options.svi import SviSlice, fit_svi
 
@@ -236,6 +252,9 @@ def run_fit(args: argparse.Namespace) -> int:
 
 
 def run_arbitrage(args: argparse.Namespace) -> int:
+    from calarb.options.arbitrage import ScanConfig, scan_chain
+    from calarb.options.chains import read_chain
+
     chain = read_chain(args.chain, as_of=args.as_of, max_age_days=args.max_age_days, spot=args.spot)
     config = ScanConfig(fee=args.fee, multiplier=args.multiplier, rate=args.rate)
     violations = scan_chain(chain, config)

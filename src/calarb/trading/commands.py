@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from calarb.trading.config import ConfigError, load_config
+from calarb.command_modules import positive_number
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,8 +18,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run", help="run the trading engine against FIX 4.4 venues and ITCH/MoldUDP64 feeds"
     )
     run.add_argument("--config", required=True, type=Path, help="TOML file (docs/trading.md)")
-    run.add_argument("--duration", type=float, default=None, help="seconds (default: until ^C)")
+    run.add_argument("--duration", type=positive_number, default=None, help="seconds (default: until ^C)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run.add_argument(
+        "--resume", action="store_true",
+        help="carry the journal's positions, open orders and P&L over (default: a new trading "
+        "day; the last run's journal is archived, which needs it to have ended flat)",
+    )  # fmt: skip
+    run.add_argument(
+        "--status-interval", type=float, default=5.0, metavar="S",
+        help="print a status line to stderr every S seconds (0: never)",
+    )  # fmt: skip
     run.add_argument("--log-level", default="WARNING")
     run.set_defaults(handler=_run)
 
@@ -27,19 +36,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     target = kill.add_mutually_exclusive_group(required=True)
     target.add_argument("--pid", type=int, help="process id of the engine (sent SIGUSR1)")
     target.add_argument("--config", type=Path, help="the engine's config (pid_file, kill_file)")
+    kill.add_argument(
+        "--wait", type=float, default=15.0, metavar="S",
+        help="wait up to S seconds for the engine to end and say how it ended",
+    )  # fmt: skip
     kill.set_defaults(handler=_kill)
 
 
 def _run(args: argparse.Namespace) -> int:
+    from calarb.trading.config import load_config
     from calarb.trading.live import run_blocking
 
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
-    try:
-        config = load_config(args.config)
-    except (ConfigError, OSError) as exc:
-        print(f"calarb run: {exc}", file=sys.stderr)
-        return 2
-    summary = run_blocking(config, args.duration)
+    logging.basicConfig(
+        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
+    )
+    if logging.getLogger().level > logging.INFO:  # connection failures show at the default
+        logging.getLogger("calarb.fix").setLevel(logging.INFO)
+    config = load_config(args.config)  # errors: one line from `calarb.cli.main`
+
+    def status(line: str) -> None:
+        print(f"calarb run: {line}", file=sys.stderr, flush=True)
+
+    summary = run_blocking(
+        config, args.duration, new_day=not args.resume, status=status,
+        status_interval_s=args.status_interval,
+    )  # fmt: skip
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
@@ -59,6 +80,7 @@ def _format(summary: dict) -> str:
         f"P&L realised {pnl['realized']:.2f} unrealised {pnl['unrealized']:.2f} "
         f"fees {pnl['fees']:.2f} net {pnl['net']:.2f}",
         f"kill switch {summary['kill_switch']}",
+        _ending(summary),
     ]
     ttt = summary.get("tick_to_trade_us")
     if ttt:
@@ -69,14 +91,25 @@ def _format(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def _ending(summary: dict) -> str:
+    ended = summary.get("ended") or {}
+    held = ", ".join(f"{s} {q:+d}" for s, q in ended.get("holding", {}).items())
+    state = "flat" if ended.get("flat") else f"NOT flat: holding {held or 'open orders'}"
+    if ended.get("by") == "kill switch":
+        how = "flattened" if ended.get("flatten_on_kill") else "stopped (flatten_on_kill = false)"
+        return f"ended by the kill switch: {how}, {state}"
+    return f"ended: {state}"
+
+
 def _kill(args: argparse.Namespace) -> int:
+    from calarb.trading.config import load_config
+    from calarb.trading.live import summary_path
+
     pid = args.pid
+    summary_file = None
     if args.config is not None:
-        try:
-            config = load_config(args.config)
-        except (ConfigError, OSError) as exc:
-            print(f"calarb kill: {exc}", file=sys.stderr)
-            return 2
+        config = load_config(args.config)
+        summary_file = summary_path(config)
         if config.pid_file is not None and config.pid_file.exists():
             pid = int(config.pid_file.read_text().split()[0])
         elif config.kill_file is not None:
@@ -95,4 +128,29 @@ def _kill(args: argparse.Namespace) -> int:
         print(f"calarb kill: no process {pid}", file=sys.stderr)
         return 1
     print(f"SIGUSR1 sent to {pid}")
-    return 0
+    return _await_end(pid, summary_file, args.wait)
+
+
+def _await_end(pid: int, summary_file: Path | None, wait_s: float) -> int:
+    """Wait for the engine to end, then say how: flat, or stopped holding what."""
+    import time
+
+    started = time.monotonic()
+    before = summary_file.stat().st_mtime if summary_file and summary_file.exists() else None
+    while time.monotonic() - started < wait_s:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        print(f"calarb kill: engine {pid} still running after {wait_s:g} s", file=sys.stderr)
+        return 1
+    if summary_file is None or not summary_file.exists() or (
+        before is not None and summary_file.stat().st_mtime == before
+    ):
+        print(f"engine {pid} ended (no summary file to say how: give --config)")
+        return 0
+    summary = json.loads(summary_file.read_text())
+    print(f"engine {pid} {_ending(summary)}")
+    return 0 if (summary.get("ended") or {}).get("flat") else 3

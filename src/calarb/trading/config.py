@@ -1,5 +1,7 @@
 """`calarb run` configuration: one TOML file with pairs, thresholds, limits and venues.
 
+Every key is described in docs/run.md; configs/engine.toml is the example.
+
 ```toml
 [engine]
 journal = "run/journal.jsonl"     # OMS journal; a restart replays it (relative: to this file)
@@ -58,12 +60,26 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from calarb.core import config_schema
+from calarb.core.config_schema import (
+    FixedPort,
+    IPv4Address,
+    MulticastGroup,
+    NonEmptyStr,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Schema,
+    check_distinct,
+    load_toml,
+    validate,
+)
 from calarb.core.tables import check_keys
 from calarb.fix.config import SessionSettings, settings_from_mapping, with_overrides
 from calarb.itch.transport import DEFAULT_SOURCES, parse_source
@@ -74,12 +90,121 @@ from calarb.model.spread import SpreadForm
 from calarb.trading.orders import VenueFees
 from calarb.trading.risk import RiskLimits
 from calarb.trading.strategy import PairStrategyConfig
+from calarb.trading.strategy_types import LeggingAction, OrderStyle, PriceReference, Sizing
 
 _MS = 1_000_000
 
 
-class ConfigError(ValueError):
-    """A configuration problem, naming the file and the key."""
+ConfigError = config_schema.ConfigError
+"""A configuration problem, naming the file and the key (the one error of every config)."""
+
+
+# -- the file's shape (calarb.core.config_schema): keys, types, signs, ranges ------------------
+
+
+class RiskSchema(Schema, kw_only=True):
+    """`[risk]`: calarb.trading.risk.RiskLimits (integers; money in 1/10,000)."""
+
+    max_order_quantity: PositiveInt | None = None
+    max_order_notional: PositiveInt | None = None
+    collar_bps: NonNegativeInt | None = None
+    collar_min: NonNegativeInt | None = None
+    max_position: PositiveInt | None = None
+    position_limits: dict[str, NonNegativeInt] = {}
+    max_gross_exposure: PositiveInt | None = None
+    max_net_exposure: PositiveInt | None = None
+    max_daily_loss: PositiveInt | None = None
+    max_orders_per_window: PositiveInt | None = None
+    rate_window_ns: PositiveInt | None = None
+    max_open_orders: PositiveInt | None = None
+    require_reference_price: bool = True
+    kill_on_daily_loss: bool = True
+
+
+class SignalSchema(Schema, kw_only=True):
+    """The keys a pairs strategy shares between `calarb run` and `calarb backtest`."""
+
+    entry: NonNegativeFloat | None = None
+    exit: NonNegativeFloat | None = None
+    stop: NonNegativeFloat | None = None
+    max_holding_s: PositiveFloat | None = None
+    size: PositiveInt | None = None
+    sizing: Sizing | None = None
+    order_style: OrderStyle | None = None
+    price_reference: PriceReference | None = None
+    limit_offset_ticks: int | None = None
+    hedge_offset_ticks: NonNegativeInt | None = None
+    cooldown_ms: NonNegativeFloat | None = None
+    leg_timeout_ms: PositiveFloat | None = None
+    legging_action: LeggingAction | None = None
+    max_reprices: NonNegativeInt | None = None
+    min_observations: NonNegativeInt | None = None
+    hedge: Literal["ols", "rolling", "ewm", "kalman"] | None = None
+    hedge_window: PositiveFloat | None = None
+    form: Literal["log", "price"] | None = None
+
+
+class PairSchema(SignalSchema, kw_only=True):
+    leg_a: NonEmptyStr
+    leg_b: NonEmptyStr
+    zscore_halflife: PositiveFloat | None = None
+    true_ratio: float | None = None
+    tick_size: PositiveInt | None = None
+    lot_size: PositiveInt | None = None
+
+
+class EngineSchema(Schema, kw_only=True):
+    journal: str | None = None
+    kill_file: str | None = None
+    pid_file: str | None = None
+    timer_interval_ms: PositiveFloat = 20
+    reconcile_timeout_ms: PositiveFloat = 2000
+    flatten_on_kill: bool = False
+    id_prefix: NonEmptyStr = "S"
+
+
+class FeedSchema(Schema, kw_only=True):
+    group: MulticastGroup
+    port: FixedPort
+    retransmission_host: IPv4Address = "127.0.0.1"
+    retransmission_port: FixedPort
+    session: str | None = None
+    interface: IPv4Address = "127.0.0.1"
+
+
+class FeesSchema(Schema, kw_only=True):
+    taker: int = 0
+    maker: int = 0
+
+
+class RunVenueSchema(Schema, kw_only=True):
+    name: NonEmptyStr
+    fix: dict[str, Any]  # QuickFIX-named keys: checked by calarb.fix.config
+    feed: FeedSchema
+    fees: FeesSchema = FeesSchema()
+
+
+class RunFileSchema(Schema, kw_only=True):
+    """A `calarb run` file; the demo's engine file is the same without [[venues]]."""
+
+    engine: EngineSchema = EngineSchema()
+    risk: RiskSchema = RiskSchema()
+    pairs: list[PairSchema] = []
+    venues: list[RunVenueSchema] = []
+
+
+def check_run_document(document: Mapping[str, Any], source: str | Path) -> None:
+    """The file's shape, then conflicts: two venues on one name, FIX port or feed."""
+    validate(document, RunFileSchema, source)
+    venues = list(document.get("venues", ()))
+    where = [f"venues[{i}] ({v['name']})" for i, v in enumerate(venues)]
+    check_distinct(source, ((f"{w}.name", v["name"]) for w, v in zip(where, venues, strict=False)), "name")
+    groups = ((f"{w}.feed.group", v["feed"]["group"]) for w, v in zip(where, venues, strict=False))
+    check_distinct(source, groups, "multicast group")
+    udp = [(f"{w}.feed.port", v["feed"]["port"]) for w, v in zip(where, venues, strict=False)]
+    udp += [(f"{w}.feed.retransmission_port", v["feed"]["retransmission_port"])
+            for w, v in zip(where, venues, strict=False)]  # fmt: skip
+    check_distinct(source, udp, "UDP port")
 
 
 @dataclass(frozen=True)
@@ -237,14 +362,16 @@ def _pair(where: str, table: Mapping[str, Any]) -> PairSettings:
         raise ConfigError(f"{where}: {exc}") from None
 
 
-def _venue(where: str, table: Mapping[str, Any], base: Path) -> VenueSettings:
+def _venue(where: str, table: Mapping[str, Any], base: Path, source: Path | None) -> VenueSettings:
     check_keys(where, table, {"name", "fix", "feed", "fees"}, ConfigError)
     for key in ("name", "fix", "feed"):
         if key not in table:
             raise ConfigError(f"{where}: missing {key!r}")
     name = str(table["name"])
     try:
-        fix = settings_from_mapping(dict(table["fix"]), base)
+        fix = settings_from_mapping(dict(table["fix"]), base, None, source or "", f"{where}.fix")
+    except ConfigError:
+        raise
     except ValueError as exc:
         raise ConfigError(f"{where}.fix: {exc}") from None
     if not fix.is_initiator:
@@ -276,7 +403,7 @@ def parse_config(document: Mapping[str, Any], base: Path, source: Path | None = 
         raise ConfigError(f"risk: {exc}") from None
     pairs = tuple(_pair(f"pairs[{i}]", t) for i, t in enumerate(document.get("pairs", [])))
     venues = tuple(
-        _venue(f"venues[{i}]", t, base) for i, t in enumerate(document.get("venues", []))
+        _venue(f"venues[{i}]", t, base, source) for i, t in enumerate(document.get("venues", []))
     )
     strategy = None
     if "strategy" in document:
@@ -314,11 +441,11 @@ def parse_config(document: Mapping[str, Any], base: Path, source: Path | None = 
 def load_config(path: str | Path) -> RunConfig:
     """Read and check a `calarb run` TOML file."""
     path = Path(path)
-    try:
-        document = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    document = load_toml(path)
+    check_run_document(document, path)
     try:
         return parse_config(document, path.resolve().parent, path)
     except ConfigError as exc:
+        if str(exc).startswith(f"{path}: "):
+            raise
         raise ConfigError(f"{path}: {exc}") from None

@@ -124,6 +124,17 @@ def read_journal(path: str | Path) -> JournalContents:
     return JournalContents(entries, offset, 0, "")
 
 
+def archive_journal(path: str | Path) -> Path:
+    """Move a finished day's journal aside (`journal.jsonl` -> `journal.1.jsonl`, the next
+    free number) so the next run starts a new one; returns where it went."""
+    path = Path(path)
+    number = 1
+    while (target := path.with_name(f"{path.stem}.{number}{path.suffix}")).exists():
+        number += 1
+    path.rename(target)
+    return target
+
+
 class Journal:
     """Appends OMS inputs to a file (the OMS's `journal`)."""
 

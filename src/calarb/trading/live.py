@@ -8,6 +8,11 @@ time, SO_TIMESTAMPNS, carried over to the monotonic clock the latency recorder r
 session carries a `FixOrderGateway`. A timer task runs `engine.on_timer` (legging timeouts,
 post-trade checks), the gateways' reconciliation deadlines and the kill-file check.
 
+A new trading day (`new_day=True`, what `calarb run` does without `--resume`): a journal
+that ended flat with no open orders is archived (`archive_journal`) and the run starts with
+no positions and zero P&L; one that ended holding positions or open orders stops the start
+with a `CarryOverError` saying what it holds (carrying them over must be asked for).
+
 Start-up: the journal (if configured) is replayed (`restore_from_journal`: positions, P&L
 and open orders come back, the risk gate is rebuilt, the strategy takes back its legs; the
 replayed fills are kept apart, so the fill counters count this run's), the strategy's
@@ -27,17 +32,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import logging
 import os
 import re
 import signal
 import time
+from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from calarb.book.feed import ItchBookFeed
 from calarb.core.clock import Clock, LiveClock
+from calarb.core.config_schema import ConfigError
 from calarb.core.events import TopOfBook
+from calarb.core.types import PRICE_SCALE
 from calarb.fix.transport import FixInitiator, install_uvloop
 from calarb.itch.moldudp64 import MoldReceiver
 from calarb.itch.transport import MoldSubscriber
@@ -45,7 +55,15 @@ from calarb.ops.latency import LatencyRecorder
 from calarb.trading.config import RunConfig, VenueSettings
 from calarb.trading.engine import Fill, TradingEngine
 from calarb.trading.fix_gateway import FixOrderGateway
-from calarb.trading.journal import Journal, JournalContents, JournalEntry
+from calarb.trading.journal import (
+    Journal,
+    JournalContents,
+    JournalEntry,
+    archive_journal,
+    read_journal,
+)
+from calarb.trading.oms import OrderManager
+from calarb.trading.portfolio import Portfolio
 from calarb.trading.risk import TradingState
 from calarb.trading.strategy import PairsStrategy
 from calarb.trading.strategy_api import StrategyHost
@@ -200,6 +218,10 @@ def next_run_prefix(prefix: str, parent_ids: list[str]) -> str:
     return f"{prefix}{highest + 1}-"
 
 
+class CarryOverError(ConfigError):
+    """A new trading day was asked for, but the journal's last run did not end flat."""
+
+
 class LiveEngine:
     """The engine, its venues' feeds and FIX sessions, timers and kill switch."""
 
@@ -209,8 +231,11 @@ class LiveEngine:
         *,
         clock: Clock | None = None,
         recorder: LatencyRecorder | None = None,
+        new_day: bool = False,
     ) -> None:
         self.config = config
+        self.new_day = new_day
+        self.archived_journal: Path | None = None
         self.clock = clock or LiveClock()
         self.recorder = recorder if recorder is not None else LatencyRecorder(self.clock)
         self.journal: Journal | None = None
@@ -223,6 +248,7 @@ class LiveEngine:
         self.engine = self._build_engine()
         self._stop = asyncio.Event()
         self._timer_task: asyncio.Task[None] | None = None
+        self._kill_deadline_ns: int | None = None  # after the kill switch: stop by then
         self._signals: list[int] = []
         self.wait_reason: str | None = "starting"
         """Why the strategy is not trading yet (None once it is)."""
@@ -235,8 +261,14 @@ class LiveEngine:
         config = self.config
         entries = []
         if config.journal is not None:
-            config.journal.parent.mkdir(parents=True, exist_ok=True)
-            self.journal, self.replayed = Journal.open(config.journal)
+            try:
+                config.journal.parent.mkdir(parents=True, exist_ok=True)
+                if self.new_day:
+                    self.archived_journal = self._start_new_day(config.journal)
+                self.journal, self.replayed = Journal.open(config.journal)
+            except OSError as exc:  # a start-up error: one line naming the journal
+                reason = f"cannot open the journal: {exc.strerror or exc}"
+                raise OSError(exc.errno, reason, str(config.journal)) from None
             entries = self.replayed.entries
         prefix = next_run_prefix(
             config.id_prefix, [e.payload.parent_id for e in entries if e.kind == "order"]
@@ -281,6 +313,25 @@ class LiveEngine:
             self.feeds[venue.name] = VenueFeed(venue.name, engine, self.clock, venue.feed.session)
         return engine
 
+    def _start_new_day(self, path: Path) -> Path | None:
+        """Archive the journal if its run ended flat with no open orders (else raise
+        CarryOverError); None when there was nothing to archive."""
+        entries = read_journal(path).entries
+        if not entries:
+            return None
+        portfolio = Portfolio({venue.name: venue.fees for venue in self.config.venues})
+        oms = OrderManager([portfolio])  # the journal's orders and fills, nothing else
+        oms.replay(entries)
+        held = {s: p.quantity for s, p in sorted(portfolio.positions.items()) if p.quantity}
+        open_orders = oms.open_count
+        if held or open_orders:
+            holding = ", ".join(f"{s} {q:+d}" for s, q in held.items()) or "no positions"
+            raise CarryOverError(
+                f"{path}: the last run ended holding {holding} and {open_orders} open "
+                "order(s); `calarb run --resume` carries them over (a new day needs it flat)"
+            )
+        return archive_journal(path)
+
     def _session_event(self, session, event) -> None:
         for gateway in self.gateways.values():
             if gateway.session is session:
@@ -323,6 +374,11 @@ class LiveEngine:
                 risk = self.engine.risk
                 if kill_file is not None and risk.state is not _HALTED and kill_file.exists():
                     self.kill(f"kill file {kill_file}")
+                if self._kill_deadline_ns is not None and (
+                    now >= self._kill_deadline_ns or self._kill_done()
+                ):
+                    self._kill_deadline_ns = None
+                    self.request_stop()  # the kill switch ends the run
                 if risk.state is _WARMING_UP:
                     self._check_warm_up()
                 for gateway in self.gateways.values():
@@ -378,14 +434,61 @@ class LiveEngine:
             return
         log.warning("kill switch: %s", reason)
         self.engine.kill(reason, flatten=self.config.flatten_on_kill)
+        self._kill_deadline_ns = self.clock.monotonic_ns() + KILL_GRACE_NS
+
+    def _kill_done(self) -> bool:
+        """Cancels answered and, when flattening, positions closed."""
+        if self.engine.oms.open_count:
+            return False
+        return not self.config.flatten_on_kill or not self.holdings()
+
+    def holdings(self) -> dict[str, int]:
+        """Symbols held (non-zero quantity)."""
+        positions = self.engine.portfolio.positions
+        return {s: p.quantity for s, p in sorted(positions.items()) if p.quantity}
+
+    def status_line(self) -> str:
+        """One line for the operator: state, each venue's feed and session, orders, P&L."""
+        engine = self.engine
+        seconds = (self.clock.monotonic_ns() - self.started_ns) // 1_000_000_000
+        venues = " ".join(
+            f"{name}[feed {'ok' if self.feeds[name].caught_up else 'catching up'}, "
+            f"FIX {'on' if gateway.connected else 'DOWN'}]"
+            for name, gateway in self.gateways.items()
+        )
+        held = " ".join(f"{s} {q:+d}" for s, q in self.holdings().items()) or "flat"
+        return (
+            f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d} "
+            f"{engine.risk.state.name} {venues} orders {engine.orders_sent} "
+            f"fills {len(engine.fills)} open {engine.oms.open_count} | {held} | "
+            f"net P&L {engine.portfolio.net_pnl / PRICE_SCALE:.2f}"
+        )
 
     def request_stop(self) -> None:
         self._stop.set()
 
-    async def run(self, duration_s: float | None = None) -> None:
-        """Run until `duration_s` passes or a stop is requested."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), duration_s)
+    async def run(
+        self, duration_s: float | None = None, status: Callable[[str], None] | None = None,
+        status_interval_s: float = 5.0,
+    ) -> None:
+        """Run until `duration_s` passes or a stop is requested; `status` (if given) gets
+        `status_line()` every `status_interval_s`."""
+        reporter = None
+        if status is not None and status_interval_s > 0:
+            reporter = asyncio.get_running_loop().create_task(
+                self._report_status(status, status_interval_s)
+            )
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), duration_s)
+        finally:
+            if reporter is not None:
+                reporter.cancel()
+
+    async def _report_status(self, status: Callable[[str], None], interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            status(self.status_line())
 
     async def stop(self, cancel_open_orders: bool = True, timeout_s: float = 2.0) -> None:
         """Cancel open orders (waiting up to `timeout_s` for the answers), log out, close."""
@@ -432,8 +535,18 @@ class LiveEngine:
         }
         summary["waiting_for"] = self.wait_reason
         summary["venues"] = {name: gateway.stats() for name, gateway in self.gateways.items()}
+        held = self.holdings()
+        kill = self.engine.risk.state is _HALTED
+        summary["ended"] = {
+            "by": "kill switch" if kill else "stop",
+            "flat": not held and not self.engine.oms.open_count,
+            "holding": held,
+            "flatten_on_kill": self.config.flatten_on_kill,
+        }
         summary["journal"] = {
             "path": str(self.config.journal) if self.config.journal else None,
+            "new_day": self.new_day,
+            "archived": str(self.archived_journal) if self.archived_journal else None,
             "replayed_entries": len(self.replayed.entries) if self.replayed else 0,
             "replayed_fills": len(self.replayed_fills),
         }
@@ -464,21 +577,43 @@ class LiveEngine:
         }
 
 
-async def run_live(config: RunConfig, duration_s: float | None = None) -> dict[str, Any]:
-    """Start, run for `duration_s` (None: until SIGINT/SIGTERM), stop; the summary."""
-    live = LiveEngine(config)
+KILL_GRACE_NS = 5_000_000_000
+"""After the kill switch, the run ends when its cancels (and flattening) are done, or this."""
+
+
+def summary_path(config: RunConfig) -> Path | None:
+    """Where a run writes its final summary (beside its pid file): `calarb kill` reads it."""
+    pid_file = config.pid_file
+    return None if pid_file is None else pid_file.with_name(pid_file.stem + ".summary.json")
+
+
+async def run_live(
+    config: RunConfig, duration_s: float | None = None, *, new_day: bool = False,
+    status: Callable[[str], None] | None = None, status_interval_s: float = 5.0,
+) -> dict[str, Any]:
+    """Start, run for `duration_s` (None: until SIGINT/SIGTERM or the kill switch), stop; the
+    summary (also written to `summary_path`)."""
+    live = LiveEngine(config, new_day=new_day)
+    if status is not None and live.archived_journal is not None:
+        status(f"new trading day: the last run's journal is now {live.archived_journal}")
     await live.start()
     try:
-        await live.run(duration_s)
+        await live.run(duration_s, status, status_interval_s)
     finally:
         await live.stop()
-    return live.summary()
+    summary = live.summary()
+    path = summary_path(config)
+    if path is not None:
+        path.write_text(json.dumps(summary, default=str))
+    return summary
 
 
-def run_blocking(config: RunConfig, duration_s: float | None = None) -> dict[str, Any]:
+def run_blocking(
+    config: RunConfig, duration_s: float | None = None, **options: Any
+) -> dict[str, Any]:
     """`run_live` on a fresh loop (uvloop when installed)."""
     install_uvloop()
     started = time.monotonic()
-    summary = asyncio.run(run_live(config, duration_s))
+    summary = asyncio.run(run_live(config, duration_s, **options))
     summary["wall_seconds"] = round(time.monotonic() - started, 3)
     return summary

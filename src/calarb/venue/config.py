@@ -53,12 +53,29 @@ Every error names the table and key it comes from (`venues[1].participants[0]: .
 from __future__ import annotations
 
 import heapq
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from msgspec import Meta
+
+from calarb.core.config_schema import (
+    ConfigError,
+    FixedPort,
+    MulticastGroup,
+    NonEmptyStr,
+    NonNegativeFloat,
+    NonNegativeInt,
+    Port,
+    PositiveFloat,
+    PositiveInt,
+    Probability,
+    Schema,
+    check_distinct,
+    load_toml,
+    validate,
+)
 from calarb.core.tables import dataclass_from_table
 from calarb.core.types import PRICE_SCALE
 from calarb.venue.itch_publisher import MAX_PRICE, MAX_SHARES
@@ -69,8 +86,157 @@ NS_PER_S = 1_000_000_000
 ALL_PARTICIPANTS = "*"
 
 
-class VenueConfigError(ValueError):
+class VenueConfigError(ConfigError):
     """A configuration that cannot run; the message names the table and key."""
+
+
+# -- the file's shape (calarb.core.config_schema): keys, types, signs, ranges ------------------
+
+
+class SymbolSchema(Schema, kw_only=True):
+    symbol: NonEmptyStr
+    start_price: PositiveFloat
+    daily_volatility: NonNegativeFloat = 0.02
+    tick_size: PositiveInt = 100
+    lot_size: PositiveInt = 1
+    round_lot: PositiveInt = 100
+    locate: NonNegativeInt = 0
+
+
+class SyntheticPairSchema(Schema, kw_only=True):
+    dependent: NonEmptyStr
+    driver: NonEmptyStr
+    hedge_ratio: float
+    half_life_s: PositiveFloat
+    spread_sd: NonNegativeFloat
+    form: Literal["log", "price"] = "log"
+    alpha: float | None = None
+
+
+class MarketMakersSchema(Schema, kw_only=True):
+    count: NonNegativeInt = 2
+    levels: PositiveInt = 5
+    half_spread_ticks: NonNegativeFloat = 1.0
+    level_spacing_ticks: PositiveInt = 1
+    size: PositiveInt = 500
+    size_step: NonNegativeInt = 200
+    requote_ticks: NonNegativeFloat = 0.5
+
+
+class NoiseTradersSchema(Schema, kw_only=True):
+    count: NonNegativeInt = 3
+    orders_per_s: NonNegativeFloat = 0.5
+    min_size: PositiveInt = 100
+    max_size: PositiveInt = 1_000
+    through_ticks: NonNegativeInt = 2
+    market_order_share: Probability = 0.2
+
+
+class SyntheticSchema(Schema, kw_only=True):
+    """`[synthetic]`: the simulated market (calarb.venue.synthetic.SyntheticMarketConfig)."""
+
+    seed: int
+    symbols: list[SymbolSchema]
+    pairs: list[SyntheticPairSchema] = []
+    step_ms: PositiveFloat | None = None
+    step_ns: PositiveInt | None = None
+    start_ns: NonNegativeInt = 0
+    market_makers: MarketMakersSchema | None = None
+    noise_traders: NoiseTradersSchema | None = None
+
+
+class FeedFaultsSchema(Schema, kw_only=True):
+    drop: Probability = 0.0
+    reorder: Probability = 0.0
+    duplicate: Probability = 0.0
+    reorder_depth: PositiveInt = 3
+    seed: int = 0
+
+
+class MarketDataSchema(Schema, kw_only=True):
+    group: MulticastGroup
+    port: FixedPort
+    session: Annotated[str, Meta(min_length=1, max_length=10)] | None = None
+    retransmission_port: Port = 0
+    heartbeat_interval_s: PositiveFloat = 1.0
+    latency_ms: NonNegativeFloat = 0.0
+    history_limit: PositiveInt | None = None
+    max_payload: PositiveInt | None = None
+    midnight_ns: NonNegativeInt = 0
+    mpids: dict[str, str] = {}
+    faults: FeedFaultsSchema | None = None
+
+
+class ParticipantSchema(Schema, kw_only=True):
+    comp_id: NonEmptyStr
+    username: NonEmptyStr
+    password: NonEmptyStr
+    max_order_qty: PositiveInt | None = None
+    max_order_notional: PositiveFloat | None = None
+    max_open_orders: PositiveInt | None = None
+    reset_on_logon: bool = False
+    heartbeat_interval_s: PositiveInt = 30
+
+
+class HaltSchema(Schema, kw_only=True):
+    symbol: NonEmptyStr
+    at_s: NonNegativeFloat
+    resume_s: PositiveFloat | None = None
+    reason: str = "MWCB"
+
+
+class DisconnectSchema(Schema, kw_only=True):
+    participant: NonEmptyStr
+    at_s: NonNegativeFloat
+
+
+class VenueFaultsSchema(Schema, kw_only=True):
+    halts: list[HaltSchema] = []
+    fix_disconnects: list[DisconnectSchema] = []
+
+
+class VenueSchema(Schema, kw_only=True):
+    name: NonEmptyStr
+    fix_port: Port
+    market_data: MarketDataSchema
+    participants: list[ParticipantSchema] = []
+    symbols: list[str] | None = None
+    comp_id: str = ""
+    seed: int | None = None
+    order_latency_ms: NonNegativeFloat = 0.0
+    fee_per_share: NonNegativeInt = 0
+    rebate_per_share: NonNegativeInt = 0
+    fix_store_dir: str | None = None
+    faults: VenueFaultsSchema | None = None
+
+
+class VenuesFileSchema(Schema, kw_only=True):
+    """A `calarb venue` file."""
+
+    synthetic: SyntheticSchema
+    venues: Annotated[list[VenueSchema], Meta(min_length=1)]
+    speed: PositiveFloat = 1.0
+    linger_s: NonNegativeFloat = 1.0
+
+
+def check_venue_addresses(document: Mapping[str, Any], source: str | Path) -> None:
+    """No two venues on one FIX port, multicast group, feed port or retransmission port (a
+    port of 0 is a free one chosen at start and never conflicts)."""
+    venues = list(document.get("venues", ()))
+    where = [f"venues[{i}] ({v.get('name')})" for i, v in enumerate(venues)]
+    data = [v.get("market_data", {}) for v in venues]
+    check_distinct(source, ((f"{w}.name", v["name"]) for w, v in zip(where, venues, strict=False)), "name", VenueConfigError)
+    fix = ((f"{w}.fix_port", v["fix_port"]) for w, v in zip(where, venues, strict=False) if v["fix_port"])
+    check_distinct(source, fix, "fix_port", VenueConfigError)
+    groups = ((f"{w}.market_data.group", d["group"]) for w, d in zip(where, data, strict=False))
+    check_distinct(source, groups, "multicast group", VenueConfigError)
+    udp = [(f"{w}.market_data.port", d["port"]) for w, d in zip(where, data, strict=False)]
+    udp += [
+        (f"{w}.market_data.retransmission_port", d["retransmission_port"])
+        for w, d in zip(where, data, strict=False)
+        if d.get("retransmission_port")
+    ]
+    check_distinct(source, udp, "UDP port", VenueConfigError)
 
 
 @dataclass(frozen=True)
@@ -343,7 +509,19 @@ class VenuesConfig:
                     )
 
     @classmethod
-    def from_mapping(cls, document: Mapping[str, Any]) -> VenuesConfig:
+    def from_mapping(
+        cls, document: Mapping[str, Any], source: str | Path = "venues config"
+    ) -> VenuesConfig:
+        """Check `document` (the file's shape, then address conflicts) and build it."""
+        validate(document, VenuesFileSchema, source, error=VenueConfigError)
+        check_venue_addresses(document, source)
+        try:
+            return cls._build(document)
+        except VenueConfigError as exc:
+            raise VenueConfigError(f"{source}: {exc}") from None
+
+    @classmethod
+    def _build(cls, document: Mapping[str, Any]) -> VenuesConfig:
         document = dict(document)
         if "synthetic" not in document:
             raise VenueConfigError("[synthetic] (the shared market) is required")
@@ -364,12 +542,4 @@ class VenuesConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> VenuesConfig:
-        path = Path(path)
-        try:
-            document = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise VenueConfigError(f"{path}: {exc}") from None
-        try:
-            return cls.from_mapping(document)
-        except VenueConfigError as exc:
-            raise VenueConfigError(f"{path}: {exc}") from None
+        return cls.from_mapping(load_toml(path), path)
