@@ -6,7 +6,8 @@ from calarb.fix.timefmt cimport TimestampFormatter
 
 cdef class OutboundSession:
     cdef dict __dict__  # attributes not declared here (subclasses, tests' seams)
-    cdef public object settings, store, role, state, format_time
+    cdef public object settings, store, role, state
+    cdef public TimestampFormatter format_time  # SendingTime/TransactTime text of wall ns
     cdef public object resend_range, disconnect_reason
     cdef public bint initiator, _fix42_or_later
     cdef public bytes begin_string, _sender, _target

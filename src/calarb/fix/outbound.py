@@ -209,7 +209,7 @@ class OutboundSession:
         self.now_ns = now_ns
         self.wall_ns = wall_ns
         if sending_time is None:
-            sending_time = self._timestamp(wall_ns)
+            sending_time = self._timestamp.format(wall_ns)
         return self._emit(msg_type, body, sending_time)
 
     def logout(self, now_ns: int, wall_ns: int, text: str | None = None) -> None:

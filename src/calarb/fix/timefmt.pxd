@@ -2,10 +2,16 @@
 cimport cython
 
 
+cdef tuple _MILLIS_TEXT
+
+
 cdef class TimestampFormatter:
     cdef object _second
     cdef bytes _prefix
     cdef public bint millis
+
+    @cython.locals(second=object, rest="long long")
+    cpdef bytes format(self, wall_ns)
 
 
 @cython.locals(size=Py_ssize_t, fraction=bytes, millis=bytes)

@@ -195,7 +195,8 @@ class PairModel:
     def is_ready(self) -> bool:
         """True once the estimator has parameters and both legs have a price (`ready`; a
         method, so that compiled callers reach it without a property lookup)."""
-        return self.estimator.ready and not (math.isnan(self.price_a) or math.isnan(self.price_b))
+        # x == x: not NaN (a C compare when compiled, where math.isnan is a Python call)
+        return self.estimator.ready and self.price_a == self.price_a and self.price_b == self.price_b
 
     @property
     def ready(self) -> bool:

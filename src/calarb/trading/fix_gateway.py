@@ -143,7 +143,7 @@ class FixOrderGateway:
         if symbol is None:
             symbol = self._symbols[symbol_name] = symbol_name.encode()
         wall_ns = self._wall_ns()
-        now_text = session.format_time(wall_ns)  # TransactTime and SendingTime
+        now_text = session.format_time.format(wall_ns)  # TransactTime and SendingTime
         body = encode_new_order_single(
             cl_ord_id.encode(),
             symbol,
