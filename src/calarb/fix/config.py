@@ -14,6 +14,8 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from calarb.fix.limits import MAX_MESSAGE_SIZE
+
 SUPPORTED_BEGIN_STRINGS = ("FIX.4.2", "FIX.4.4")
 
 
@@ -45,7 +47,7 @@ class SessionSettings:
     tls_certificate: str | None = None
     tls_private_key: str | None = None
     tls_ca_file: str | None = None
-    max_message_size: int = 1 << 20
+    max_message_size: int = MAX_MESSAGE_SIZE
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

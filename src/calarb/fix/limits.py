@@ -1,0 +1,15 @@
+"""Bounds on what a FIX peer may send, in one place (every input from a socket may be hostile).
+
+A message longer than `MAX_MESSAGE_SIZE` is not framed (it is skipped as garbled); a text field
+longer than `MAX_STRING_LENGTH` is refused with a Reject naming its tag (373=5), so it is never
+stored or echoed back; a Logon's HeartBtInt must be 1 to `MAX_HEARTBEAT_S` seconds.
+"""
+
+from __future__ import annotations
+
+MAX_MESSAGE_SIZE = 64 * 1024
+"""Default largest BodyLength(9) accepted (settings: MaxMessageSize)."""
+MAX_STRING_LENGTH = 256
+"""Largest value of a text field (identifiers, Symbol, Text); raw data fields are exempt."""
+MAX_HEARTBEAT_S = 3600
+"""Longest HeartBtInt(108) a Logon may ask for; 0 or less would turn liveness off."""
