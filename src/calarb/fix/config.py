@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from calarb.fix.limits import MAX_MESSAGE_SIZE
+from calarb.fix.limits import MAX_MESSAGE_SIZE, MAX_WRITE_BUFFER
 
 SUPPORTED_BEGIN_STRINGS = ("FIX.4.2", "FIX.4.4")
 
@@ -48,6 +48,7 @@ class SessionSettings:
     tls_private_key: str | None = None
     tls_ca_file: str | None = None
     max_message_size: int = MAX_MESSAGE_SIZE
+    write_buffer_limit: int = MAX_WRITE_BUFFER
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -101,6 +102,7 @@ _KEYS: dict[str, tuple[str, object]] = {
     "SocketPrivateKeyFile": ("tls_private_key", str),
     "SocketCAFile": ("tls_ca_file", str),
     "MaxMessageSize": ("max_message_size", int),
+    "WriteBufferLimit": ("write_buffer_limit", int),
 }
 # Files that ship with the settings resolve beside them; FileStorePath (written at run time)
 # resolves from the working directory, as in QuickFIX.

@@ -460,9 +460,9 @@ class FixSession(OutboundSession):
             self._refuse_logon("CompID problem")
             return False
         if not self.initiator or (reset_requested and not self._reset_logon_pending()):
-            heartbeat = message.get_int(108, 0)
-            if heartbeat is None or not 0 < heartbeat <= MAX_HEARTBEAT_S:
-                shown = (message.get(108) or b"").decode("latin-1")[:20]
+            text = message.get(108) or b""
+            if not (text.isdigit() and 0 < int(text) <= MAX_HEARTBEAT_S):
+                shown = text.decode("latin-1")[:20]
                 self._refuse_logon(
                     f"HeartBtInt (108) must be 1 to {MAX_HEARTBEAT_S} seconds, received {shown!r}"
                 )

@@ -1,0 +1,296 @@
+"""Logon security over real TCP on 127.0.0.1 (issue 13, items 3 and 7): nothing changes on a
+session before its Logon is authenticated, refusals say why (to the peer, and in the log with
+the peer's address) and reveal no sequence number, HeartBtInt must be 1..3600 seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from calarb.fix.codec import FixFramer, FixMessage, decode, encode
+from calarb.fix.config import SessionSettings
+from calarb.fix.limits import MAX_HEARTBEAT_S
+from calarb.fix.timefmt import TimestampFormatter
+from calarb.fix.transport import FixAcceptor, FixInitiator
+
+pytestmark = pytest.mark.network
+
+_now_text = TimestampFormatter()
+
+
+def acceptor_settings(**kw) -> list[SessionSettings]:
+    values = dict(connection_type="acceptor", username="alice", password="s3cret")
+    values.update(kw)
+    return [SessionSettings("FIX.4.4", "VENUE", "CLIENT", **values)]
+
+
+def raw(msg_type: bytes, seq: int, *body: tuple[int, bytes], sender=b"CLIENT") -> bytes:
+    header = [(35, msg_type), (34, b"%d" % seq), (49, sender), (52, _now_text(time.time_ns()))]
+    return encode(b"FIX.4.4", [*header, (56, b"VENUE"), *body])
+
+
+def logon(seq: int, password=b"s3cret", heartbeat=b"30", reset=False, user=b"alice") -> bytes:
+    body = [(98, b"0"), (108, heartbeat)]
+    if reset:
+        body.append((141, b"Y"))
+    body += [(553, user), (554, password)]
+    return raw(b"A", seq, *body)
+
+
+class Peer:
+    """A raw FIX peer: bytes out, decoded messages in, and whether the acceptor closed."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer, self.framer = reader, writer, FixFramer()
+
+    @classmethod
+    async def connect(cls, port: int) -> Peer:
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
+    async def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def until_closed(self, timeout: float = 5.0) -> list[FixMessage]:
+        """Every message received until the acceptor closes the connection."""
+        received = []
+        async with asyncio.timeout(timeout):
+            while data := await self.reader.read(65536):
+                self.framer.feed(data)
+                while (frame := self.framer.next_frame()) is not None:
+                    received.append(decode(frame))
+        self.writer.close()
+        return received
+
+    async def next_message(self, timeout: float = 5.0) -> FixMessage:
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = self.framer.next_frame()
+                if frame is not None:
+                    return decode(frame)
+                data = await self.reader.read(65536)
+                assert data, "connection closed"
+                self.framer.feed(data)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def client(port: int, store_seq: tuple[int, int] | None = None) -> FixInitiator:
+    settings = SessionSettings(
+        "FIX.4.4", "CLIENT", "VENUE", "initiator", port=port, username="alice",
+        password="s3cret", reconnect_interval_s=0.05,
+    )  # fmt: skip
+    return FixInitiator(settings)
+
+
+def test_reset_flag_with_a_wrong_password_changes_nothing(caplog):
+    """Before: 141=Y was applied before the password check; the real client's next Logon met
+    34=2 expectations and a ResendRequest. After: the session is untouched."""
+
+    async def scenario():
+        acceptor = FixAcceptor(acceptor_settings(), lambda _s: None)
+        port = await acceptor.start("127.0.0.1", 0)
+        real = client(port)
+        real.start()
+        await real.wait_logged_on()
+        for _ in range(5):
+            real.send(b"1", [(112, b"PING")])  # TestRequests: both sides' numbers move on
+        session = acceptor.sessions[("FIX.4.4", "VENUE", "CLIENT")]
+        await _until(lambda: session.next_target_seq == 7 and session.next_sender_seq == 7)
+        await real.stop()
+        await _until(lambda: not acceptor.connections)
+        before = (session.next_sender_seq, session.next_target_seq)
+
+        attacker = await Peer.connect(port)
+        await attacker.send(logon(1, password=b"guess", reset=True))
+        answer = await attacker.until_closed()
+        after_attack = (session.next_sender_seq, session.next_target_seq)
+
+        real = client(port)
+        real.session.store.next_sender_seq = 8  # where the real client left off
+        real.session.store.next_target_seq = before[0]
+        real.start()
+        await real.wait_logged_on()
+        await asyncio.sleep(0.2)
+        resend_requested = real.session.resend_range
+        await real.stop()
+        await acceptor.stop()
+        return before, after_attack, answer, resend_requested, acceptor.stats
+
+    with caplog.at_level(logging.WARNING, logger="calarb.fix"):
+        before, after, answer, resend_range, stats = run(scenario())
+    assert after == before == (8, 8)
+    assert [m.msg_type for m in answer] == [b"5"]
+    assert answer[0][58] == b"invalid Username or Password"
+    assert resend_range is None  # the real client logged on without any gap
+    assert stats.logons_refused == 1
+    assert "from 127.0.0.1:" in caplog.text and "invalid Username or Password" in caplog.text
+
+
+def test_wrong_password_logout_reveals_no_expected_sequence_number():
+    """Before: a Logon with a low MsgSeqNum and a wrong password was answered "MsgSeqNum too
+    low, expecting N but received 1"."""
+
+    async def scenario():
+        acceptor = FixAcceptor(acceptor_settings(), lambda _s: None)
+        port = await acceptor.start("127.0.0.1", 0)
+        session = acceptor.sessions[("FIX.4.4", "VENUE", "CLIENT")]
+        session.store.set_next_target(165)
+        session.store.set_next_sender(170)
+        attacker = await Peer.connect(port)
+        await attacker.send(logon(1, password=b"wrong"))
+        answer = await attacker.until_closed()
+        numbers = (session.next_sender_seq, session.next_target_seq)
+        await acceptor.stop()
+        return answer, numbers
+
+    answer, numbers = run(scenario())
+    assert [(m.msg_type, m[58]) for m in answer] == [(b"5", b"invalid Username or Password")]
+    assert b"165" not in answer[0][58] and b"expecting" not in answer[0][58]
+    assert numbers == (170, 165)  # the refusal consumed no sequence number
+
+
+def test_good_password_is_needed_and_enough():
+    async def scenario():
+        acceptor = FixAcceptor(acceptor_settings(), lambda _s: None)
+        port = await acceptor.start("127.0.0.1", 0)
+        no_credentials = await Peer.connect(port)
+        await no_credentials.send(raw(b"A", 1, (98, b"0"), (108, b"30")))
+        refused = await no_credentials.until_closed()
+        good = await Peer.connect(port)
+        await good.send(logon(1))
+        accepted = await good.next_message()
+        good.writer.close()
+        await acceptor.stop()
+        return refused, accepted
+
+    refused, accepted = run(scenario())
+    assert [m.msg_type for m in refused] == [b"5"]
+    assert accepted.msg_type == b"A" and accepted[108] == b"30"
+
+
+@pytest.mark.parametrize("heartbeat", [b"-10", b"0", b"%d" % (MAX_HEARTBEAT_S + 1), b"x"])
+def test_absurd_heartbeat_interval_is_refused_with_a_logout(heartbeat):
+    """Before: 108=-10 was accepted and echoed, 108=0 answered 108=30 but never checked."""
+
+    async def scenario():
+        acceptor = FixAcceptor(acceptor_settings(), lambda _s: None)
+        port = await acceptor.start("127.0.0.1", 0)
+        peer = await Peer.connect(port)
+        await peer.send(logon(1, heartbeat=heartbeat))
+        answer = await peer.until_closed()
+        session = acceptor.sessions[("FIX.4.4", "VENUE", "CLIENT")]
+        numbers = (session.next_sender_seq, session.next_target_seq)
+        await acceptor.stop()
+        return answer, numbers
+
+    answer, numbers = run(scenario())
+    assert [m.msg_type for m in answer] == [b"5"]
+    assert b"HeartBtInt (108) must be 1 to 3600" in answer[0][58]
+    assert numbers == (1, 1)
+
+
+def test_silent_peer_is_disconnected_after_its_heartbeat_interval():
+    """Liveness is always enforced: a peer that logs on with HeartBtInt=1 and then says
+    nothing is sent a TestRequest and disconnected within 2.4 s."""
+
+    async def scenario():
+        acceptor = FixAcceptor(acceptor_settings(), lambda _s: None)
+        port = await acceptor.start("127.0.0.1", 0)
+        peer = await Peer.connect(port)
+        started = time.monotonic()
+        await peer.send(logon(1, heartbeat=b"1"))
+        received = await peer.until_closed(timeout=10)
+        elapsed = time.monotonic() - started
+        await acceptor.stop()
+        return received, elapsed
+
+    received, elapsed = run(scenario())
+    assert received[0].msg_type == b"A"
+    assert b"1" in [m.msg_type for m in received]  # a TestRequest went out
+    assert 2.0 <= elapsed < 5.0
+
+
+def test_refusals_before_logon_are_logged_with_the_peer_address(caplog):
+    """Before: garbage, unknown CompIDs or a first message that is not a Logon ended in a
+    silent close."""
+
+    async def scenario():
+        acceptor = FixAcceptor(acceptor_settings(), lambda _s: None)
+        port = await acceptor.start("127.0.0.1", 0)
+        closed = []
+        for first in (
+            b"GET / HTTP/1.1\r\n\r\n" + b"x" * 64,
+            raw(b"A", 1, (98, b"0"), (108, b"30"), sender=b"STRANGER"),
+            raw(b"0", 1),
+        ):
+            peer = await Peer.connect(port)
+            await peer.send(first)
+            closed.append(await peer.until_closed())
+        await acceptor.stop()
+        return closed, acceptor.stats
+
+    with caplog.at_level(logging.WARNING, logger="calarb.fix"):
+        closed, stats = run(scenario())
+    assert closed == [[], [], []]
+    assert stats.connections_refused == 3
+    lines = [r.getMessage() for r in caplog.records if "refused before Logon" in r.getMessage()]
+    assert len(lines) == 3 and all("from 127.0.0.1:" in line for line in lines)
+    assert "no session for FIX.4.4/STRANGER/VENUE" in lines[1]
+    assert "not a Logon" in lines[2]
+
+
+def test_fix_serve_honours_password(tmp_path):
+    """Before: `calarb fix serve` ignored Password and logged anyone on."""
+    config = tmp_path / "serve.cfg"
+    config.write_text(
+        "[DEFAULT]\nConnectionType=acceptor\nSocketAcceptPort=0\nSenderCompID=VENUE\n"
+        "HeartBtInt=30\n[SESSION]\nBeginString=FIX.4.4\nTargetCompID=CLIENT\n"
+        "Username=alice\nPassword=s3cret\n"
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "calarb.cli", "fix", "serve", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+
+    async def scenario(port: int):
+        wrong = await Peer.connect(port)
+        await wrong.send(logon(1, password=b"nope"))
+        refused = await wrong.until_closed()
+        right = await Peer.connect(port)
+        await right.send(logon(1))
+        accepted = await right.next_message()
+        right.writer.close()
+        return refused, accepted
+
+    try:
+        banner = json.loads(server.stdout.readline())
+        port = int(banner["listening"].rpartition(":")[2])
+        refused, accepted = run(scenario(port))
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=10)
+    assert [(m.msg_type, m[58]) for m in refused] == [(b"5", b"invalid Username or Password")]
+    assert accepted.msg_type == b"A"
+    assert "Logon for FIX.4.4/VENUE/CLIENT from 127.0.0.1:" in stderr
+    assert "invalid Username or Password" in stderr
+    assert "Traceback" not in stderr
+
+
+async def _until(predicate, timeout=10.0):
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        if loop.time() > end:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.01)
