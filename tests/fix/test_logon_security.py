@@ -13,17 +13,13 @@ import sys
 import time
 
 import pytest
+from tests.fix.fix_peer import Peer, logon, raw, until
 
-from calarb.fix.codec import FixFramer, FixMessage, decode, encode
 from calarb.fix.config import SessionSettings
 from calarb.fix.limits import MAX_HEARTBEAT_S
-from calarb.fix.timefmt import TimestampFormatter
 from calarb.fix.transport import FixAcceptor, FixInitiator
 
 pytestmark = pytest.mark.network
-
-_now_text = TimestampFormatter()
-
 
 def acceptor_settings(**kw) -> list[SessionSettings]:
     values = dict(connection_type="acceptor", username="alice", password="s3cret")
@@ -31,60 +27,11 @@ def acceptor_settings(**kw) -> list[SessionSettings]:
     return [SessionSettings("FIX.4.4", "VENUE", "CLIENT", **values)]
 
 
-def raw(msg_type: bytes, seq: int, *body: tuple[int, bytes], sender=b"CLIENT") -> bytes:
-    header = [(35, msg_type), (34, b"%d" % seq), (49, sender), (52, _now_text(time.time_ns()))]
-    return encode(b"FIX.4.4", [*header, (56, b"VENUE"), *body])
-
-
-def logon(seq: int, password=b"s3cret", heartbeat=b"30", reset=False, user=b"alice") -> bytes:
-    body = [(98, b"0"), (108, heartbeat)]
-    if reset:
-        body.append((141, b"Y"))
-    body += [(553, user), (554, password)]
-    return raw(b"A", seq, *body)
-
-
-class Peer:
-    """A raw FIX peer: bytes out, decoded messages in, and whether the acceptor closed."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer, self.framer = reader, writer, FixFramer()
-
-    @classmethod
-    async def connect(cls, port: int) -> Peer:
-        return cls(*await asyncio.open_connection("127.0.0.1", port))
-
-    async def send(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
-
-    async def until_closed(self, timeout: float = 5.0) -> list[FixMessage]:
-        """Every message received until the acceptor closes the connection."""
-        received = []
-        async with asyncio.timeout(timeout):
-            while data := await self.reader.read(65536):
-                self.framer.feed(data)
-                while (frame := self.framer.next_frame()) is not None:
-                    received.append(decode(frame))
-        self.writer.close()
-        return received
-
-    async def next_message(self, timeout: float = 5.0) -> FixMessage:
-        async with asyncio.timeout(timeout):
-            while True:
-                frame = self.framer.next_frame()
-                if frame is not None:
-                    return decode(frame)
-                data = await self.reader.read(65536)
-                assert data, "connection closed"
-                self.framer.feed(data)
-
-
 def run(coro):
     return asyncio.run(coro)
 
 
-def client(port: int, store_seq: tuple[int, int] | None = None) -> FixInitiator:
+def client(port: int) -> FixInitiator:
     settings = SessionSettings(
         "FIX.4.4", "CLIENT", "VENUE", "initiator", port=port, username="alice",
         password="s3cret", reconnect_interval_s=0.05,
@@ -105,9 +52,9 @@ def test_reset_flag_with_a_wrong_password_changes_nothing(caplog):
         for _ in range(5):
             real.send(b"1", [(112, b"PING")])  # TestRequests: both sides' numbers move on
         session = acceptor.sessions[("FIX.4.4", "VENUE", "CLIENT")]
-        await _until(lambda: session.next_target_seq == 7 and session.next_sender_seq == 7)
+        await until(lambda: session.next_target_seq == 7 and session.next_sender_seq == 7)
         await real.stop()
-        await _until(lambda: not acceptor.connections)
+        await until(lambda: not acceptor.connections)
         before = (session.next_sender_seq, session.next_target_seq)
 
         attacker = await Peer.connect(port)
@@ -285,12 +232,3 @@ def test_fix_serve_honours_password(tmp_path):
     assert "Logon for FIX.4.4/VENUE/CLIENT from 127.0.0.1:" in stderr
     assert "invalid Username or Password" in stderr
     assert "Traceback" not in stderr
-
-
-async def _until(predicate, timeout=10.0):
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        if loop.time() > end:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
