@@ -46,6 +46,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from calarb.fix.admin import (
+    ADMIN_REQUIRED,
     ADMIN_TYPES,
     HEARTBEAT,
     LOGON,
@@ -185,7 +186,7 @@ class FixSession(OutboundSession):
             if self.dictionary is not None:
                 self.dictionary.validate(message)
             else:
-                for tag in (34, 52):
+                for tag in (34, 52, *ADMIN_REQUIRED.get(msg_type, ())):
                     if not message.get(tag):
                         raise MessageRejected(SessionRejectReason.REQUIRED_TAG_MISSING, tag)
             handler = _ADMIN_HANDLERS.get(msg_type)

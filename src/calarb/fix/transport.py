@@ -163,7 +163,15 @@ class SessionConnection(asyncio.Protocol):
                 return
             data = self._first_bytes
         clock = self.clock
-        self._handle(session.on_bytes(data, clock.monotonic_ns(), clock.wall_ns()))
+        try:
+            events = session.on_bytes(data, clock.monotonic_ns(), clock.wall_ns())
+        except Exception as exc:  # a fault of ours on hostile bytes: drop the peer, say why
+            name = "/".join(session.settings.session_key)
+            log.error("FIX %s from %s: input not handled (%r), disconnecting",
+                      name, self.peer, exc)  # fmt: skip
+            self._close()
+            return
+        self._handle(events)
 
     def pause_writing(self) -> None:
         """The peer is not reading: more than `write_buffer_limit` bytes wait for it."""
