@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import pytest
+from tests.fix.test_session import logged_on_pair, messages
 
 from calarb.core.clock import SimulatedClock
 from calarb.fix.codec import encode
 from calarb.fix.events import RejectSent
 from calarb.fix.timefmt import TimestampFormatter
-from tests.fix.test_session import logged_on_pair, messages
 
 
 @pytest.mark.parametrize(
