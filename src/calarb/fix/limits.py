@@ -16,3 +16,5 @@ MAX_HEARTBEAT_S = 3600
 MAX_WRITE_BUFFER = 4 * 1024 * 1024
 """Default bytes a peer may leave unread before it is disconnected (settings:
 WriteBufferLimit): a peer that does not read cannot grow the process without bound."""
+READ_BUDGET = 16 * 1024
+"""Bytes of one connection handled per turn of the event loop (fairness between sessions)."""

@@ -24,7 +24,7 @@ from calarb.fix.codec import FixFramer, FixMessage, GarbledMessage, decode
 from calarb.fix.config import SUPPORTED_BEGIN_STRINGS, SessionSettings
 from calarb.fix.dictionary import DataDictionary
 from calarb.fix.events import Disconnected, LoggedOn, SessionEvent
-from calarb.fix.limits import MAX_MESSAGE_SIZE, MAX_WRITE_BUFFER
+from calarb.fix.limits import MAX_MESSAGE_SIZE, MAX_WRITE_BUFFER, READ_BUDGET
 from calarb.fix.session import Application, Authenticator, FixSession
 from calarb.fix.state import SessionState
 from calarb.fix.store import FileStore, MemoryStore
@@ -133,6 +133,8 @@ class SessionConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self._logged_on = False
+        self._backlog = bytearray()  # read but not yet handled (see data_received)
+        self._backlog_scheduled = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_steady = False  # armed while logged on with no Logout sent
         self.closed = asyncio.get_running_loop().create_future()
@@ -156,6 +158,35 @@ class SessionConnection(asyncio.Protocol):
             self._timer = loop.call_later(10.0, self._close)
 
     def data_received(self, data: bytes) -> None:
+        """Bytes from the peer. At most `READ_BUDGET` bytes are handled per turn of the event
+        loop: a larger read is cut, reading pauses, and the rest follows on the next turns,
+        so a peer that floods cannot hold the loop against the other sessions."""
+        if len(data) > READ_BUDGET or self._backlog:
+            self._backlog += data
+            if not self._backlog_scheduled:
+                self._backlog_scheduled = True
+                self.transport.pause_reading()  # type: ignore[union-attr]
+                asyncio.get_running_loop().call_soon(self._next_chunk)
+            return
+        self._received(data)
+
+    def _next_chunk(self) -> None:
+        backlog = self._backlog
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            backlog.clear()
+            self._backlog_scheduled = False
+            return
+        chunk = bytes(backlog[:READ_BUDGET])
+        del backlog[:READ_BUDGET]
+        if backlog:
+            asyncio.get_running_loop().call_soon(self._next_chunk)
+        else:
+            self._backlog_scheduled = False
+            transport.resume_reading()
+        self._received(chunk)
+
+    def _received(self, data: bytes) -> None:
         session = self.session
         if session is None:
             session = self._route(data)
