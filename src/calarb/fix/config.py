@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from calarb.fix.limits import MAX_MESSAGE_SIZE, MAX_WRITE_BUFFER
+from calarb.fix.store import STORE_WINDOW
 
 SUPPORTED_BEGIN_STRINGS = ("FIX.4.2", "FIX.4.4")
 
@@ -49,6 +50,7 @@ class SessionSettings:
     tls_ca_file: str | None = None
     max_message_size: int = MAX_MESSAGE_SIZE
     write_buffer_limit: int = MAX_WRITE_BUFFER
+    store_window: int = STORE_WINDOW
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -103,6 +105,7 @@ _KEYS: dict[str, tuple[str, object]] = {
     "SocketCAFile": ("tls_ca_file", str),
     "MaxMessageSize": ("max_message_size", int),
     "WriteBufferLimit": ("write_buffer_limit", int),
+    "StoreWindow": ("store_window", int),
 }
 # Files that ship with the settings resolve beside them; FileStorePath (written at run time)
 # resolves from the working directory, as in QuickFIX.

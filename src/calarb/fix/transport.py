@@ -45,9 +45,10 @@ def install_uvloop() -> bool:
 def open_store(settings: SessionSettings) -> MemoryStore:
     """A FileStore under FileStorePath (one journal per session), else a MemoryStore."""
     if not settings.file_store_path:
-        return MemoryStore()
+        return MemoryStore(settings.store_window)
     name = "-".join(settings.session_key).replace("/", "_") + ".journal"
-    return FileStore(Path(settings.file_store_path) / name, fsync=settings.fsync)
+    path = Path(settings.file_store_path) / name
+    return FileStore(path, fsync=settings.fsync, window=settings.store_window)
 
 
 def _identity(message: FixMessage) -> str:
