@@ -21,6 +21,7 @@ from calarb.fix.transport import FixAcceptor, FixInitiator
 
 pytestmark = pytest.mark.network
 
+
 def acceptor_settings(**kw) -> list[SessionSettings]:
     values = dict(connection_type="acceptor", username="alice", password="s3cret")
     values.update(kw)
@@ -232,3 +233,22 @@ def test_fix_serve_honours_password(tmp_path):
     assert "Logon for FIX.4.4/VENUE/CLIENT from 127.0.0.1:" in stderr
     assert "invalid Username or Password" in stderr
     assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("heartbeat", ["0", "-10", "86400"])
+def test_own_heartbeat_interval_out_of_range_is_a_settings_error(tmp_path, heartbeat):
+    """Our own HeartBtInt is bounded too: `fix serve` refuses the settings in one line."""
+    config = tmp_path / "serve.cfg"
+    config.write_text(
+        "[DEFAULT]\nConnectionType=acceptor\nSocketAcceptPort=0\nSenderCompID=VENUE\n"
+        f"HeartBtInt={heartbeat}\n[SESSION]\nBeginString=FIX.4.4\nTargetCompID=CLIENT\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "calarb.cli", "fix", "serve", "--config", str(config)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"calarb fix serve: {config}: HeartBtInt {heartbeat} must be 1 to 3600 seconds "
+        "(0 or less would turn liveness checks off)"
+    ]
