@@ -235,9 +235,10 @@ def test_fix_serve_honours_password(tmp_path):
     assert "Traceback" not in stderr
 
 
-@pytest.mark.parametrize("heartbeat", ["0", "-10", "86400"])
+@pytest.mark.parametrize("heartbeat", ["0", "-10"])
 def test_own_heartbeat_interval_out_of_range_is_a_settings_error(tmp_path, heartbeat):
-    """Our own HeartBtInt is bounded too: `fix serve` refuses the settings in one line."""
+    """Our own HeartBtInt must be positive too: `fix serve` refuses the settings in one
+    line."""
     config = tmp_path / "serve.cfg"
     config.write_text(
         "[DEFAULT]\nConnectionType=acceptor\nSocketAcceptPort=0\nSenderCompID=VENUE\n"
@@ -249,6 +250,6 @@ def test_own_heartbeat_interval_out_of_range_is_a_settings_error(tmp_path, heart
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        f"calarb fix serve: {config}: HeartBtInt {heartbeat} must be 1 to 3600 seconds "
+        f"calarb fix serve: {config}: HeartBtInt {heartbeat} must be at least 1 second "
         "(0 or less would turn liveness checks off)"
     ]

@@ -12,7 +12,8 @@ MAX_MESSAGE_SIZE = 64 * 1024
 MAX_STRING_LENGTH = 256
 """Largest value of a text field (identifiers, Symbol, Text); raw data fields are exempt."""
 MAX_HEARTBEAT_S = 3600
-"""Longest HeartBtInt(108) a Logon may ask for; 0 or less would turn liveness off."""
+"""Longest HeartBtInt(108) a Logon may ask for (or our own, if longer: a simulation's day);
+0 or less would turn liveness off."""
 MAX_WRITE_BUFFER = 4 * 1024 * 1024
 """Default bytes a peer may leave unread before it is disconnected (settings:
 WriteBufferLimit): a peer that does not read cannot grow the process without bound."""

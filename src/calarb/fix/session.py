@@ -462,10 +462,11 @@ class FixSession(OutboundSession):
             return False
         if not self.initiator or (reset_requested and not self._reset_logon_pending()):
             text = message.get(108) or b""
-            if not (text.isdigit() and 0 < int(text) <= MAX_HEARTBEAT_S):
+            limit = max(MAX_HEARTBEAT_S, self.settings.heartbeat_interval_s)
+            if not (text.isdigit() and 0 < int(text) <= limit):
                 shown = text.decode("latin-1")[:20]
                 self._refuse_logon(
-                    f"HeartBtInt (108) must be 1 to {MAX_HEARTBEAT_S} seconds, received {shown!r}"
+                    f"HeartBtInt (108) must be 1 to {limit} seconds, received {shown!r}"
                 )
                 return False
         return self._authenticated(message)
