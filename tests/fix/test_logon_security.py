@@ -107,6 +107,27 @@ def test_wrong_password_logout_reveals_no_expected_sequence_number():
     assert numbers == (170, 165)  # the refusal consumed no sequence number
 
 
+def test_refused_logon_does_not_trigger_reset_on_disconnect():
+    """ResetOnDisconnect=Y: before, any connection that was dropped reset the session, even
+    one whose Logon was refused."""
+
+    async def scenario():
+        acceptor = FixAcceptor(acceptor_settings(reset_on_disconnect=True), lambda _s: None)
+        port = await acceptor.start("127.0.0.1", 0)
+        session = acceptor.sessions[("FIX.4.4", "VENUE", "CLIENT")]
+        session.store.set_next_target(40)
+        session.store.set_next_sender(50)
+        attacker = await Peer.connect(port)
+        await attacker.send(logon(40, password=b"wrong"))
+        await attacker.until_closed()
+        await until(lambda: not acceptor.connections)
+        numbers = (session.next_sender_seq, session.next_target_seq)
+        await acceptor.stop()
+        return numbers
+
+    assert run(scenario()) == (50, 40)
+
+
 def test_good_password_is_needed_and_enough():
     async def scenario():
         acceptor = FixAcceptor(acceptor_settings(), lambda _s: None)

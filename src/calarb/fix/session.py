@@ -130,9 +130,12 @@ class FixSession(OutboundSession):
         return self._take_events()
 
     def connection_lost(self, now_ns: int) -> list[SessionEvent]:
+        """The connection went away. ResetOnDisconnect applies only to a connection whose
+        Logon was accepted: a refused one changes nothing."""
         was_connected = self.connected
+        was_logged_on = self.state in PEER_LOGGED_ON
         self._enter(Trigger.CONNECTION_LOST)
-        if self.settings.reset_on_disconnect:
+        if self.settings.reset_on_disconnect and was_logged_on:
             self.store.reset()
         self._reset_connection_data(now_ns)
         self._outbound.clear()
