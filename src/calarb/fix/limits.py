@@ -7,8 +7,10 @@ stored or echoed back; a Logon's HeartBtInt must be 1 to `MAX_HEARTBEAT_S` secon
 
 from __future__ import annotations
 
-MAX_MESSAGE_SIZE = 64 * 1024
-"""Default largest BodyLength(9) accepted (settings: MaxMessageSize)."""
+MAX_MESSAGE_SIZE = 1024 * 1024
+"""Default largest BodyLength(9) accepted (settings: MaxMessageSize). Generous on purpose: a
+message that frames is answered (a Reject naming the field that is too long) and its sequence
+number is used; one that does not frame is dropped unanswered and leaves a gap."""
 MAX_STRING_LENGTH = 256
 """Largest value of a text field (identifiers, Symbol, Text); raw data fields are exempt."""
 MAX_HEARTBEAT_S = 3600
