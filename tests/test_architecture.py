@@ -141,14 +141,8 @@ def _arrow_error(importer: str, imported: str) -> str | None:
         return "only the command line, benchmarks and demos import a top module"
     if imported == "calarb":
         return None
-    if (
-        importer == "calarb"
-    ):  # the package root: only the build's module list, which imports nothing
-        return (
-            None
-            if imported == "calarb.compiled"
-            else "the package root imports only calarb.compiled"
-        )
+    if importer == "calarb":  # the package root: only the build's module list, which imports nothing
+        return None if imported == "calarb.compiled" else "the package root imports only calarb.compiled"
     room, target_room = _room(importer), _room(imported)
     for r in (room, target_room):
         if r not in ROOMS_BELOW:

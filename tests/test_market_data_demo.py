@@ -24,8 +24,6 @@ def test_demo_recovers_every_gap_and_rebuilds_the_file_books():
 
 @pytest.mark.network
 def test_demo_command_prints_the_summary_table(capsys):
-    assert (
-        main(["demo", "--market-data", "--messages", "5000", "--symbols", "2", "--seed", "1"]) == 0
-    )
+    assert main(["demo", "--market-data", "--messages", "5000", "--symbols", "2", "--seed", "1"]) == 0
     out = capsys.readouterr().out
     assert "gaps recovered" in out and "books equal file replay: yes" in out
