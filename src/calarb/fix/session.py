@@ -11,19 +11,19 @@ Its lifecycle (awaiting Logon, logged on, Logout sent, ...) is the state machine
 
 Rules implemented (FIX 4.2 / 4.4 session protocol):
 
-- Logon: CompIDs and BeginString must match the session; HeartBtInt is taken from the
-  initiator's Logon; ResetSeqNumFlag(141)=Y resets both sequence numbers; Username(553) and
-  Password(554) go to an authentication hook that may refuse the Logon (Logout with the
-  reason, then disconnect). A Logon that fails SendingTime or CompID checks is answered by
-  closing the connection.
+- Logon: nothing changes before the Logon passes the checks that do not depend on sequence
+  numbers: logon state, SendingTime, CompIDs, HeartBtInt (1 to 3600 s), Username(553) and
+  Password(554) (the settings' Password, then the authentication hook). A refusal is a Logout
+  with the reason that consumes and reveals no sequence number, then a disconnect. Then
+  ResetSeqNumFlag(141)=Y resets both numbers and HeartBtInt is taken from the initiator's.
 - MsgSeqNum too high: the message is queued and a ResendRequest(2) asks for the gap (one
   outstanding request at a time); queued messages are processed once the gap is filled.
 - MsgSeqNum too low without PossDupFlag(43)=Y: Logout "MsgSeqNum too low, expecting N but
   received M" and disconnect. With PossDupFlag=Y the message is ignored, after checking that
   OrigSendingTime(122) is present (else Reject, 371=122) and not later than SendingTime (else
   Reject "SendingTime accuracy problem" and Logout).
-- SendingTime more than `max_latency_s` from our clock: Reject(373=10) and Logout.
-- CompIDs that do not match on an established session: Reject(373=9) and Logout.
+- SendingTime more than `max_latency_s` from our clock: Reject(373=10, 371=52) and Logout;
+  CompIDs that do not match on an established session: Reject(373=9, 371=49/56) and Logout.
 - ResendRequest: stored application messages are resent with PossDupFlag=Y and
   OrigSendingTime; every other number in the range (admin messages, numbers not stored) is
   covered by SequenceReset-GapFill. SequenceReset-Reset moves the expected number forward;
