@@ -16,7 +16,7 @@ import pytest
 from tests.fix.fix_peer import Peer, logon, raw, until
 
 from calarb.fix.config import SessionSettings
-from calarb.fix.limits import MAX_HEARTBEAT_S
+from calarb.fix.limits import MAX_HEARTBEAT_S, MAX_LOGON_SIZE
 from calarb.fix.transport import FixAcceptor, FixInitiator
 
 pytestmark = pytest.mark.network
@@ -190,8 +190,8 @@ def test_silent_peer_is_disconnected_after_its_heartbeat_interval():
 
 
 def test_refusals_before_logon_are_logged_with_the_peer_address(caplog):
-    """Before: garbage, unknown CompIDs or a first message that is not a Logon ended in a
-    silent close."""
+    """Before: garbage, an oversized first message, unknown CompIDs or a first message that
+    is not a Logon ended in a silent close."""
 
     async def scenario():
         acceptor = FixAcceptor(acceptor_settings(), lambda _s: None)
@@ -199,6 +199,7 @@ def test_refusals_before_logon_are_logged_with_the_peer_address(caplog):
         closed = []
         for first in (
             b"GET / HTTP/1.1\r\n\r\n" + b"x" * 64,
+            raw(b"A", 1, (98, b"0"), (108, b"30"), (553, b"u" * MAX_LOGON_SIZE)),
             raw(b"A", 1, (98, b"0"), (108, b"30"), sender=b"STRANGER"),
             raw(b"0", 1),
         ):
@@ -210,12 +211,13 @@ def test_refusals_before_logon_are_logged_with_the_peer_address(caplog):
 
     with caplog.at_level(logging.WARNING, logger="calarb.fix"):
         closed, stats = run(scenario())
-    assert closed == [[], [], []]
-    assert stats.connections_refused == 3
+    assert closed == [[], [], [], []]
+    assert stats.connections_refused == 4
     lines = [r.getMessage() for r in caplog.records if "refused before Logon" in r.getMessage()]
-    assert len(lines) == 3 and all("from 127.0.0.1:" in line for line in lines)
-    assert "no session for FIX.4.4/STRANGER/VENUE" in lines[1]
-    assert "not a Logon" in lines[2]
+    assert len(lines) == 4 and all("from 127.0.0.1:" in line for line in lines)
+    assert f"exceeds the limit of {MAX_LOGON_SIZE} bytes" in lines[1]
+    assert "no session for FIX.4.4/STRANGER/VENUE" in lines[2]
+    assert "not a Logon" in lines[3]
 
 
 def test_fix_serve_honours_password(tmp_path):

@@ -11,6 +11,9 @@ MAX_MESSAGE_SIZE = 1024 * 1024
 """Default largest BodyLength(9) accepted (settings: MaxMessageSize). Generous on purpose: a
 message that frames is answered (a Reject naming the field that is too long) and its sequence
 number is used; one that does not frame is dropped unanswered and leaves a gap."""
+MAX_LOGON_SIZE = 8 * 1024
+"""Largest first message of a connection (its Logon) read before it reaches a session: an
+unauthenticated peer cannot make the acceptor buffer more."""
 MAX_STRING_LENGTH = 256
 """Largest value of a text field (identifiers, Symbol, Text); raw data fields are exempt."""
 MAX_HEARTBEAT_S = 3600

@@ -24,7 +24,7 @@ from calarb.fix.codec import FixFramer, FixMessage, GarbledMessage, decode
 from calarb.fix.config import SUPPORTED_BEGIN_STRINGS, SessionSettings
 from calarb.fix.dictionary import DataDictionary
 from calarb.fix.events import Disconnected, LoggedOn, SessionEvent
-from calarb.fix.limits import MAX_MESSAGE_SIZE, MAX_WRITE_BUFFER, READ_BUDGET
+from calarb.fix.limits import MAX_LOGON_SIZE, MAX_MESSAGE_SIZE, MAX_WRITE_BUFFER, READ_BUDGET
 from calarb.fix.session import Application, Authenticator, FixSession
 from calarb.fix.state import SessionState
 from calarb.fix.store import FileStore, MemoryStore
@@ -128,7 +128,7 @@ class SessionConnection(asyncio.Protocol):
         self.session = session
         self._router = router
         self._on_event = on_event
-        self._pending = FixFramer(max_message_size)
+        self._pending = FixFramer(min(max_message_size, MAX_LOGON_SIZE))  # before a session
         self.write_buffer_limit = write_buffer_limit
         self.stats = stats if stats is not None else TransportStats()
         self.transport: asyncio.Transport | None = None
