@@ -220,6 +220,34 @@ def test_refusals_before_logon_are_logged_with_the_peer_address(caplog):
     assert "not a Logon" in lines[3]
 
 
+def test_refusal_lines_are_rate_limited_with_a_count(caplog):
+    """A flood of bad connections cannot flood the log: at most `log_burst` lines per
+    window, then one line counting the rest."""
+
+    async def scenario():
+        acceptor = FixAcceptor(acceptor_settings(), lambda _s: None)
+        acceptor.stats.log_burst, acceptor.stats.log_window_s = 5, 3.0
+        port = await acceptor.start("127.0.0.1", 0)
+        for _ in range(12):
+            peer = await Peer.connect(port)
+            await peer.send(raw(b"0", 1))  # not a Logon
+            await peer.until_closed()
+        await asyncio.sleep(3.1)
+        peer = await Peer.connect(port)
+        await peer.send(raw(b"0", 1))
+        await peer.until_closed()
+        await acceptor.stop()
+        return acceptor.stats
+
+    with caplog.at_level(logging.WARNING, logger="calarb.fix"):
+        stats = run(scenario())
+    lines = [r.getMessage() for r in caplog.records]
+    refused = [line for line in lines if "refused before Logon" in line]
+    assert stats.connections_refused == 13 and stats.lines_suppressed == 7
+    assert len(refused) == 6  # 5 in the first window, 1 in the next
+    assert "7 more FIX refusals not logged in the last 3 s" in lines
+
+
 def test_fix_serve_honours_password(tmp_path):
     """Before: `calarb fix serve` ignored Password and logged anyone on."""
     config = tmp_path / "serve.cfg"

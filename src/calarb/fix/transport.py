@@ -93,14 +93,39 @@ def client_ssl_context(settings: SessionSettings) -> ssl.SSLContext | None:
 
 @dataclass
 class TransportStats:
-    """What a transport refused or cut off (each is also logged with the peer's address)."""
+    """What a transport refused or cut off, and the WARNING lines that say so (with the peer's
+    address): at most `log_burst` per `log_window_s`, the rest counted and reported in one
+    line when the window turns, so a flood of bad connections cannot flood the log."""
 
+    log_burst: int = 20
+    log_window_s: float = 10.0
     connections_refused: int = 0
     """Connections closed before a Logon reached a session (garbage, unknown CompIDs, ...)."""
     logons_refused: int = 0
     """Logons a session refused (credentials, SendingTime, HeartBtInt, ...)."""
     slow_consumers_disconnected: int = 0
     """Peers that stopped reading: their write buffer went over the high-water mark."""
+    lines_suppressed: int = 0
+    """Refusal lines not logged (over the rate limit), over the whole run."""
+    _window_start_ns: int | None = None
+    _logged_in_window: int = 0
+    _suppressed_in_window: int = 0
+
+    def warn(self, now_ns: int, text: str, *args: object) -> None:
+        """`log.warning(text, *args)` within the rate limit."""
+        window_ns = int(self.log_window_s * 1e9)
+        if self._window_start_ns is None or now_ns - self._window_start_ns >= window_ns:
+            if self._suppressed_in_window:
+                log.warning("%d more FIX refusals not logged in the last %.0f s",
+                            self._suppressed_in_window, self.log_window_s)  # fmt: skip
+            self._window_start_ns = now_ns
+            self._logged_in_window = self._suppressed_in_window = 0
+        if self._logged_in_window < self.log_burst:
+            self._logged_in_window += 1
+            log.warning(text, *args)
+        else:
+            self._suppressed_in_window += 1
+            self.lines_suppressed += 1
 
 
 class SessionConnection(asyncio.Protocol):
@@ -215,7 +240,8 @@ class SessionConnection(asyncio.Protocol):
         self.stats.slow_consumers_disconnected += 1
         session = self.session
         name = "/".join(session.settings.session_key) if session is not None else "-"
-        log.warning("FIX %s from %s disconnected: %s", name, self.peer, reason)
+        now_ns = self.clock.monotonic_ns()
+        self.stats.warn(now_ns, "FIX %s from %s disconnected: %s", name, self.peer, reason)
         if session is not None and session.logged_on:
             clock = self.clock
             session.logout(clock.monotonic_ns(), clock.wall_ns(), reason)
@@ -286,7 +312,8 @@ class SessionConnection(asyncio.Protocol):
     def _refuse(self, reason: str) -> None:
         """Close a connection that never reached a session, saying why and from where."""
         self.stats.connections_refused += 1
-        log.warning("FIX connection from %s refused before Logon: %s", self.peer, reason)
+        text = "FIX connection from %s refused before Logon: %s"
+        self.stats.warn(self.clock.monotonic_ns(), text, self.peer, reason)
         self._close()
 
     def _bind(self, session: FixSession) -> None:
@@ -315,7 +342,8 @@ class SessionConnection(asyncio.Protocol):
                 close = True
                 if not self._logged_on and session.settings.connection_type == "acceptor":
                     self.stats.logons_refused += 1
-                    log.warning(
+                    self.stats.warn(
+                        self.clock.monotonic_ns(),
                         "FIX Logon for %s from %s refused: %s",
                         "/".join(session.settings.session_key), self.peer, event.reason,
                     )  # fmt: skip
