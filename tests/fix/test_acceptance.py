@@ -116,3 +116,26 @@ def test_serve_command_runs_scripts_from_another_process(shared_data, tmp_path):
         server.terminate()
         server.wait(10)
     assert server.returncode == 0
+
+
+def test_compare_accepts_only_the_optional_details_a_script_leaves_out(shared_data):
+    """RefTagID(371) in a Reject and Text(58) in a Logout may be added; nothing else may,
+    and a detail the script lists must be there and match."""
+    formats = load_field_formats(shared_data / "quickfix-acceptance/definitions/server/fix44")
+    from calarb.fix.codec import encode
+
+    time = (52, b"20240101-00:00:00.000")
+    reject = encode(b"FIX.4.4", [(35, b"3"), (34, b"2"), time, (45, b"2"), (58, b"x"),
+                                 (371, b"52"), (372, b"0"), (373, b"10")])  # fmt: skip
+    script = b"8=FIX.4.4\x0135=3\x0134=2\x0152=0\x0145=2\x0158=x\x01372=0\x01373=10\x01"
+    assert compare(script, reject, formats) == ""
+    listed = script.replace(b"372=0", b"371=52\x01372=0")
+    assert compare(listed, reject, formats) == ""
+    assert "tag 371" in compare(listed.replace(b"371=52", b"371=56"), reject, formats)
+    logout = encode(b"FIX.4.4", [(35, b"5"), (34, b"3"), time, (58, b"why")])
+    assert compare(b"8=FIX.4.4\x0135=5\x0134=3\x0152=0\x01", logout, formats) == ""
+    heartbeat = encode(b"FIX.4.4", [(35, b"0"), (34, b"3"), time, (58, b"extra")])
+    assert "tags differ" in compare(b"8=FIX.4.4\x0135=0\x0134=3\x0152=0\x01", heartbeat, formats)
+    no_ref = encode(b"FIX.4.4", [(35, b"3"), (34, b"2"), time, (45, b"2"), (58, b"x"),
+                                 (372, b"0"), (373, b"10")])  # fmt: skip
+    assert "tags differ" in compare(listed, no_ref, formats)

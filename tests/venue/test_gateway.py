@@ -357,6 +357,19 @@ def test_malformed_and_unsupported_messages_are_answered_by_the_session() -> Non
     assert venue.engine.open_order_count == 0 and venue.client.logged_on
 
 
+def test_long_client_order_id_is_rejected_by_the_session_not_reported() -> None:
+    """Issue 13, item 9: before, a 100 KB ClOrdID was accepted and echoed in every report."""
+    venue = Venue()
+    venue.clock.advance(1)
+    long_id = "X" * 100_000
+    (reject,) = venue.order(long_id, Side.BUY, 100, 1_000_000)
+    assert fields(reject, 35, 371, 373) == ("3", "11", "5")
+    assert long_id.encode() not in reject.raw
+    assert venue.engine.open_order_count == 0 and venue.client.logged_on
+    (report,) = venue.order("short", Side.BUY, 100, 1_000_000)
+    assert fields(report, 35, 11, 150) == ("8", "short", "0")
+
+
 def test_disconnect_fault_holds_reports_until_the_next_logon() -> None:
     venue = Venue()
     (new,) = venue.order("c1", Side.BUY, 300, 1_000_000)

@@ -15,6 +15,15 @@ ADMIN_TYPES = frozenset(
     {LOGON, HEARTBEAT, TEST_REQUEST, RESEND_REQUEST, REJECT, SEQUENCE_RESET, LOGOUT}
 )
 
+ADMIN_REQUIRED: dict[bytes, tuple[int, ...]] = {
+    LOGON: (98, 108),
+    TEST_REQUEST: (112,),
+    RESEND_REQUEST: (7, 16),
+    REJECT: (45,),
+    SEQUENCE_RESET: (36,),
+}
+"""Body fields each admin message needs, checked when the session has no data dictionary."""
+
 # Header tags (FIX 4.2/4.4 standard header) used to split stored messages for resending.
 HEADER_TAGS = frozenset(
     {8, 9, 35, 49, 56, 115, 128, 90, 91, 34, 50, 142, 57, 143, 116, 144, 129, 145, 43, 97, 52,

@@ -14,7 +14,9 @@ from calarb.core.types import Side
 from calarb.fix.admin import HEADER_TAGS, reverse_route
 from calarb.fix.codec import FixMessage
 from calarb.fix.dictionary import Section
-from calarb.fix.errors import UnsupportedMessageType
+from calarb.fix.errors import MessageRejected, UnsupportedMessageType
+from calarb.fix.errors import SessionRejectReason as R
+from calarb.fix.limits import MAX_STRING_LENGTH
 from calarb.fix.messages import format_price, parse_price
 from calarb.fix.session import FixSession
 from calarb.fix.timefmt import TimestampFormatter
@@ -64,7 +66,47 @@ def canonical_body(session: FixSession, message: FixMessage) -> list[tuple[int, 
     if session.dictionary is not None:
         return _flatten(session.dictionary.parse_structure(message).body)
     body = [(t, v) for t, v in message.fields if t not in HEADER_TAGS and t != 10]
+    for tag, value in body:
+        if len(value) > MAX_STRING_LENGTH:
+            raise MessageRejected(R.VALUE_IS_INCORRECT, tag)
     return sorted(body, key=lambda item: item[0])
+
+
+def _text_field(fields: dict[bytes, bytes], tag: bytes) -> bytes:
+    """A required text field, refused (Reject naming the tag) when missing, longer than
+    `MAX_STRING_LENGTH` or not ASCII text."""
+    value = fields.get(tag)
+    if not value:
+        raise MessageRejected(R.REQUIRED_TAG_MISSING, int(tag))
+    if len(value) > MAX_STRING_LENGTH or not value.isascii():
+        raise MessageRejected(R.VALUE_IS_INCORRECT, int(tag))
+    return value
+
+
+def _quantity(fields: dict[bytes, bytes]) -> int:
+    text = fields.get(b"38")
+    if not text:
+        raise MessageRejected(R.REQUIRED_TAG_MISSING, 38)
+    if text.isdigit():
+        quantity = int(text)
+    else:
+        try:
+            quantity = int(float(text))
+        except ValueError:
+            raise MessageRejected(R.INCORRECT_DATA_FORMAT, 38) from None
+    if quantity <= 0:
+        raise MessageRejected(R.VALUE_IS_INCORRECT, 38)
+    return quantity
+
+
+def _other_side(code: bytes | None) -> bytes:
+    """Side(54) given as anything but 1/2: its 1/2 code, or a Reject naming tag 54."""
+    if not code:
+        raise MessageRejected(R.REQUIRED_TAG_MISSING, 54)
+    try:
+        return _SIDE_CODES[Side.from_code(code)]
+    except (KeyError, ValueError):
+        raise MessageRejected(R.VALUE_IS_INCORRECT, 54) from None
 
 
 class EchoApplication:
@@ -106,17 +148,18 @@ class FillApplication:
             if msg_type == b"8":
                 return  # reports from a peer venue are accepted silently
             raise UnsupportedMessageType(message.msg_type)
-        self.orders += 1
-        quantity_text = fields[b"38"]
-        quantity = int(quantity_text) if quantity_text.isdigit() else int(float(quantity_text))
+        cl_ord_id = _text_field(fields, b"11")
+        symbol = _text_field(fields, b"55")
+        quantity = _quantity(fields)
         price_text = fields.get(b"44")
-        price = format_price(parse_price(price_text)) if price_text is not None else b"0"
-        side = fields[b"54"]
+        try:
+            price = format_price(parse_price(price_text)) if price_text is not None else b"0"
+        except ValueError:
+            raise MessageRejected(R.INCORRECT_DATA_FORMAT, 44) from None
+        side = fields.get(b"54")
         if side != b"1" and side != b"2":
-            side = _SIDE_CODES[Side.from_code(side)]
-        cl_ord_id = fields[b"11"]
-        symbol = fields[b"55"]
-        cl_ord_id.decode(), symbol.decode()  # a ClOrdID or Symbol that is not text is refused
+            side = _other_side(side)
+        self.orders += 1
         now = self._timestamp(session.wall_ns)  # the time of the order's arrival
         fix42 = session.begin_string == b"FIX.4.2"
         # the ExecutionReport `encode_execution_report` writes, formatted in one step

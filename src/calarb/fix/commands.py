@@ -49,15 +49,27 @@ def _serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     variables = {"PORT": str(args.port)} if args.port is not None else None
-    settings = load_settings(args.config, variables)
+    try:
+        settings = load_settings(args.config, variables)
+    except (OSError, ValueError) as exc:
+        print(f"calarb fix serve: {args.config}: {exc}", file=sys.stderr)
+        return 2
     install_uvloop()
 
-    async def main() -> None:
+    async def main() -> int:
         application = EchoApplication if args.app == "echo" else FillApplication
-        acceptor = FixAcceptor(settings, lambda _s: application())
+        try:
+            acceptor = FixAcceptor(settings, lambda _s: application())
+        except (OSError, ValueError) as exc:
+            print(f"calarb fix serve: {args.config}: {exc}", file=sys.stderr)
+            return 2
         for key, reason in acceptor.skipped.items():
             print(f"skipping session {'/'.join(key)}: {reason}", file=sys.stderr)
-        port = await acceptor.start(args.host, args.port)
+        try:
+            port = await acceptor.start(args.host, args.port)
+        except OSError as exc:
+            print(f"calarb fix serve: cannot listen on {args.host}: {exc}", file=sys.stderr)
+            return 2
         print(json.dumps({"listening": f"{args.host}:{port}", "sessions": len(acceptor.sessions)}))
         sys.stdout.flush()
         stop = asyncio.Event()
@@ -66,9 +78,9 @@ def _serve(args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, stop.set)
         await stop.wait()
         await acceptor.stop()
+        return 0
 
-    asyncio.run(main())
-    return 0
+    return asyncio.run(main())
 
 
 def _acceptance(args: argparse.Namespace) -> int:

@@ -27,6 +27,9 @@ from calarb.core.config_schema import (
     validate,
 )
 
+from calarb.fix.limits import MAX_MESSAGE_SIZE, MAX_WRITE_BUFFER
+from calarb.fix.store import STORE_WINDOW
+
 SUPPORTED_BEGIN_STRINGS = ("FIX.4.2", "FIX.4.4")
 
 
@@ -58,8 +61,17 @@ class SessionSettings:
     tls_certificate: str | None = None
     tls_private_key: str | None = None
     tls_ca_file: str | None = None
-    max_message_size: int = 1 << 20
+    max_message_size: int = MAX_MESSAGE_SIZE
+    write_buffer_limit: int = MAX_WRITE_BUFFER
+    store_window: int = STORE_WINDOW
     extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.heartbeat_interval_s <= 0:
+            raise ValueError(
+                f"HeartBtInt {self.heartbeat_interval_s} must be at least 1 second "
+                "(0 or less would turn liveness checks off)"
+            )
 
     @property
     def is_initiator(self) -> bool:
@@ -171,6 +183,8 @@ _KEYS: dict[str, tuple[str, object]] = {
     "SocketPrivateKeyFile": ("tls_private_key", str),
     "SocketCAFile": ("tls_ca_file", str),
     "MaxMessageSize": ("max_message_size", int),
+    "WriteBufferLimit": ("write_buffer_limit", int),
+    "StoreWindow": ("store_window", int),
 }
 # Files that ship with the settings resolve beside them; FileStorePath (written at run time)
 # resolves from the working directory, as in QuickFIX.

@@ -20,6 +20,7 @@ from pathlib import Path
 from calarb.fix.codec import FixMessage
 from calarb.fix.errors import MessageRejected
 from calarb.fix.errors import SessionRejectReason as R
+from calarb.fix.limits import MAX_STRING_LENGTH
 
 _tag_of = itemgetter(0)
 
@@ -73,6 +74,8 @@ FORMAT_CHECKS = {
     "UTCDATEONLY": _check_date_only,
     "UTCDATE": _check_date_only,
 }
+RAW_DATA_TYPES = frozenset({"DATA", "XMLDATA"})
+"""Types whose values may be longer than `MAX_STRING_LENGTH` (bounded by the message size)."""
 MULTI_VALUE_TYPES = frozenset({"MULTIPLEVALUESTRING", "MULTIPLECHARVALUE", "MULTIPLESTRINGVALUE"})
 
 
@@ -93,10 +96,15 @@ class GroupDef:
     order: tuple[int, ...]
     required: tuple[int, ...]
     groups: dict[int, GroupDef]
+    fields: frozenset[int] = field(default_factory=frozenset)
+    position: dict[int, int] = field(default_factory=dict)
+    """Member tag -> its place in the definition (entries keep this order)."""
 
-    @property
-    def fields(self) -> frozenset[int]:
-        return frozenset(self.order)
+    def __post_init__(self) -> None:
+        self.fields = frozenset(self.order)
+        self.position = {}
+        for index, tag in enumerate(self.order):
+            self.position.setdefault(tag, index)
 
 
 @dataclass(slots=True)
@@ -127,6 +135,8 @@ class Structure:
     body: Section
     trailer: Section
     out_of_order_tag: int | None
+    group_problem: MessageRejected | None = None
+    """The first repeating-group entry found out of order (373=15, the tag found)."""
 
 
 class DataDictionary:
@@ -229,6 +239,7 @@ class DataDictionary:
         definition = self.messages.get(message.msg_type)
         body_groups = definition.groups if definition else {}
         out_of_order: int | None = None
+        problems: list[MessageRejected] = []
         state = 0  # 0 header, 1 body, 2 trailer
         i, n = 0, len(fields)
         while i < n:
@@ -239,7 +250,7 @@ class DataDictionary:
                 header.fields.append(fields[i])
                 i += 1
                 if tag in self.header.groups:
-                    i = _parse_group(fields, i, self.header.groups[tag], header)
+                    i = _parse_group(fields, i, self.header.groups[tag], header, problems)
             elif tag in trailer_fields:
                 state = 2
                 trailer.fields.append(fields[i])
@@ -251,8 +262,8 @@ class DataDictionary:
                 body.fields.append(fields[i])
                 i += 1
                 if tag in body_groups:
-                    i = _parse_group(fields, i, body_groups[tag], body)
-        return Structure(header, body, trailer, out_of_order)
+                    i = _parse_group(fields, i, body_groups[tag], body, problems)
+        return Structure(header, body, trailer, out_of_order, problems[0] if problems else None)
 
     # --- validation ----------------------------------------------------------------------
 
@@ -261,10 +272,12 @@ class DataDictionary:
         structure = self.parse_structure(message)
         if self.check_fields_out_of_order and structure.out_of_order_tag is not None:
             raise MessageRejected(R.TAG_SPECIFIED_OUT_OF_REQUIRED_ORDER, structure.out_of_order_tag)
+        if structure.group_problem is not None:
+            raise structure.group_problem
         msg_type = message.msg_type
         definition = self.messages.get(msg_type)
         if definition is None:
-            raise MessageRejected(R.INVALID_MSGTYPE, None, f"MsgType {msg_type!r} is not defined")
+            raise MessageRejected(R.INVALID_MSGTYPE, 35, f"MsgType {msg_type!r} is not defined")
         _check_required(structure.header, self.header.required, self.header.groups)
         _check_required(structure.trailer, self.trailer.required, {})
         _check_required(structure.body, definition.required, definition.groups)
@@ -291,6 +304,14 @@ class DataDictionary:
                     raise MessageRejected(R.TAG_SPECIFIED_WITHOUT_A_VALUE, tag)
                 continue
             definition = field_defs.get(tag)
+            if len(value) > MAX_STRING_LENGTH and (
+                definition is None or definition.type not in RAW_DATA_TYPES
+            ):
+                raise MessageRejected(
+                    R.VALUE_IS_INCORRECT,
+                    tag,
+                    f"{len(value)} bytes, longer than {MAX_STRING_LENGTH}",
+                )
             if definition is not None:
                 check = FORMAT_CHECKS.get(definition.type)
                 if check is not None and not check(value):
@@ -323,22 +344,47 @@ class DataDictionary:
                 self._iterate(entry, group.fields, group.groups, False)
 
 
-def _parse_group(fields: list[tuple[int, bytes]], i: int, group: GroupDef, parent: Section) -> int:
+def _parse_group(
+    fields: list[tuple[int, bytes]],
+    i: int,
+    group: GroupDef,
+    parent: Section,
+    problems: list[MessageRejected],
+) -> int:
+    """The entries of one group from `fields[i]` on; returns where the group ends. A member
+    before the first delimiter, or a member placed before one that precedes it in the
+    definition, is noted in `problems` (373=15, the tag found) and parsing goes on."""
     entries: list[Section] = []
     current: Section | None = None
     members = group.fields
+    position = group.position
+    last = 0
     n = len(fields)
     while i < n:
         tag = fields[i][0]
         if tag == group.delimiter:
             current = Section()
             entries.append(current)
-        elif current is None or tag not in members:
+            last = 0
+        elif tag not in members:
             break
+        else:
+            place = position[tag]
+            if current is None or place < last:
+                text = (
+                    f"group {group.count_tag} must start with its delimiter {group.delimiter}"
+                    if current is None
+                    else f"tag {tag} is out of order in group {group.count_tag}"
+                )
+                problems.append(MessageRejected(R.REPEATING_GROUP_FIELDS_OUT_OF_ORDER, tag, text))
+                if current is None:
+                    current = Section()
+                    entries.append(current)
+            last = place
         current.fields.append(fields[i])
         i += 1
         if tag in group.groups:
-            i = _parse_group(fields, i, group.groups[tag], current)
+            i = _parse_group(fields, i, group.groups[tag], current, problems)
     parent.groups.append((group.count_tag, entries))
     return i
 

@@ -11,19 +11,19 @@ Its lifecycle (awaiting Logon, logged on, Logout sent, ...) is the state machine
 
 Rules implemented (FIX 4.2 / 4.4 session protocol):
 
-- Logon: CompIDs and BeginString must match the session; HeartBtInt is taken from the
-  initiator's Logon; ResetSeqNumFlag(141)=Y resets both sequence numbers; Username(553) and
-  Password(554) go to an authentication hook that may refuse the Logon (Logout with the
-  reason, then disconnect). A Logon that fails SendingTime or CompID checks is answered by
-  closing the connection.
+- Logon: nothing changes before the Logon passes the checks that do not depend on sequence
+  numbers: logon state, SendingTime, CompIDs, HeartBtInt (1 to 3600 s), Username(553) and
+  Password(554) (the settings' Password, then the authentication hook). A refusal is a Logout
+  with the reason that consumes and reveals no sequence number, then a disconnect. Then
+  ResetSeqNumFlag(141)=Y resets both numbers and HeartBtInt is taken from the initiator's.
 - MsgSeqNum too high: the message is queued and a ResendRequest(2) asks for the gap (one
   outstanding request at a time); queued messages are processed once the gap is filled.
 - MsgSeqNum too low without PossDupFlag(43)=Y: Logout "MsgSeqNum too low, expecting N but
   received M" and disconnect. With PossDupFlag=Y the message is ignored, after checking that
   OrigSendingTime(122) is present (else Reject, 371=122) and not later than SendingTime (else
   Reject "SendingTime accuracy problem" and Logout).
-- SendingTime more than `max_latency_s` from our clock: Reject(373=10) and Logout.
-- CompIDs that do not match on an established session: Reject(373=9) and Logout.
+- SendingTime more than `max_latency_s` from our clock: Reject(373=10, 371=52) and Logout;
+  CompIDs that do not match on an established session: Reject(373=9, 371=49/56) and Logout.
 - ResendRequest: stored application messages are resent with PossDupFlag=Y and
   OrigSendingTime; every other number in the range (admin messages, numbers not stored) is
   covered by SequenceReset-GapFill. SequenceReset-Reset moves the expected number forward;
@@ -41,10 +41,12 @@ Rules implemented (FIX 4.2 / 4.4 session protocol):
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from typing import Protocol
 
 from calarb.fix.admin import (
+    ADMIN_REQUIRED,
     ADMIN_TYPES,
     HEARTBEAT,
     LOGON,
@@ -54,7 +56,7 @@ from calarb.fix.admin import (
     SEQUENCE_RESET,
     TEST_REQUEST,
 )
-from calarb.fix.codec import FixFramer, FixMessage, GarbledMessage, decode
+from calarb.fix.codec import FixFramer, FixMessage, GarbledMessage, decode, encode_fields
 from calarb.fix.config import SessionSettings
 from calarb.fix.dictionary import DataDictionary
 from calarb.fix.errors import (
@@ -71,6 +73,7 @@ from calarb.fix.events import (
     RejectReceived,
     SessionEvent,
 )
+from calarb.fix.limits import MAX_HEARTBEAT_S
 from calarb.fix.outbound import SECOND_NS, OutboundSession
 from calarb.fix.state import LOGOUT_PENDING, PEER_LOGGED_ON, SessionState, Trigger
 from calarb.fix.store import MemoryStore
@@ -127,9 +130,12 @@ class FixSession(OutboundSession):
         return self._take_events()
 
     def connection_lost(self, now_ns: int) -> list[SessionEvent]:
+        """The connection went away. ResetOnDisconnect applies only to a connection whose
+        Logon was accepted: a refused one changes nothing."""
         was_connected = self.connected
+        was_logged_on = self.state in PEER_LOGGED_ON
         self._enter(Trigger.CONNECTION_LOST)
-        if self.settings.reset_on_disconnect:
+        if self.settings.reset_on_disconnect and was_logged_on:
             self.store.reset()
         self._reset_connection_data(now_ns)
         self._outbound.clear()
@@ -183,7 +189,7 @@ class FixSession(OutboundSession):
             if self.dictionary is not None:
                 self.dictionary.validate(message)
             else:
-                for tag in (34, 52):
+                for tag in (34, 52, *ADMIN_REQUIRED.get(msg_type, ())):
                     if not message.get(tag):
                         raise MessageRejected(SessionRejectReason.REQUIRED_TAG_MISSING, tag)
             handler = _ADMIN_HANDLERS.get(msg_type)
@@ -218,7 +224,7 @@ class FixSession(OutboundSession):
         if isinstance(exc, BusinessMessageRejected):
             self._send_business_reject(message, exc)
         elif msg_type == LOGON:
-            self._disconnect(f"invalid Logon: {exc}")
+            self._refuse_logon(f"invalid Logon: {exc}")
         elif isinstance(exc, MessageRejected):
             self._send_reject(message, exc.reason, exc.tag)
         else:  # a number that is not one, in a session-level field
@@ -358,11 +364,11 @@ class FixSession(OutboundSession):
             )
             return False
         if not self._good_time(message):
-            self._refuse(message, "Logon SendingTime accuracy problem",
-                         SessionRejectReason.SENDING_TIME_ACCURACY_PROBLEM)  # fmt: skip
+            self._refuse(message, SessionRejectReason.SENDING_TIME_ACCURACY_PROBLEM, 52)
             return False
         if message[49] != self._target or message[56] != self._sender:
-            self._refuse(message, "Logon CompID problem", SessionRejectReason.COMPID_PROBLEM)
+            tag = 49 if message[49] != self._target else 56
+            self._refuse(message, SessionRejectReason.COMPID_PROBLEM, tag)
             return False
         expected = self.store.next_target_seq
         if check_high and seq > expected:
@@ -377,13 +383,14 @@ class FixSession(OutboundSession):
         self.test_requests = 0
         return True
 
-    def _refuse(self, message: FixMessage, logon_reason: str, reason: SessionRejectReason) -> None:
-        """A Logon is refused by closing; any other message by Reject and Logout."""
+    def _refuse(self, message: FixMessage, reason: SessionRejectReason, tag: int) -> None:
+        """A Logon is refused by a Logout; any other message by a Reject naming the tag, then a
+        Logout whose Text gives the reason."""
         if message.msg_type == LOGON:
-            self._disconnect(logon_reason)
+            self._refuse_logon(reason.text)
         else:
-            self._send_reject(message, reason, None)
-            self._send_logout()
+            self._send_reject(message, reason, tag)
+            self._send_logout(reason.text)
 
     def _target_too_high(self, message: FixMessage, seq: int) -> None:
         """A gap: keep the message for later and ask for the missing ones (once)."""
@@ -410,21 +417,26 @@ class FixSession(OutboundSession):
             except ValueError:
                 too_late = True
             if too_late:
-                self._send_reject(message, SessionRejectReason.SENDING_TIME_ACCURACY_PROBLEM, None)
-                self._send_logout()
+                reason = SessionRejectReason.SENDING_TIME_ACCURACY_PROBLEM
+                self._send_reject(message, reason, 122)
+                self._send_logout(reason.text)
 
     # --- admin messages received -----------------------------------------------------------
 
     def _next_logon(self, message: FixMessage) -> None:
+        """A Logon changes nothing (sequence numbers, ResetSeqNumFlag, state) before it has
+        passed every check that does not depend on sequence numbers: logon state,
+        SendingTime, CompIDs, HeartBtInt and the credentials. A refusal is a Logout whose Text
+        says why, with no sequence number of ours consumed and none of theirs revealed."""
         reset_requested = message.get(141) == b"Y"
         reset_sent = self._reset_logon_pending()
+        if not self._acceptable_logon(message, reset_requested):
+            return
         if reset_requested and not reset_sent:
             self.store.reset()
         if not self.initiator and self.settings.reset_on_logon:
             self.store.reset()
         if not self._verify(message, False, True, reset_requested):
-            return
-        if not self._authenticated(message):
             return
         self._enter(Trigger.PEER_LOGON_ACCEPTED)
         if not self.initiator or (reset_requested and not reset_sent):
@@ -438,21 +450,68 @@ class FixSession(OutboundSession):
             self._increment_target()
         self._events.append(LoggedOn(self.store.next_sender_seq, self.store.next_target_seq))
 
+    def _acceptable_logon(self, message: FixMessage, reset_requested: bool) -> bool:
+        """The checks a Logon passes before it may change anything; False once refused."""
+        if 52 not in message:
+            raise MessageRejected(SessionRejectReason.REQUIRED_TAG_MISSING, 52)
+        if not self._valid_logon_state(LOGON, reset_requested):
+            self._disconnect("Logon is not valid in this logon state")
+            return False
+        if not self._good_time(message):
+            self._refuse_logon("SendingTime accuracy problem")
+            return False
+        if message[49] != self._target or message[56] != self._sender:
+            self._refuse_logon("CompID problem")
+            return False
+        if not self.initiator or (reset_requested and not self._reset_logon_pending()):
+            text = message.get(108) or b""
+            limit = max(MAX_HEARTBEAT_S, self.settings.heartbeat_interval_s)
+            if not (text.isdigit() and 0 < int(text) <= limit):
+                shown = text.decode("latin-1")[:20]
+                self._refuse_logon(
+                    f"HeartBtInt (108) must be 1 to {limit} seconds, received {shown!r}"
+                )
+                return False
+        return self._authenticated(message)
+
+    def _refuse_logon(self, reason: str) -> None:
+        """Logout with the reason, then disconnect. The Logout does not consume a sequence
+        number: an unauthenticated peer changes nothing on the session."""
+        if not self.initiator and self.state not in PEER_LOGGED_ON:
+            self._emit(
+                LOGOUT, encode_fields([(58, reason.encode())]), self._timestamp(self.wall_ns),
+                (), self.store.next_sender_seq, False,
+            )  # fmt: skip
+        else:
+            self._send_logout(reason)
+        self._disconnect(f"Logon refused: {reason}")
+
     def _authenticated(self, message: FixMessage) -> bool:
-        """An acceptor hands Username and Password to the hook; a refusal is answered by a
-        Logout with the reason, then a disconnect."""
-        if self.authenticate is None or self.initiator:
+        """An acceptor checks Username(553)/Password(554) against its settings (when they
+        name a Password; compared in constant time), then hands them to the hook, which may
+        refuse the Logon."""
+        if self.initiator:
             return True
         user, password = message.get(553), message.get(554)
+        expected = self.settings.password
+        if expected is not None:
+            user_ok = self.settings.username is None or hmac.compare_digest(
+                user or b"", self.settings.username.encode()
+            )
+            password_ok = hmac.compare_digest(password or b"", expected.encode())
+            if not (user_ok and password_ok):
+                self._refuse_logon("invalid Username or Password")
+                return False
+        if self.authenticate is None:
+            return True
         try:
             self.authenticate(
-                user.decode() if user else None,
-                password.decode() if password else None,
+                user.decode("latin-1") if user else None,
+                password.decode("latin-1") if password else None,
                 message,
             )
         except LogonRejected as exc:
-            self._send_logout(str(exc) or "Logon rejected")
-            self._disconnect(f"Logon rejected: {exc}")
+            self._refuse_logon(str(exc) or "Logon rejected")
             return False
         return True
 
@@ -485,7 +544,7 @@ class FixSession(OutboundSession):
         if new_seq > expected:
             self.store.set_next_target(new_seq)
         elif new_seq < expected:
-            self._send_reject(message, SessionRejectReason.VALUE_IS_INCORRECT, None)
+            self._send_reject(message, SessionRejectReason.VALUE_IS_INCORRECT, 36)
 
     def _next_logout(self, message: FixMessage) -> None:
         """Their Logout: answered (unless it answers ours), then disconnect."""

@@ -15,6 +15,12 @@ grown ahead in steps and its unused tail is zeros; a flush writes its records an
 the kind byte of the first one, so a batch cut short by a crash reads as the zero tail. On
 load, reading stops at the first record that is not whole (a zero kind byte, a torn record)
 and the file is truncated there; `close()` truncates the zero tail.
+
+Memory is bounded: both stores keep the last `window` messages in memory. `MemoryStore`
+forgets older ones, so a ResendRequest reaching below its window is answered with
+SequenceReset-GapFill over the forgotten numbers (the FIX rule for messages that are not
+resent); `FileStore` reads older ones back from its journal. The journal's mapping is released
+to the kernel behind the write position (`madvise`), so its pages do not stay in the process.
 """
 
 from __future__ import annotations
@@ -27,20 +33,44 @@ from pathlib import Path
 _RECORD = struct.Struct("<cQI")
 _pack = _RECORD.pack
 _GROWTH = 1 << 20  # the mapping grows by at least this many bytes at a time
+_RELEASE_STEP = 4 << 20  # bytes written between two releases of the mapping's pages
+STORE_WINDOW = 10_000
+"""Default number of sent application messages a store keeps in memory (StoreWindow)."""
+
+
+def _journal_records(journal, end: int):
+    """(kind, seq, payload start, payload end) of each whole record before `end`; stops at
+    the first record that is not whole or of no known kind."""
+    size = _RECORD.size
+    unpack = _RECORD.unpack_from
+    pos = 0
+    while pos + size <= end:
+        kind, seq, length = unpack(journal, pos)
+        record_end = pos + size + length
+        if record_end > end or kind not in b"MSTR":
+            return
+        yield kind, seq, pos + size, record_end
+        pos = record_end
 
 
 class MemoryStore:
-    """Sequence numbers and sent application messages in memory."""
+    """Sequence numbers and the last `window` sent application messages, in memory."""
 
-    def __init__(self) -> None:
+    def __init__(self, window: int = STORE_WINDOW) -> None:
+        if window < 1:
+            raise ValueError(f"store window {window} must be at least 1 message")
         self.next_sender_seq = 1
         self.next_target_seq = 1
+        self.window = window
         self._messages: dict[int, bytes] = {}
 
     def save_message(self, seq: int, raw: bytes) -> None:
         """Record an outbound message sent with MsgSeqNum `seq` (next sender becomes seq+1)."""
-        self._messages[seq] = raw
+        messages = self._messages
+        messages[seq] = raw
         self.next_sender_seq = seq + 1
+        if len(messages) > self.window:
+            del messages[next(iter(messages))]  # the oldest: numbers only grow until a reset
 
     def set_next_sender(self, seq: int) -> None:
         self.next_sender_seq = seq
@@ -68,44 +98,62 @@ class MemoryStore:
 
 
 class FileStore(MemoryStore):
-    """An append-only journal file; the in-memory view is rebuilt from it on open."""
+    """An append-only journal file. The in-memory view (the numbers and the last `window`
+    messages) is rebuilt from it on open; older messages are read back from it when asked."""
 
-    def __init__(self, path: str | Path, *, fsync: bool = False) -> None:
-        super().__init__()
+    def __init__(
+        self, path: str | Path, *, fsync: bool = False, window: int = STORE_WINDOW
+    ) -> None:
+        super().__init__(window)
         self.path = Path(path)
         self.fsync = fsync
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._pending = bytearray()
         self._fd = -1
         self._map: mmap.mmap | None = None
+        self._released = 0  # the mapping before this offset was handed back to the kernel
         self._end = self._load()
         self._open(os.O_CREAT)
 
     def _load(self) -> int:
-        """Replay the journal; returns the length of its whole records."""
-        if not self.path.exists():
+        """Replay the journal (mapped, not read into memory); returns the length of its
+        whole records."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
             return 0
-        data = self.path.read_bytes()
-        pos = 0
-        size = _RECORD.size
-        while pos + size <= len(data):
-            kind, seq, length = _RECORD.unpack_from(data, pos)
-            end = pos + size + length
-            if end > len(data) or kind not in b"MSTR":
-                break
-            if kind == b"M":
-                super().save_message(seq, data[pos + size : end])
-            elif kind == b"S":
-                self.next_sender_seq = seq
-            elif kind == b"T":
-                self.next_target_seq = seq
-            else:
-                super().reset()
-            pos = end
-        if pos != len(data):  # torn tail from a crash mid-write, or the zero tail: drop it
-            with open(self.path, "r+b") as handle:
+        with open(self.path, "r+b") as handle:
+            size_on_disk = os.fstat(handle.fileno()).st_size
+            with mmap.mmap(handle.fileno(), size_on_disk, access=mmap.ACCESS_READ) as data:
+                pos = 0
+                for kind, seq, start, end in _journal_records(data, size_on_disk):
+                    if kind == b"M":
+                        MemoryStore.save_message(self, seq, data[start:end])
+                    elif kind == b"S":
+                        self.next_sender_seq = seq
+                    elif kind == b"T":
+                        self.next_target_seq = seq
+                    else:
+                        MemoryStore.reset(self)
+                    pos = end
+            if pos != size_on_disk:  # torn tail from a crash mid-write, or the zero tail
                 handle.truncate(pos)
         return pos
+
+    def get_messages(self, begin: int, end: int) -> dict[int, bytes]:
+        """Stored messages with begin <= seq <= end: the window's from memory, older ones
+        read back from the journal."""
+        found = super().get_messages(begin, end)
+        oldest_in_memory = next(iter(self._messages), self.next_sender_seq)
+        if begin < oldest_in_memory and self._map is not None:
+            self.flush()
+            journal = self._map
+            older: dict[int, bytes] = {}
+            for kind, seq, start, stop in _journal_records(journal, self._end):
+                if kind == b"R":
+                    older.clear()
+                elif kind == b"M" and begin <= seq <= end and seq < oldest_in_memory:
+                    older[seq] = journal[start:stop]
+            found.update(older)
+        return found
 
     def _open(self, flags: int = 0) -> None:
         self._fd = os.open(self.path, os.O_RDWR | flags, 0o644)
@@ -114,6 +162,7 @@ class FileStore(MemoryStore):
     def _map_capacity(self, capacity: int) -> None:
         if self._map is not None:
             self._map.close()
+        self._released = self._end  # a new mapping: nothing before the end is resident
         os.ftruncate(self._fd, capacity)
         if self.fsync:
             os.fsync(self._fd)  # the new size too must survive a power cut
@@ -135,10 +184,24 @@ class FileStore(MemoryStore):
             if self.fsync:
                 page = start - start % mmap.ALLOCATIONGRANULARITY
                 journal.flush(page, end - page)
+            if end - self._released >= _RELEASE_STEP:
+                self._release(journal, end)
+
+    def _release(self, journal: mmap.mmap, end: int) -> None:
+        """Hand the mapped pages behind `end` back to the kernel: the records stay in the
+        file and the page cache, not in this process's resident memory."""
+        upto = end - end % mmap.PAGESIZE
+        start = self._released - self._released % mmap.PAGESIZE
+        if upto > start:
+            journal.madvise(mmap.MADV_DONTNEED, start, upto - start)
+        self._released = upto
 
     def save_message(self, seq: int, raw: bytes) -> None:
-        self._messages[seq] = raw
+        messages = self._messages
+        messages[seq] = raw
         self.next_sender_seq = seq + 1
+        if len(messages) > self.window:
+            del messages[next(iter(messages))]  # the journal keeps it
         pending = self._pending
         pending += _pack(b"M", seq, len(raw))
         pending += raw

@@ -16,13 +16,15 @@ import logging
 import socket
 import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from calarb.core.clock import Clock, LiveClock
-from calarb.fix.codec import FixFramer, GarbledMessage, decode
+from calarb.fix.codec import FixFramer, FixMessage, GarbledMessage, decode
 from calarb.fix.config import SUPPORTED_BEGIN_STRINGS, SessionSettings
 from calarb.fix.dictionary import DataDictionary
 from calarb.fix.events import Disconnected, LoggedOn, SessionEvent
+from calarb.fix.limits import MAX_LOGON_SIZE, MAX_MESSAGE_SIZE, MAX_WRITE_BUFFER, READ_BUDGET
 from calarb.fix.session import Application, Authenticator, FixSession
 from calarb.fix.state import SessionState
 from calarb.fix.store import FileStore, MemoryStore
@@ -43,9 +45,16 @@ def install_uvloop() -> bool:
 def open_store(settings: SessionSettings) -> MemoryStore:
     """A FileStore under FileStorePath (one journal per session), else a MemoryStore."""
     if not settings.file_store_path:
-        return MemoryStore()
+        return MemoryStore(settings.store_window)
     name = "-".join(settings.session_key).replace("/", "_") + ".journal"
-    return FileStore(Path(settings.file_store_path) / name, fsync=settings.fsync)
+    path = Path(settings.file_store_path) / name
+    return FileStore(path, fsync=settings.fsync, window=settings.store_window)
+
+
+def _identity(message: FixMessage) -> str:
+    """BeginString, SenderCompID and TargetCompID of a message, for a log line (bounded)."""
+    parts = (message.begin_string, message.get(49) or b"-", message.get(56) or b"-")
+    return "/".join(part.decode("latin-1")[:32] for part in parts)
 
 
 _DICTIONARY_CACHE: dict[str, DataDictionary] = {}
@@ -82,11 +91,51 @@ def client_ssl_context(settings: SessionSettings) -> ssl.SSLContext | None:
     return ssl.create_default_context(cafile=settings.tls_ca_file)
 
 
+@dataclass
+class TransportStats:
+    """What a transport refused or cut off, and the WARNING lines that say so (with the peer's
+    address): at most `log_burst` per `log_window_s`, the rest counted and reported in one
+    line when the window turns, so a flood of bad connections cannot flood the log."""
+
+    log_burst: int = 20
+    log_window_s: float = 10.0
+    connections_refused: int = 0
+    """Connections closed before a Logon reached a session (garbage, unknown CompIDs, ...)."""
+    logons_refused: int = 0
+    """Logons a session refused (credentials, SendingTime, HeartBtInt, ...)."""
+    slow_consumers_disconnected: int = 0
+    """Peers that stopped reading: their write buffer went over the high-water mark."""
+    lines_suppressed: int = 0
+    """Refusal lines not logged (over the rate limit), over the whole run."""
+    _window_start_ns: int | None = None
+    _logged_in_window: int = 0
+    _suppressed_in_window: int = 0
+
+    def warn(self, now_ns: int, text: str, *args: object) -> None:
+        """`log.warning(text, *args)` within the rate limit."""
+        window_ns = int(self.log_window_s * 1e9)
+        if self._window_start_ns is None or now_ns - self._window_start_ns >= window_ns:
+            if self._suppressed_in_window:
+                log.warning("%d more FIX refusals not logged in the last %.0f s",
+                            self._suppressed_in_window, self.log_window_s)  # fmt: skip
+            self._window_start_ns = now_ns
+            self._logged_in_window = self._suppressed_in_window = 0
+        if self._logged_in_window < self.log_burst:
+            self._logged_in_window += 1
+            log.warning(text, *args)
+        else:
+            self._suppressed_in_window += 1
+            self.lines_suppressed += 1
+
+
 class SessionConnection(asyncio.Protocol):
     """One TCP connection carrying one session (bound at once, or on the first message).
 
     `connections` is its owner's session -> live connection map: bound, the connection
-    enters it; lost, it leaves it."""
+    enters it; lost, it leaves it. What the peer does not read waits in the transport's write
+    buffer; over `write_buffer_limit` bytes the peer is sent a Logout saying why and the
+    connection is aborted (its buffer dropped), so one peer that does not read can neither
+    grow the process without bound nor hold the loop for the others."""
 
     def __init__(
         self,
@@ -95,15 +144,23 @@ class SessionConnection(asyncio.Protocol):
         session: FixSession | None = None,
         router: Callable[[bytes], FixSession | None] | None = None,
         on_event: Callable[[FixSession, SessionEvent], None] | None = None,
-        max_message_size: int = 1 << 20,
+        max_message_size: int = MAX_MESSAGE_SIZE,
+        write_buffer_limit: int = MAX_WRITE_BUFFER,
+        stats: TransportStats | None = None,
     ) -> None:
         self.clock = clock
         self.connections = connections
         self.session = session
         self._router = router
         self._on_event = on_event
-        self._pending = FixFramer(max_message_size)
+        self._pending = FixFramer(min(max_message_size, MAX_LOGON_SIZE))  # before a session
+        self.write_buffer_limit = write_buffer_limit
+        self.stats = stats if stats is not None else TransportStats()
         self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self._logged_on = False
+        self._backlog = bytearray()  # read but not yet handled (see data_received)
+        self._backlog_scheduled = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_steady = False  # armed while logged on with no Logout sent
         self.closed = asyncio.get_running_loop().create_future()
@@ -111,6 +168,11 @@ class SessionConnection(asyncio.Protocol):
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self.peer = f"{peer[0]}:{peer[1]}"
+        # pause_writing() is called once the buffer goes over the limit: the overflow signal
+        transport.set_write_buffer_limits(high=self.write_buffer_limit)  # type: ignore[attr-defined]
         sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -122,6 +184,35 @@ class SessionConnection(asyncio.Protocol):
             self._timer = loop.call_later(10.0, self._close)
 
     def data_received(self, data: bytes) -> None:
+        """Bytes from the peer. At most `READ_BUDGET` bytes are handled per turn of the event
+        loop: a larger read is cut, reading pauses, and the rest follows on the next turns,
+        so a peer that floods cannot hold the loop against the other sessions."""
+        if len(data) > READ_BUDGET or self._backlog:
+            self._backlog += data
+            if not self._backlog_scheduled:
+                self._backlog_scheduled = True
+                self.transport.pause_reading()  # type: ignore[union-attr]
+                asyncio.get_running_loop().call_soon(self._next_chunk)
+            return
+        self._received(data)
+
+    def _next_chunk(self) -> None:
+        backlog = self._backlog
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            backlog.clear()
+            self._backlog_scheduled = False
+            return
+        chunk = bytes(backlog[:READ_BUDGET])
+        del backlog[:READ_BUDGET]
+        if backlog:
+            asyncio.get_running_loop().call_soon(self._next_chunk)
+        else:
+            self._backlog_scheduled = False
+            transport.resume_reading()
+        self._received(chunk)
+
+    def _received(self, data: bytes) -> None:
         session = self.session
         if session is None:
             session = self._route(data)
@@ -129,7 +220,38 @@ class SessionConnection(asyncio.Protocol):
                 return
             data = self._first_bytes
         clock = self.clock
-        self._handle(session.on_bytes(data, clock.monotonic_ns(), clock.wall_ns()))
+        try:
+            events = session.on_bytes(data, clock.monotonic_ns(), clock.wall_ns())
+        except Exception as exc:  # a fault of ours on hostile bytes: drop the peer, say why
+            name = "/".join(session.settings.session_key)
+            log.error("FIX %s from %s: input not handled (%r), disconnecting",
+                      name, self.peer, exc)  # fmt: skip
+            self._close()
+            return
+        self._handle(events)
+
+    def pause_writing(self) -> None:
+        """The peer is not reading: more than `write_buffer_limit` bytes wait for it."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        waiting = transport.get_write_buffer_size()
+        reason = f"write buffer over {self.write_buffer_limit} bytes ({waiting}): peer not reading"
+        self.stats.slow_consumers_disconnected += 1
+        session = self.session
+        name = "/".join(session.settings.session_key) if session is not None else "-"
+        now_ns = self.clock.monotonic_ns()
+        self.stats.warn(now_ns, "FIX %s from %s disconnected: %s", name, self.peer, reason)
+        if session is not None and session.logged_on:
+            clock = self.clock
+            session.logout(clock.monotonic_ns(), clock.wall_ns(), reason)
+            data = session.data_to_send()
+            if data:
+                transport.write(data)  # queued last: read only if the peer catches up at once
+        transport.abort()
+
+    def resume_writing(self) -> None:
+        pass  # never paused: an overflowing connection is aborted
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
@@ -151,19 +273,22 @@ class SessionConnection(asyncio.Protocol):
         if frame is None:
             return None
         if isinstance(frame, GarbledMessage):
-            log.info("closing connection: %s", frame)
-            self._close()
+            self._refuse(f"first bytes do not frame: {frame}")
             return None
         try:
             message = decode(frame)
         except GarbledMessage as exc:
-            log.info("closing connection: first message %s", exc)
-            self._close()
+            self._refuse(f"first message garbled: {exc}")
             return None
         session = self._router(message) if self._router else None
-        if session is None or message.msg_type != b"A":
-            log.info("closing connection: no session for %r", message)
-            self._close()
+        if session is None:
+            self._refuse(f"no session for {_identity(message)}")
+            return None
+        if message.msg_type != b"A":
+            shown = message.msg_type.decode("latin-1")[:8]
+            self._refuse(
+                f"first message is MsgType {shown!r}, not a Logon, for {_identity(message)}"
+            )
             return None
         previous = self.connections.get(session)
         if (
@@ -175,10 +300,7 @@ class SessionConnection(asyncio.Protocol):
             # connection_lost): finish it now, so the session is free for this connection.
             previous.connection_lost(None)
         if session in self.connections:
-            log.info(
-                "closing connection: session %s is already connected", session.settings.session_key
-            )
-            self._close()
+            self._refuse(f"session {'/'.join(session.settings.session_key)} is already connected")
             return None
         self._first_bytes = frame + self._pending.take_rest()
         if self._timer is not None:
@@ -186,6 +308,13 @@ class SessionConnection(asyncio.Protocol):
             self._timer = None
         self._bind(session)
         return session
+
+    def _refuse(self, reason: str) -> None:
+        """Close a connection that never reached a session, saying why and from where."""
+        self.stats.connections_refused += 1
+        text = "FIX connection from %s refused before Logon: %s"
+        self.stats.warn(self.clock.monotonic_ns(), text, self.peer, reason)
+        self._close()
 
     def _bind(self, session: FixSession) -> None:
         self.session = session
@@ -208,8 +337,18 @@ class SessionConnection(asyncio.Protocol):
         close = False
         on_event = self._on_event
         for event in events:
-            if type(event) is Disconnected:
+            kind = type(event)
+            if kind is Disconnected:
                 close = True
+                if not self._logged_on and session.settings.connection_type == "acceptor":
+                    self.stats.logons_refused += 1
+                    self.stats.warn(
+                        self.clock.monotonic_ns(),
+                        "FIX Logon for %s from %s refused: %s",
+                        "/".join(session.settings.session_key), self.peer, event.reason,
+                    )  # fmt: skip
+            elif kind is LoggedOn:
+                self._logged_on = True
             if on_event is not None:
                 on_event(session, event)
         self.flush()  # whatever the event handlers sent
@@ -279,6 +418,7 @@ class FixAcceptor:
         self.sessions: dict[tuple[str, str, str], FixSession] = {}
         self.connections: dict[FixSession, SessionConnection] = {}
         self.skipped: dict[tuple[str, str, str], str] = {}
+        self.stats = TransportStats()
         for entry in settings:
             if entry.begin_string not in SUPPORTED_BEGIN_STRINGS:
                 self.skipped[entry.session_key] = (
@@ -316,6 +456,7 @@ class FixAcceptor:
             lambda: SessionConnection(
                 self.clock, self.connections, router=self.route, on_event=self.on_event,
                 max_message_size=self.settings.max_message_size,
+                write_buffer_limit=self.settings.write_buffer_limit, stats=self.stats,
             ),
             host,
             self.settings.port if port is None else port,
@@ -359,6 +500,7 @@ class FixInitiator:
         self._stopping = False
         self._task: asyncio.Task | None = None
         self.connections = 0
+        self.stats = TransportStats()
 
     def _on_event(self, session: FixSession, event: SessionEvent) -> None:
         if isinstance(event, LoggedOn):
@@ -378,8 +520,14 @@ class FixInitiator:
             try:
                 _, connection = await loop.create_connection(
                     lambda: SessionConnection(
-                        self.clock, self._connections, self.session, on_event=self._on_event
-                    ),
+                        self.clock,
+                        self._connections,
+                        self.session,
+                        on_event=self._on_event,
+                        max_message_size=self.settings.max_message_size,
+                        write_buffer_limit=self.settings.write_buffer_limit,
+                        stats=self.stats,
+                    ),  # fmt: skip
                     self.settings.host,
                     self.settings.port,
                     ssl=client_ssl_context(self.settings),

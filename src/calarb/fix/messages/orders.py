@@ -17,6 +17,7 @@ from calarb.core.types import Side
 from calarb.fix.codec import FixMessage
 from calarb.fix.errors import MessageRejected, UnsupportedMessageType
 from calarb.fix.errors import SessionRejectReason as R
+from calarb.fix.limits import MAX_STRING_LENGTH
 from calarb.fix.messages.fields import SIDE_TEXT, decode_qty, format_price, parse_price
 
 
@@ -192,7 +193,10 @@ def _required(fields: dict[bytes, bytes], tag: bytes) -> bytes:
 
 
 def _text(fields: dict[bytes, bytes], tag: bytes) -> str:
-    return _required(fields, tag).decode("latin-1")
+    value = _required(fields, tag)
+    if len(value) > MAX_STRING_LENGTH:
+        raise MessageRejected(R.VALUE_IS_INCORRECT, int(tag), f"longer than {MAX_STRING_LENGTH}")
+    return value.decode("latin-1")
 
 
 def _side(fields: dict[bytes, bytes]) -> Side | str:
