@@ -321,6 +321,8 @@ async def _trade(config, duration_s: float, progress: TextIO | None):
     live = LiveEngine(config)
     status = StatusLine(progress) if progress is not None else None
     await live.start()
+    if live.ops is not None:
+        live.ops.announce(progress or sys.stderr)  # the dashboard's URL and token
     try:
         try:
             await live.wait_ready(ENGINE_READY_TIMEOUT_S)
@@ -378,7 +380,7 @@ def run_demo(
         document = engine_document(_load_toml(engine_config), venues_document, venue_process)
         engine_path = report_dir / "engine.toml"
         engine_path.write_text(tomli_w.dumps(document))
-        config = load_config(engine_path)
+        config = load_config(engine_path).with_dashboard()
         install_uvloop()
         live, sampler = asyncio.run(_trade(config, duration_s, progress))
     finally:

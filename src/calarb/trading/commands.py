@@ -21,6 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--duration", type=float, default=None, help="seconds (default: until ^C)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument("--log-level", default="WARNING")
+    run.add_argument(
+        "--dashboard", action="store_true", help="serve the live dashboard ([dashboard] table)"
+    )
     run.set_defaults(handler=_run)
 
     kill = subparsers.add_parser("kill", help="engage the kill switch of a running engine")
@@ -39,7 +42,13 @@ def _run(args: argparse.Namespace) -> int:
     except (ConfigError, OSError) as exc:
         print(f"calarb run: {exc}", file=sys.stderr)
         return 2
-    summary = run_blocking(config, args.duration)
+    if args.dashboard:
+        config = config.with_dashboard()
+    try:
+        summary = run_blocking(config, args.duration)
+    except OSError as exc:  # a metrics or dashboard port in use
+        print(f"calarb run: {exc}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:

@@ -58,12 +58,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from calarb.core.tables import check_keys
 from calarb.fix.config import SessionSettings, settings_from_mapping, with_overrides
 from calarb.model.hedge import EwmOlsHedge, KalmanHedge, OlsHedge, RollingOlsHedge
 from calarb.model.live import PairModel
 from calarb.model.signal import SignalRules
 from calarb.model.spread import SpreadForm
+from calarb.ops.settings import TABLES as OPERATIONS_TABLES
+from calarb.ops.settings import OperationsSettings, parse_operations
 from calarb.trading.orders import VenueFees
 from calarb.trading.risk import RiskLimits
 from calarb.trading.strategy import PairStrategyConfig
@@ -147,6 +151,13 @@ class RunConfig:
     id_prefix: str = "S"
     source: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    operations: OperationsSettings = OperationsSettings()  # [metrics], [dashboard], [alerts]
+
+    def with_dashboard(self) -> RunConfig:
+        """The same config with the dashboard on (`calarb run --dashboard`, the demo)."""
+        dashboard = msgspec.structs.replace(self.operations.dashboard, enabled=True)
+        operations = msgspec.structs.replace(self.operations, dashboard=dashboard)
+        return dataclasses.replace(self, operations=operations)
 
     def with_venue_ports(self, ports: Mapping[str, int]) -> RunConfig:
         """The same config with other FIX ports (tests that bind port 0)."""
@@ -230,7 +241,16 @@ def _venue(where: str, table: Mapping[str, Any], base: Path) -> VenueSettings:
 
 def parse_config(document: Mapping[str, Any], base: Path, source: Path | None = None) -> RunConfig:
     """Build a RunConfig from a parsed TOML document (`base`: where relative paths start)."""
-    check_keys("top level", document, {"engine", "risk", "pairs", "venues"}, ConfigError)
+    check_keys(
+        "top level",
+        document,
+        {"engine", "risk", "pairs", "venues", *OPERATIONS_TABLES},
+        ConfigError,
+    )
+    try:
+        operations = parse_operations(document)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     engine = dict(document.get("engine", {}))
     check_keys("engine", engine, _ENGINE_KEYS, ConfigError)
     risk = dict(document.get("risk", {}))
@@ -262,6 +282,7 @@ def parse_config(document: Mapping[str, Any], base: Path, source: Path | None = 
         flatten_on_kill=bool(engine.get("flatten_on_kill", False)),
         id_prefix=str(engine.get("id_prefix", "S")),
         source=source,
+        operations=operations,
     )
 
 

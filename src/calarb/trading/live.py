@@ -31,6 +31,7 @@ import logging
 import os
 import re
 import signal
+import sys
 import time
 from functools import partial
 from typing import Any
@@ -40,6 +41,7 @@ from calarb.fix.transport import FixInitiator, install_uvloop
 from calarb.itch.moldudp64 import MoldReceiver
 from calarb.itch.transport import MoldSubscriber
 from calarb.ops.latency import LatencyRecorder
+from calarb.ops.service import OpsService
 from calarb.trading.config import RunConfig, VenueSettings
 from calarb.trading.engine import Fill, TradingEngine
 from calarb.trading.fix_gateway import FixOrderGateway
@@ -164,6 +166,7 @@ class LiveEngine:
         self._stop = asyncio.Event()
         self._timer_task: asyncio.Task[None] | None = None
         self._signals: list[int] = []
+        self.ops: OpsService | None = None  # metrics, alerts, dashboard, control (see start)
 
     # -- construction ----------------------------------------------------------------------
 
@@ -239,6 +242,8 @@ class LiveEngine:
         if self.config.pid_file is not None:
             self.config.pid_file.parent.mkdir(parents=True, exist_ok=True)
             self.config.pid_file.write_text(f"{os.getpid()}\n")
+        self.ops = OpsService(self, self.config.operations)
+        await self.ops.start()
         # Everything built so far lives for the run: out of the collector's sight, so a
         # collection walks only what the run allocates (what the tick2trade benchmark does).
         gc.collect()
@@ -302,6 +307,8 @@ class LiveEngine:
         for signum in self._signals:
             loop.remove_signal_handler(signum)
         self._signals.clear()
+        if self.ops is not None:
+            await self.ops.stop()
         engine = self.engine
         if cancel_open_orders and engine.oms.open_count:
             engine.risk.start_reducing("stopping")
@@ -363,6 +370,8 @@ async def run_live(config: RunConfig, duration_s: float | None = None) -> dict[s
     """Start, run for `duration_s` (None: until SIGINT/SIGTERM), stop; the summary."""
     live = LiveEngine(config)
     await live.start()
+    if live.ops is not None:
+        live.ops.announce(sys.stderr)
     try:
         await live.run(duration_s)
     finally:

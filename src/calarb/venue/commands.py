@@ -6,25 +6,45 @@ import argparse
 import asyncio
 import logging
 import sys
+import tomllib
+from functools import partial
+from pathlib import Path
+
+import msgspec
 
 from calarb.venue.config import VenueConfigError, VenuesConfig
 
 
 def _run(args: argparse.Namespace) -> int:
+    from calarb.ops.settings import OperationsSettingsError, parse_metrics
+    from calarb.ops.venue_metrics import venue_metrics
     from calarb.venue.server import serve  # asyncio, sockets: only when the command runs
 
     try:
         config = VenuesConfig.load(args.config)
-    except (OSError, VenueConfigError) as exc:
-        print(f"calarb venue: {exc}", file=sys.stderr)
+        metrics = parse_metrics(tomllib.loads(Path(args.config).read_text()))
+    except (OSError, VenueConfigError, OperationsSettingsError) as exc:
+        print(f"calarb venue: {args.config}: {exc}", file=sys.stderr)
         return 2
+    if args.metrics_port is not None:
+        if not 0 <= args.metrics_port <= 65535:
+            print(
+                f"calarb venue: --metrics-port {args.metrics_port} is not a port", file=sys.stderr
+            )
+            return 2
+        metrics = msgspec.structs.replace(metrics, port=args.metrics_port)
     if args.speed is not None:
         if args.speed <= 0:
             print("calarb venue: --speed must be positive", file=sys.stderr)
             return 2
         config = VenuesConfig(config.synthetic, config.venues, args.speed, config.linger_s)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    return asyncio.run(serve(config, args.duration, args.output))
+    attach = partial(venue_metrics, settings=metrics) if metrics.port else None
+    try:
+        return asyncio.run(serve(config, args.duration, args.output, attach=attach))
+    except OSError as exc:  # a metrics port in use
+        print(f"calarb venue: {exc}", file=sys.stderr)
+        return 1
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,4 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--speed", type=float, default=None, help="simulated seconds per real second"
     )
+    parser.add_argument(
+        "--metrics-port", type=int, default=None,
+        help="serve Prometheus metrics on 127.0.0.1:PORT ([metrics] port; 0: off)",
+    )  # fmt: skip
     parser.set_defaults(handler=_run)
