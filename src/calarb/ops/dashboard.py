@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
 import math
 from collections import deque
@@ -27,7 +28,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 STATIC = resources.files("calarb.ops") / "static"
@@ -129,6 +130,36 @@ class SnapshotFeed:
                     await asyncio.wait_for(self._changed.wait(), timeout_s)
 
 
+class StaticAssets:
+    """The page's files and plotly.js, read and gzip-compressed once when the app is built.
+
+    Build it off the loop (`asyncio.to_thread`: zlib releases the GIL). Each answer is one
+    body written at once: a file streamed in chunks takes one loop turn
+    per chunk, and a loop busy with market data (an engine catching up) makes that minutes
+    for plotly.js's 4.8 MB."""
+
+    MEDIA = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
+
+    def __init__(self) -> None:
+        sources = {name: (STATIC / name).read_bytes() for name in
+                   ("dashboard.html", "dashboard.js", "dashboard.css")}  # fmt: skip
+        sources["plotly.min.js"] = plotly_js_path().read_bytes()
+        self.files = {
+            name: (body, gzip.compress(body, compresslevel=6, mtime=0))
+            for name, body in sources.items()
+        }
+
+    def response(self, name: str, request: Request) -> Response:
+        body, compressed = self.files[name]
+        media = self.MEDIA[Path(name).suffix]
+        headers = {"Cache-Control": "no-cache"}
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+            headers["Vary"] = "Accept-Encoding"
+            return Response(compressed, media_type=media, headers=headers)
+        return Response(body, media_type=media, headers=headers)
+
+
 def _token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
@@ -136,21 +167,18 @@ def _token(request: Request) -> str | None:
     return None
 
 
-def build_app(service: Any) -> Starlette:
+def build_app(service: Any, assets: StaticAssets) -> Starlette:
     """The dashboard app over an `OpsService` (its snapshots, history and control)."""
     control = service.control
 
     async def page(request: Request) -> Response:
-        return FileResponse(str(STATIC / "dashboard.html"), media_type="text/html")
+        return assets.response("dashboard.html", request)
 
     async def static(request: Request) -> Response:
         name = request.path_params["name"]
-        if name == "plotly.min.js":
-            return FileResponse(plotly_js_path(), media_type="text/javascript")
-        if name not in ("dashboard.js", "dashboard.css"):
+        if name not in assets.files:
             return JSONResponse({"error": f"no static file {name!r}"}, status_code=404)
-        media = "text/javascript" if name.endswith(".js") else "text/css"
-        return FileResponse(str(STATIC / name), media_type=media)
+        return assets.response(name, request)
 
     async def state(request: Request) -> Response:
         return Response(service.feed.text, media_type="application/json")
@@ -206,6 +234,7 @@ def build_app(service: Any) -> Starlette:
     return Starlette(
         routes=[
             Route("/", page),
+            Route("/favicon.ico", lambda request: Response(status_code=204)),
             Route("/static/{name}", static),
             Route("/api/state", state),
             Route("/api/history", history),

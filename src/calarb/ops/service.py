@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from calarb.ops.alerts import AlertDispatcher, AlertManager
 from calarb.ops.control import EngineControl
-from calarb.ops.dashboard import DashboardHistory, SnapshotFeed, build_app
+from calarb.ops.dashboard import DashboardHistory, SnapshotFeed, StaticAssets, build_app
 from calarb.ops.engine_view import (
     latency_quantiles,
     read_engine,
@@ -71,8 +71,12 @@ class OpsService:
         self._tasks.append(loop.create_task(self._evaluate_alerts()))
         if settings.dashboard.enabled:
             await self.refresh()
+            assets = await asyncio.to_thread(StaticAssets)
             self.dashboard = await start_server(
-                build_app(self), settings.dashboard.host, settings.dashboard.port, "dashboard"
+                build_app(self, assets),
+                settings.dashboard.host,
+                settings.dashboard.port,
+                "dashboard",
             )
             self._tasks.append(loop.create_task(self._push()))
 
