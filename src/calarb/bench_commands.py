@@ -18,6 +18,7 @@ BENCH_MODULES = (
     "calarb.venue.benchmark",  # calarb bench matching
     "calarb.trading.benchmark",  # calarb bench tick2trade
     "calarb.trading.wire2wire",  # calarb bench wire2wire
+    "calarb.ops.benchmark",  # calarb bench scrape
 )
 
 

@@ -146,11 +146,13 @@ class EngineCollector(Collector):
         self.alerts = alerts
         self.halted_pairs = halted_pairs or frozenset
         self.tally = OrderTally(live)
+        self.collections = 0  # scrapes answered
 
     def describe(self) -> list[Metric]:
         return []  # registering must not scrape
 
     def collect(self) -> Iterator[Metric]:
+        self.collections += 1
         live = self.live
         now = live.clock.monotonic_ns()
         view = read_engine(live, now)
@@ -413,6 +415,11 @@ class VenueCollector(Collector):
             ("requests_received", "calarb_venue_retransmission_requests", "Gap requests"),
             ("messages_resent", "calarb_venue_retransmitted_messages", "Messages resent"),
             ("requests_bad", "calarb_venue_retransmission_requests_bad", "Malformed requests"),
+            (
+                "requests_unavailable",
+                "calarb_venue_retransmission_requests_unavailable",
+                "Requests (partly) for messages no longer or not yet in the history",
+            ),
         ):
             yield _counter(
                 name, doc, ["venue"], (((n,), getattr(s, key)) for n, s in retransmission.items())

@@ -118,6 +118,8 @@ function render(snapshot) {
   $("alerts").innerHTML = alerts.length ? alerts.map((a) =>
     `<li class="firing" data-rule="${esc(a.rule)}">${esc(a.key)}: ${esc(a.message)} (since ${fmt(a.fired_s, 1)} s)</li>`).join("")
     : '<li class="muted">none</li>';
+  $("alert-history").innerHTML = snapshot.alerts.recent.slice().reverse().map((e) =>
+    `<li data-kind="${esc(e.kind)}" data-rule="${esc(e.rule)}">${esc(e.kind)} ${esc(e.key)}: ${esc(e.message)}</li>`).join("");
   state.updates += 1;
   document.body.dataset.updates = String(state.updates);
 }
