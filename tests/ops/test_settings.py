@@ -103,3 +103,28 @@ def test_histogram_buckets_are_cumulative_seconds():
     counts = [count for _, count in buckets]
     assert counts == sorted(counts)
     assert total_s == pytest.approx(3 * 800e-9 + 2 * 1.5e-6 + 4 * 40e-6 + 3.0, rel=1e-3)
+
+
+def test_percentiles_match_hdrh_and_buckets_match_a_direct_count():
+    import numpy as np
+
+    from calarb.ops.histograms import percentiles_us
+
+    rng = np.random.default_rng(7)
+    values = (rng.lognormal(10, 1.5, 3000).astype(np.int64) + 1).tolist()
+    histogram = HdrHistogram(1, 60_000_000_000, 3)
+    for value in values:
+        histogram.record_value(value)
+    summary = percentiles_us(histogram)
+    for name, percentile in (("p50", 50.0), ("p99", 99.0), ("p999", 99.9)):
+        assert summary[name] == histogram.get_value_at_percentile(percentile) / 1_000
+    assert summary["count"] == 3000
+    buckets, _ = histogram_buckets(histogram)
+    for bound, count in buckets[:-1]:
+        # At 3 significant digits a value within 0.1% of the bound may fall either side.
+        low = sum(v <= float(bound) * 1e9 * 0.999 for v in values)
+        high = sum(v <= float(bound) * 1e9 * 1.001 for v in values)
+        assert low <= count <= high, (bound, count, low, high)
+    assert percentiles_us(HdrHistogram(1, 60_000_000_000, 3)) == {
+        "p50": 0.0, "p99": 0.0, "p999": 0.0, "count": 0,
+    }  # fmt: skip

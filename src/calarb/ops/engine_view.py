@@ -16,6 +16,8 @@ from collections import Counter
 from typing import Any
 
 from calarb.core.types import PRICE_SCALE
+from calarb.ops.histograms import percentiles_us
+from calarb.ops.latency import STAGE_NAMES, Stage
 
 OPEN_ORDERS_SHOWN = 50
 
@@ -232,6 +234,11 @@ def latency_quantiles(recorder: Any) -> dict[str, dict[str, float | int]]:
     """Tick to trade and its stages (ticks that sent an order): p50/p99/p999 in us, count."""
     if recorder is None:
         return {}
-    stages = dict(recorder.order_stage_summary_us())
-    stages["tick_to_trade"] = recorder.tick_to_trade_us()
+    stages: dict[str, dict[str, float | int]] = {}
+    for stage in Stage:
+        if stage is not Stage.PACKET_RECEIVED:
+            summary = percentiles_us(recorder.order_histogram(stage))
+            if summary["count"]:
+                stages[STAGE_NAMES[stage]] = summary
+    stages["tick_to_trade"] = percentiles_us(recorder.histogram(None))
     return stages

@@ -34,6 +34,7 @@ from calarb.ops.engine_view import (
     read_pairs,
     read_sessions,
 )
+from calarb.ops.histograms import buckets
 from calarb.ops.latency import STAGE_NAMES, Stage
 from calarb.ops.web import LoopWebServer, start_server
 
@@ -51,25 +52,7 @@ QUANTILES = (("0.5", "p50"), ("0.99", "p99"), ("0.999", "p999"))
 
 def histogram_buckets(histogram: Any) -> tuple[list[tuple[str, float]], float]:
     """An HdrHistogram (ns) as cumulative Prometheus buckets (seconds) and the sum (s)."""
-    counts = [0] * len(LATENCY_BUCKETS_S)
-    total = 0
-    sum_ns = 0
-    bounds_ns = [bound * 1e9 for bound in LATENCY_BUCKETS_S]
-    for item in histogram.get_recorded_iterator():
-        value, count = item.value_iterated_to, item.count_added_in_this_iter_step
-        total += count
-        sum_ns += value * count
-        for index, bound in enumerate(bounds_ns):
-            if value <= bound:
-                counts[index] += count
-                break
-    buckets = []
-    running = 0
-    for bound, count in zip(LATENCY_BUCKETS_S, counts, strict=True):
-        running += count
-        buckets.append((repr(bound), running))
-    buckets.append(("+Inf", total))
-    return buckets, sum_ns / 1e9
+    return buckets(histogram, LATENCY_BUCKETS_S, 1e9)
 
 
 def _counter(name: str, doc: str, labels: list[str], rows) -> CounterMetricFamily:
