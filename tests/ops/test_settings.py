@@ -97,7 +97,7 @@ def test_histogram_buckets_are_cumulative_seconds():
     bounds = dict(buckets)
     assert len(buckets) == len(LATENCY_BUCKETS_S) + 1
     assert bounds["1e-06"] == 3  # 800 ns
-    assert bounds["2e-06"] == 5  # + 1.5 us
+    assert bounds["2.5e-06"] == 5  # + 1.5 us
     assert bounds["5e-05"] == 9  # + 40 us
     assert bounds["1.0"] == 9 and bounds["+Inf"] == 10  # 3 s only in +Inf
     counts = [count for _, count in buckets]
@@ -125,6 +125,7 @@ def test_percentiles_match_hdrh_and_buckets_match_a_direct_count():
         low = sum(v <= float(bound) * 1e9 * 0.999 for v in values)
         high = sum(v <= float(bound) * 1e9 * 1.001 for v in values)
         assert low <= count <= high, (bound, count, low, high)
+    assert summary["sum_us"] == pytest.approx(sum(values) / 1_000, rel=1e-3)
     assert percentiles_us(HdrHistogram(1, 60_000_000_000, 3)) == {
-        "p50": 0.0, "p99": 0.0, "p999": 0.0, "count": 0,
+        "p50": 0.0, "p99": 0.0, "p999": 0.0, "count": 0, "sum_us": 0.0,
     }  # fmt: skip

@@ -48,16 +48,18 @@ def buckets(histogram: Any, bounds: tuple[float, ...], scale: float) -> tuple[li
     counts, values = counts_and_values(histogram)
     cumulative = np.cumsum(counts)
     total = int(cumulative[-1]) if len(cumulative) else 0
-    result = []
-    for bound in bounds:
-        index = int(np.searchsorted(values, bound * scale, side="right")) - 1
-        result.append((repr(bound), int(cumulative[index]) if index >= 0 else 0))
+    limits = np.array([round(bound * scale) for bound in bounds], dtype=np.int64)
+    indexes = np.searchsorted(values, limits, side="right") - 1  # last slot <= each bound
+    result = [
+        (repr(bound), int(cumulative[index]) if index >= 0 else 0)
+        for bound, index in zip(bounds, indexes.tolist(), strict=True)
+    ]
     result.append(("+Inf", total))
     return result, float(np.dot(counts, values)) / scale
 
 
 def percentiles_us(histogram: Any) -> dict[str, float | int]:
-    """p50/p99/p999 in microseconds and the count, as `hdrh`'s `get_value_at_percentile`
+    """p50/p99/p999 in microseconds, the count and the sum (us), the percentiles as `hdrh`'s `get_value_at_percentile`
     gives them (the highest value equivalent to the slot reached)."""
     counts, values = counts_and_values(histogram)
     cumulative = np.cumsum(counts)
@@ -72,4 +74,5 @@ def percentiles_us(histogram: Any) -> dict[str, float | int]:
         value = histogram.get_highest_equivalent_value(int(values[index]))
         result[name] = value / 1_000
     result["count"] = total
+    result["sum_us"] = float(np.dot(counts, values)) / 1_000
     return result

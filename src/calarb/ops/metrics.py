@@ -35,12 +35,10 @@ from calarb.ops.engine_view import (
     read_sessions,
 )
 from calarb.ops.histograms import buckets
-from calarb.ops.latency import STAGE_NAMES, Stage
 from calarb.ops.web import LoopWebServer, start_server
 
 LATENCY_BUCKETS_S = (
-    1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4,
-    1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5, 1.0,
+    1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2, 0.1, 1.0,
 )  # fmt: skip
 TRADING_STATES = ("WARMING_UP", "ACTIVE", "REDUCING", "HALTED")
 FIX_STATES = (
@@ -259,28 +257,20 @@ class EngineCollector(Collector):
         buckets, total = histogram_buckets(recorder.histogram(None))
         ttt.add_metric([], buckets, total)
         yield ttt
-        stages = HistogramMetricFamily(
-            "calarb_stage_latency_seconds",
-            "Time of each stage since the previous stamped stage, every tick",
-            labels=["stage"],
-        )
-        for stage in Stage:
-            if stage is Stage.PACKET_RECEIVED:
-                continue
-            buckets, total = histogram_buckets(recorder.histogram(stage))
-            stages.add_metric([STAGE_NAMES[stage]], buckets, total)
-        yield stages
-        quantiles = GaugeMetricFamily(
-            "calarb_tick_to_trade_quantile_seconds",
-            "Tick to trade and its stages (ticks that sent an order) at p50, p99, p99.9",
-            labels=["stage", "quantile"],
+        stages = Metric(
+            "calarb_tick_to_trade_stage_seconds",
+            "Tick to trade and each of its stages, ticks that sent an order (p50, p99, p99.9)",
+            "summary",
         )
         for stage, summary in latency_quantiles(recorder).items():
             if not summary["count"]:
                 continue
+            name = "calarb_tick_to_trade_stage_seconds"
             for quantile, key in QUANTILES:
-                quantiles.add_metric([stage, quantile], summary[key] / 1e6)
-        yield quantiles
+                stages.add_sample(name, {"stage": stage, "quantile": quantile}, summary[key] / 1e6)
+            stages.add_sample(name + "_count", {"stage": stage}, summary["count"])
+            stages.add_sample(name + "_sum", {"stage": stage}, summary["sum_us"] / 1e6)
+        yield stages
 
     def _feeds(self) -> Iterator[Metric]:
         feeds = read_feeds(self.live)
