@@ -8,7 +8,8 @@
 2. Write the engine's configuration (configs/demo_engine.toml plus one [[venues]] table per
    venue and each pair's true hedge ratio) and run `LiveEngine` against the venues over
    real loopback multicast (ITCH 5.0 / MoldUDP64) and TCP (FIX 4.4), for `--duration`
-   seconds after the warm-up, with a status line on stderr about once a second.
+   seconds after the warm-up, with a status line on stderr about once a second, and the live
+   dashboard on (its URL and control token printed at start; `calarb.ops`).
 3. Stop: the engine cancels its open orders and logs out, then the child gets SIGTERM and is
    waited for. Print the figures and write the report folder (`summary.json`,
    `report.html` with plots, the effective configs, the venues' books and trades).

@@ -192,7 +192,10 @@ def test_engine_metrics_move_as_orders_and_fills_happen(demo):
     assert "calarb_event_loop_lag_seconds" in first
     traded = scrape_until(
         demo.engine_metrics_port,
-        lambda s: total(s, "calarb_fills_total") > 0 and total(s, "calarb_orders_total") > 0,
+        lambda s: (
+            total(s, "calarb_fills_total") > total(first, "calarb_fills_total")
+            and total(s, "calarb_orders_total") > total(first, "calarb_orders_total")
+        ),
         TRADE_TIMEOUT_S,
         "orders and fills in the engine's metrics",
     )
