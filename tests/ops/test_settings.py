@@ -87,6 +87,14 @@ def test_commands_exit_with_one_line_on_a_bad_table(tmp_path):
     assert venue.returncode == 2
     assert venue.stderr.count("\n") == 1 and "[metrics]" in venue.stderr
     assert str(venues) in venue.stderr
+    flag = subprocess.run(
+        [sys.executable, "-m", "calarb.cli", "venue", "--config",
+         str(REPO / "configs/demo_venues.toml"), "--metrics-port", "70000"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert flag.returncode == 2 and flag.stderr == (
+        "calarb venue: --metrics-port 70000 is not a port\n"
+    )
 
 
 def test_histogram_buckets_are_cumulative_seconds():
@@ -129,3 +137,22 @@ def test_percentiles_match_hdrh_and_buckets_match_a_direct_count():
     assert percentiles_us(HdrHistogram(1, 60_000_000_000, 3)) == {
         "p50": 0.0, "p99": 0.0, "p999": 0.0, "count": 0, "sum_us": 0.0,
     }  # fmt: skip
+
+
+def test_a_metrics_port_in_use_is_one_line_and_exit_1():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        venue = subprocess.run(
+            [sys.executable, "-m", "calarb.cli", "venue", "--config",
+             str(REPO / "configs/demo_venues.toml"), "--metrics-port", str(port),
+             "--duration", "5"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert venue.returncode == 1
+    assert venue.stderr == f"calarb venue: metrics: cannot listen on 127.0.0.1:{port}: " + (
+        "Address already in use\n"
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,17 +42,35 @@ class LoopWebServer:
             timeout_graceful_shutdown=1,
         )
         self.host = host
+        self.requested_port = port
         self.server = _EmbeddedServer(config)
         self.task: asyncio.Task[None] | None = None
         self.port = 0
 
+    def _listen(self, port: int) -> socket.socket:
+        """Bind here, not in uvicorn (which exits the process when a bind fails)."""
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, port))
+            sock.listen(128)
+        except OSError as exc:
+            sock.close()
+            raise OSError(
+                f"{self.name}: cannot listen on {self.host}:{port}: {exc.strerror or exc}"
+            ) from None
+        sock.setblocking(False)
+        return sock
+
     async def start(self, timeout_s: float = 10.0) -> int:
-        self.task = asyncio.get_running_loop().create_task(self.server.serve())
+        sock = self._listen(self.requested_port)
+        self.task = asyncio.get_running_loop().create_task(self.server.serve(sockets=[sock]))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while not self.server.started:
             if self.task.done():
-                self.task.result()  # raises what stopped it (a port in use: OSError/SystemExit)
+                self.task.result()  # raises what stopped it
                 raise OSError(f"{self.name}: the web server on {self.host} did not start")
             if loop.time() > deadline:
                 raise OSError(f"{self.name}: the web server did not start in {timeout_s} s")
@@ -77,10 +96,7 @@ class LoopWebServer:
 
 
 async def start_server(app: Any, host: str, port: int, name: str) -> LoopWebServer:
-    """Start `app` on host:port; a port in use is an OSError naming the port."""
+    """Start `app` on host:port; a port in use is an OSError naming the host and port."""
     server = LoopWebServer(app, host, port, name)
-    try:
-        await server.start()
-    except SystemExit:  # uvicorn exits the process on a bind failure: not here
-        raise OSError(f"{name}: cannot listen on {host}:{port} (in use?)") from None
+    await server.start()
     return server
