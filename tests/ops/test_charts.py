@@ -33,6 +33,4 @@ def test_the_page_embeds_the_images_and_escapes_the_text(tmp_path):
     for name, image in images.items():
         assert (tmp_path / f"{name}.png").read_bytes() == image
         assert f"src='data:image/png;base64,{base64.b64encode(image).decode()}'" in page
-    assert page.endswith(
-        "<h2>Details</h2><pre>{&quot;x&quot;: &quot;&lt;y&gt;&quot;}</pre></body></html>"
-    )
+    assert page.endswith("<h2>Details</h2><pre>{&quot;x&quot;: &quot;&lt;y&gt;&quot;}</pre></body></html>")
