@@ -27,6 +27,8 @@ BENCHMARKS = {
                    "ITCH packet bytes -> FIX NewOrderSingle bytes through the engine"),
     "wire2wire": ("calarb.trading.wire2wire",
                   "ITCH packet on loopback multicast -> NewOrderSingle at a FIX acceptor"),
+    "scrape": ("calarb.ops.benchmark",
+               "tick to trade with /metrics scraped every 100 ms vs not scraped"),
 }  # fmt: skip
 BENCH_MODULES = tuple(dict.fromkeys(module for module, _ in BENCHMARKS.values()))
 

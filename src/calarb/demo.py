@@ -8,7 +8,8 @@
 2. Write the engine's configuration (configs/demo_engine.toml plus one [[venues]] table per
    venue and each pair's true hedge ratio) and run `LiveEngine` against the venues over
    real loopback multicast (ITCH 5.0 / MoldUDP64) and TCP (FIX 4.4), for `--duration`
-   seconds after the warm-up, with a status line on stderr about once a second.
+   seconds after the warm-up, with a status line on stderr about once a second, and the live
+   dashboard on (its URL and control token printed at start; `calarb.ops`).
 3. Stop: the engine cancels its open orders and logs out, then the child gets SIGTERM and is
    waited for. Print the figures and write the report folder (`summary.json`,
    `report.html` with plots, the effective configs, the venues' books and trades).
@@ -335,6 +336,8 @@ async def _trade(config, duration_s: float, progress: TextIO | None):
     live = LiveEngine(config)
     status = StatusLine(progress) if progress is not None else None
     await live.start()
+    if live.ops is not None:
+        live.ops.announce(progress or sys.stderr)  # the dashboard's URL and token
     try:
         try:
             await live.wait_ready(ENGINE_READY_TIMEOUT_S)
@@ -399,7 +402,7 @@ def run_demo(
         document = engine_document(user_engine, venues_document, venue_process)
         engine_path = report_dir / "engine.toml"
         engine_path.write_text(tomli_w.dumps(document))
-        config = load_config(engine_path)
+        config = load_config(engine_path).with_dashboard()
         install_uvloop()
         live, sampler = asyncio.run(_trade(config, duration_s, progress))
     finally:

@@ -26,7 +26,6 @@ from calarb.core.config_schema import (
     load_toml,
     validate,
 )
-
 from calarb.fix.limits import MAX_MESSAGE_SIZE, MAX_WRITE_BUFFER
 from calarb.fix.store import STORE_WINDOW
 

@@ -216,6 +216,13 @@ class LatencyRecorder:
         series.flush()
         return series.histogram
 
+    def order_histogram(self, stage: Stage) -> HdrHistogram:
+        """The HdrHistogram (ns) of a stage over the ticks that wrote an order (read-only
+        use: the metrics endpoint and the dashboard read it)."""
+        series = self._order_stages[stage]
+        series.flush()
+        return series.histogram
+
     def reset(self) -> None:
         for series in (*self._stages, *self._order_stages, self._tick_to_trade):
             series.length = 0

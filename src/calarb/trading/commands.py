@@ -30,6 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="print a status line to stderr every S seconds (0: never)",
     )  # fmt: skip
     run.add_argument("--log-level", default="WARNING")
+    run.add_argument(
+        "--dashboard", action="store_true", help="serve the live dashboard ([dashboard] table)"
+    )
     run.set_defaults(handler=_run)
 
     kill = subparsers.add_parser("kill", help="engage the kill switch of a running engine")
@@ -53,6 +56,8 @@ def _run(args: argparse.Namespace) -> int:
     if logging.getLogger().level > logging.INFO:  # connection failures show at the default
         logging.getLogger("calarb.fix").setLevel(logging.INFO)
     config = load_config(args.config)  # errors: one line from `calarb.cli.main`
+    if args.dashboard:
+        config = config.with_dashboard()
 
     def status(line: str) -> None:
         print(f"calarb run: {line}", file=sys.stderr, flush=True)

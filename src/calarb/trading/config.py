@@ -65,6 +65,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import msgspec
+
 from calarb.core import config_schema
 from calarb.core.config_schema import (
     FixedPort,
@@ -87,6 +89,14 @@ from calarb.model.hedge import EwmOlsHedge, KalmanHedge, OlsHedge, RollingOlsHed
 from calarb.model.live import PairModel
 from calarb.model.signal import SignalRules
 from calarb.model.spread import SpreadForm
+from calarb.ops.settings import TABLES as OPERATIONS_TABLES
+from calarb.ops.settings import (
+    AlertSettings,
+    DashboardSettings,
+    MetricsSettings,
+    OperationsSettings,
+    parse_operations,
+)
 from calarb.trading.orders import VenueFees
 from calarb.trading.risk import RiskLimits
 from calarb.trading.strategy import PairStrategyConfig
@@ -170,6 +180,7 @@ class FeedSchema(Schema, kw_only=True):
     retransmission_port: FixedPort
     session: str | None = None
     interface: IPv4Address = "127.0.0.1"
+    sources: list[str] | None = None  # accepted senders, "address" or "address:port"
 
 
 class FeesSchema(Schema, kw_only=True):
@@ -191,6 +202,10 @@ class RunFileSchema(Schema, kw_only=True):
     risk: RiskSchema = RiskSchema()
     pairs: list[PairSchema] = []
     venues: list[RunVenueSchema] = []
+    strategy: dict[str, Any] | None = None  # a `calarb.Strategy`: its class checks the rest
+    metrics: MetricsSettings = MetricsSettings()
+    dashboard: DashboardSettings = DashboardSettings()
+    alerts: AlertSettings = AlertSettings()
 
 
 def check_run_document(document: Mapping[str, Any], source: str | Path) -> None:
@@ -305,6 +320,13 @@ class RunConfig:
     source: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     strategy: StrategySettings | None = None  # a `calarb.Strategy` instead of the pairs
+    operations: OperationsSettings = OperationsSettings()  # [metrics], [dashboard], [alerts]
+
+    def with_dashboard(self) -> RunConfig:
+        """The same config with the dashboard on (`calarb run --dashboard`, the demo)."""
+        dashboard = msgspec.structs.replace(self.operations.dashboard, enabled=True)
+        operations = msgspec.structs.replace(self.operations, dashboard=dashboard)
+        return dataclasses.replace(self, operations=operations)
 
     def with_venue_ports(self, ports: Mapping[str, int]) -> RunConfig:
         """The same config with other FIX ports (tests that bind port 0)."""
@@ -391,8 +413,12 @@ def _venue(where: str, table: Mapping[str, Any], base: Path, source: Path | None
 def parse_config(document: Mapping[str, Any], base: Path, source: Path | None = None) -> RunConfig:
     """Build a RunConfig from a parsed TOML document (`base`: where relative paths start)."""
     check_keys(
-        "top level", document, {"engine", "risk", "pairs", "venues", "strategy"}, ConfigError
+        "top level",
+        document,
+        {"engine", "risk", "pairs", "venues", "strategy", *OPERATIONS_TABLES},
+        ConfigError,
     )
+    operations = parse_operations(document, str(source or "<config>"))
     engine = dict(document.get("engine", {}))
     check_keys("engine", engine, _ENGINE_KEYS, ConfigError)
     risk = dict(document.get("risk", {}))
@@ -435,6 +461,7 @@ def parse_config(document: Mapping[str, Any], base: Path, source: Path | None = 
         id_prefix=str(engine.get("id_prefix", "S")),
         source=source,
         strategy=strategy,
+        operations=operations,
     )
 
 

@@ -37,6 +37,7 @@ import logging
 import os
 import re
 import signal
+import sys
 import time
 from collections.abc import Callable
 from functools import partial
@@ -52,6 +53,7 @@ from calarb.fix.transport import FixInitiator, install_uvloop
 from calarb.itch.moldudp64 import MoldReceiver
 from calarb.itch.transport import MoldSubscriber
 from calarb.ops.latency import LatencyRecorder
+from calarb.ops.service import OpsService
 from calarb.trading.config import RunConfig, VenueSettings
 from calarb.trading.engine import Fill, TradingEngine
 from calarb.trading.fix_gateway import FixOrderGateway
@@ -255,6 +257,8 @@ class LiveEngine:
         self._wait_kinds: list[str] = []
         self._wait_logged_ns = 0
 
+        self.ops: OpsService | None = None  # metrics, alerts, dashboard, control (see start)
+
     # -- construction ----------------------------------------------------------------------
 
     def _build_engine(self) -> TradingEngine:
@@ -359,6 +363,8 @@ class LiveEngine:
         if self.config.pid_file is not None:
             self.config.pid_file.parent.mkdir(parents=True, exist_ok=True)
             self.config.pid_file.write_text(f"{os.getpid()}\n")
+        self.ops = OpsService(self, self.config.operations)
+        await self.ops.start()
         # Everything built so far lives for the run: out of the collector's sight, so a
         # collection walks only what the run allocates (what the tick2trade benchmark does).
         gc.collect()
@@ -496,6 +502,8 @@ class LiveEngine:
         for signum in self._signals:
             loop.remove_signal_handler(signum)
         self._signals.clear()
+        if self.ops is not None:
+            await self.ops.stop()
         engine = self.engine
         if cancel_open_orders and engine.oms.open_count:
             engine.start_reducing("stopping")
@@ -597,6 +605,8 @@ async def run_live(
     if status is not None and live.archived_journal is not None:
         status(f"new trading day: the last run's journal is now {live.archived_journal}")
     await live.start()
+    if live.ops is not None:
+        live.ops.announce(sys.stderr)
     try:
         await live.run(duration_s, status, status_interval_s)
     finally:

@@ -5,19 +5,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from functools import partial
+
+import msgspec
 
 from calarb.command_modules import positive_number
 
 
 def _run(args: argparse.Namespace) -> int:
+    from calarb.core.config_schema import ConfigError, load_toml
+    from calarb.ops.settings import parse_metrics
+    from calarb.ops.venue_metrics import venue_metrics
     from calarb.venue.config import VenuesConfig
     from calarb.venue.server import serve  # asyncio, sockets: only when the command runs
 
     config = VenuesConfig.load(args.config)  # errors: one line from `calarb.cli.main`
+    metrics = parse_metrics(load_toml(args.config), str(args.config))
+    if args.metrics_port is not None:
+        if not 0 <= args.metrics_port <= 65535:
+            raise ConfigError(f"--metrics-port {args.metrics_port} is not a port")
+        metrics = msgspec.structs.replace(metrics, port=args.metrics_port)
     if args.speed is not None:
         config = VenuesConfig(config.synthetic, config.venues, args.speed, config.linger_s)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    return asyncio.run(serve(config, args.duration, args.output))
+    attach = partial(venue_metrics, settings=metrics) if metrics.port else None
+    return asyncio.run(serve(config, args.duration, args.output, attach=attach))  # a port in
+    # use (FIX, feed, metrics) is one line from `calarb.cli.main`
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,4 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--speed", type=positive_number, default=None, help="simulated seconds per real second"
     )
+    parser.add_argument(
+        "--metrics-port", type=int, default=None,
+        help="serve Prometheus metrics on 127.0.0.1:PORT ([metrics] port; 0: off)",
+    )  # fmt: skip
     parser.set_defaults(handler=_run)

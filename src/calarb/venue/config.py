@@ -523,6 +523,7 @@ class VenuesConfig:
     @classmethod
     def _build(cls, document: Mapping[str, Any]) -> VenuesConfig:
         document = dict(document)
+        document.pop("metrics", None)  # [metrics]: checked by calarb.ops.settings (the command)
         if "synthetic" not in document:
             raise VenueConfigError("[synthetic] (the shared market) is required")
         try:

@@ -446,9 +446,12 @@ async def serve(
     duration_s: float | None = None,
     output_dir: str | Path | None = None,
     out: TextIO = sys.stdout,
+    attach: Callable[[VenueServer], contextlib.AbstractAsyncContextManager[dict]] | None = None,
 ) -> int:
     """`calarb venue`: print the true pair parameters and the venues' addresses (one JSON
-    object per line), then run until SIGINT/SIGTERM or `duration_s`."""
+    object per line), then run until SIGINT/SIGTERM or `duration_s`. `attach`: what runs
+    beside the venues while they trade (the command's metrics endpoint); the dict it gives
+    is printed as one more JSON line before `{"ready": true}`."""
     server = VenueServer(config, output_dir)
     print(config.synthetic.describe(), file=out)
     print(json.dumps({"true_parameters": config.synthetic.true_parameters()}), file=out)
@@ -459,8 +462,13 @@ async def serve(
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal_number, server.stop)
-    print(json.dumps({"ready": True, "speed": config.speed}), file=out, flush=True)
-    await server.run(duration_s)
+    async with contextlib.AsyncExitStack() as stack:
+        if attach is not None:
+            attached = await stack.enter_async_context(attach(server))
+            if attached:
+                print(json.dumps(attached), file=out)
+        print(json.dumps({"ready": True, "speed": config.speed}), file=out, flush=True)
+        await server.run(duration_s)
     summary = {
         "stopped": True,
         "venues": {
