@@ -217,6 +217,7 @@ class VenuesFileSchema(Schema, kw_only=True):
     venues: Annotated[list[VenueSchema], Meta(min_length=1)]
     speed: PositiveFloat = 1.0
     linger_s: NonNegativeFloat = 1.0
+    metrics: dict[str, Any] | None = None  # checked by calarb.ops.settings (`calarb venue`)
 
 
 def check_venue_addresses(document: Mapping[str, Any], source: str | Path) -> None:
