@@ -368,7 +368,7 @@ class VenueCollector(Collector):
             "calarb_venue_trades",
             "Executions at the venue (background traders included)",
             ["venue"],
-            (((v.name,), len(v.trades)) for v in venues),
+            (((v.name,), v.trade_count) for v in venues),
         )
         market = {v.name: v.market_data for v in venues if v.market_data is not None}
         for key, name, doc in (

@@ -75,7 +75,7 @@ class OperationsSettingsError(ConfigError):
 def _convert(name: str, table: Any, kind: type, source: str) -> Any:
     if not isinstance(table, Mapping):
         raise OperationsSettingsError(
-            f"{source}: [{name}]: expected a table, got {type(table).__name__}"
+            f"{source}: {name}: expected a table, got {type(table).__name__}"
         )
     return validate(dict(table), kind, source, where=name, error=OperationsSettingsError)
 
