@@ -35,7 +35,7 @@ cdef class OrderBook:
     cpdef bint replace_order(self, old_ref, new_ref, long long shares, long long price) except? -1
 
     @cython.locals(keys=list)
-    cdef bint _new_level(self, long long side, long long key, long long shares) except? -1
+    cdef bint _new_level(self, long long side, long long key, list level) except? -1
 
     @cython.locals(keys=list)
     cdef bint _drop_level(self, long long side, long long key) except? -1
