@@ -12,7 +12,7 @@ cdef extern from *:
     /* tuple.__new__(cls, fields) for a tuple subclass without its own fields (a NamedTuple),
        as CPython's tuple_subtype_new does it but without the Python-level call, and left
        untracked by the cycle collector (records._new_record says why that is safe). */
-    static PyObject *calarb_new_untracked_tuple(PyTypeObject *cls, PyObject *fields) {
+    static CYTHON_UNUSED PyObject *calarb_new_untracked_tuple(PyTypeObject *cls, PyObject *fields) {
         Py_ssize_t i, n = PyTuple_GET_SIZE(fields);
         PyObject *record = cls->tp_alloc(cls, n);
         if (record == NULL) return NULL;
