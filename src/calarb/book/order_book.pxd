@@ -8,6 +8,10 @@ cdef tuple _SIDES
 cdef long long _NO_BID_KEY, _NO_ASK_KEY
 
 
+@cython.locals(low=Py_ssize_t, high=Py_ssize_t, middle=Py_ssize_t, found="long long")
+cdef Py_ssize_t _key_index(list keys, long long key) except -1
+
+
 @cython.final
 cdef class OrderBook:
     cdef public object symbol, trading_state
