@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
+from struct import Struct
 
 import cython
 
@@ -70,14 +71,22 @@ _STAMP = HEADER_LENGTH - 6  # the 6-byte timestamp ends the header
 def _uint(view, pos: int, size: int) -> int:
     """The big-endian unsigned integer of `size` (<= 8) bytes at `pos` of `view`.
 
-    Compiled, a C loop over a typed memoryview; interpreted, one `int.from_bytes` (cheaper
-    there than a Python loop): the same read."""
+    Compiled, a C loop over a typed memoryview; interpreted, one precompiled `struct` read
+    (cheaper there than a Python loop or `int.from_bytes` of a slice): the same read."""
     if cython.compiled:
         value = 0
         for index in range(pos, pos + size):
             value = value << 8 | view[index]
         return value
-    return int.from_bytes(view[pos : pos + size], "big")
+    if size == 6:
+        high, low = _READ_6(view, pos)
+        return high << 32 | low
+    return _READERS[size](view, pos)[0]
+
+
+# Interpreted reads by field size (`_uint`): 2, 4 and 8 bytes; 6 is 2 + 4.
+_READERS = {2: Struct(">H").unpack_from, 4: Struct(">I").unpack_from, 8: Struct(">Q").unpack_from}
+_READ_6 = Struct(">HI").unpack_from
 
 
 _PREFIX = 2  # bytes of a frame's length prefix

@@ -8,6 +8,10 @@ cdef tuple _SIDES
 cdef long long _NO_BID_KEY, _NO_ASK_KEY
 
 
+@cython.locals(low=Py_ssize_t, high=Py_ssize_t, middle=Py_ssize_t, found="long long")
+cdef Py_ssize_t _key_index(list keys, long long key) except -1
+
+
 @cython.final
 cdef class OrderBook:
     cdef public object symbol, trading_state
@@ -35,7 +39,7 @@ cdef class OrderBook:
     cpdef bint replace_order(self, old_ref, new_ref, long long shares, long long price) except? -1
 
     @cython.locals(keys=list)
-    cdef bint _new_level(self, long long side, long long key, long long shares) except? -1
+    cdef bint _new_level(self, long long side, long long key, list level) except? -1
 
     @cython.locals(keys=list)
     cdef bint _drop_level(self, long long side, long long key) except? -1

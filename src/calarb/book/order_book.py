@@ -4,8 +4,10 @@ Layout, chosen for speed on the common case (activity at or near the touch):
 
 * A price is held as a *key*, ``price * side`` (``Side.BUY`` is +1, ``Side.SELL`` is -1), so
   on both sides a larger key is a better price, and bid keys (> 0) never meet ask keys (< 0).
-* ``_orders``: reference number -> ``[side, key, shares]``, a mutable list so partial
+* ``_orders``: reference number -> ``[side, key, shares, level]``, a mutable list so partial
   executions and cancels keep the order's place; dict insertion order is time priority.
+  ``level`` is the order's entry of ``_levels``, so removing or reducing an order needs no
+  second lookup.
 * ``_levels``: key -> ``[shares, orders]`` for both sides.
 * ``_keys[side]``: the side's keys in ascending order, so the best level is the *last*
   element: a new best level is an append, removing the best is a pop, and inserting near the
@@ -23,8 +25,10 @@ change and says whether the top of book may have moved: the fast path of `calarb
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from typing import NamedTuple
+
+import cython
 
 from calarb.core.events import BookLevel, TopOfBook
 from calarb.core.types import Side
@@ -38,6 +42,25 @@ _NO_BID_KEY = 0
 """The best bid key of an empty bid side: below every bid key (a positive price)."""
 _NO_ASK_KEY = -0x7FFFFFFFFFFFFFFF - 1  # -(2**63), the least int64 (spelt so C folds it)
 """The best ask key of an empty ask side: below every ask key (minus a price)."""
+
+
+def _key_index(keys: list[int], key: int) -> int:
+    """Where `key` is, or goes, in the ascending `keys` (`bisect_left`).
+
+    Compiled, a C binary search on the keys as C integers (cheaper than calling `bisect`
+    through the Python call protocol); interpreted, `bisect_left` itself."""
+    if cython.compiled:
+        low = 0
+        high = len(keys)
+        while low < high:
+            middle = (low + high) >> 1
+            found = keys[middle]
+            if found < key:
+                low = middle + 1
+            else:
+                high = middle
+        return low
+    return bisect_left(keys, key)
 
 
 class BookError(ValueError):
@@ -120,12 +143,14 @@ class OrderBook:
         if shares <= 0 or price <= 0:
             raise self._add_error(ref, s, price, shares)
         key = price * s
-        order = [s, key, shares]
+        order = [s, key, shares, None]
         if self._orders.setdefault(ref, order) is not order:
             raise self._add_error(ref, s, price, shares)
-        level = self._levels.get(key)
+        level = self._levels.get(order[1])  # order[1]: the key as the int already built
         if level is None:
-            return self._new_level(s, key, shares)
+            level = order[3] = [shares, 1]
+            return self._new_level(s, key, level)
+        order[3] = level
         level[0] += shares
         level[1] += 1
         return key == (self._best_bid_key if key > 0 else self._best_ask_key)
@@ -136,8 +161,7 @@ class OrderBook:
         order = self._orders.get(ref)
         if order is None or shares <= 0 or shares > order[2]:
             raise self._reduce_error(ref, order, shares, "executed", "execution")
-        side, key, left = order
-        level = self._levels[key]
+        side, key, left, level = order
         if shares == left:
             del self._orders[ref]
             if level[1] == 1:
@@ -161,8 +185,7 @@ class OrderBook:
         order = self._orders.pop(ref, None)
         if order is None:
             raise UnknownOrderError(self.symbol, ref, "deleted but not in the book")
-        side, key, shares = order
-        level = self._levels[key]
+        side, key, shares, level = order
         if level[1] == 1:
             return self._drop_level(side, key)
         level[0] -= shares
@@ -179,21 +202,22 @@ class OrderBook:
             error = self._replace_error(old_ref, order, new_ref, shares, price)
             if error is not None:
                 raise error
-        side, old_key, old_shares = order
+        side, old_key, old_shares, level = order
         del orders[old_ref]
         levels = self._levels
-        level = levels[old_key]
         if level[1] == 1:
             self._drop_level(side, old_key)
         else:
             level[0] -= old_shares
             level[1] -= 1
         key = price * side
-        orders[new_ref] = [side, key, shares]
-        level = levels.get(key)
+        order = orders[new_ref] = [side, key, shares, None]
+        level = levels.get(order[1])
         if level is None:
-            self._new_level(side, key, shares)
+            level = order[3] = [shares, 1]
+            self._new_level(side, key, level)
         else:
+            order[3] = level
             level[0] += shares
             level[1] += 1
         if old_key > key:
@@ -226,8 +250,9 @@ class OrderBook:
 
     # The two structural changes of a side; each returns whether `key` is (was) the best.
 
-    def _new_level(self, side: int, key: int, shares: int) -> bool:
-        self._levels[key] = [shares, 1]
+    def _new_level(self, side: int, key: int, level: list[int]) -> bool:
+        """`level`: the new level's entry, ``[shares, 1]``."""
+        self._levels[key] = level
         keys = self._keys[side]
         if side == 1:
             if key > self._best_bid_key:
@@ -238,7 +263,7 @@ class OrderBook:
             keys.append(key)
             self._best_ask_key = key
             return True
-        insort(keys, key)
+        keys.insert(_key_index(keys, key), key)
         return False
 
     def _drop_level(self, side: int, key: int) -> bool:
@@ -253,7 +278,7 @@ class OrderBook:
             keys.pop()
             self._best_ask_key = keys[-1] if keys else _NO_ASK_KEY
             return True
-        del keys[bisect_left(keys, key)]
+        del keys[_key_index(keys, key)]
         return False
 
     # The errors of refused changes, checked in the order the rules are listed.
@@ -312,14 +337,14 @@ class OrderBook:
         order = self._orders.get(ref)
         if order is None:
             return None
-        side, key, shares = order
+        side, key, shares, _ = order
         return RestingOrder(ref, _SIDES[side], key * side, shares)
 
     def orders(self) -> list[RestingOrder]:
         """Every live order, oldest first (so in time priority within each level)."""
         return [
             RestingOrder(ref, _SIDES[side], key * side, shares)
-            for ref, (side, key, shares) in self._orders.items()
+            for ref, (side, key, shares, _) in self._orders.items()
         ]
 
     def queue(self, side: Side, price: int) -> list[int]:
@@ -433,7 +458,9 @@ class OrderBook:
     def check_invariants(self) -> None:
         """Recompute every level from the orders and compare (for tests and audits)."""
         expected: dict[int, list[int]] = {}
-        for ref, (side, key, shares) in self._orders.items():
+        for ref, (side, key, shares, level) in self._orders.items():
+            if level is not self._levels.get(key):
+                raise AssertionError(f"{self.symbol}: order {ref} is not linked to its level")
             if shares <= 0 or side not in (1, -1) or key * side <= 0:
                 raise AssertionError(
                     f"{self.symbol}: order {ref} is malformed: {side, key, shares}"

@@ -47,6 +47,10 @@ _TAG_TEXT: list[bytes] = [b"%d" % tag for tag in range(10000)]
 # Tags the fast decode path accepts (1 at their index): 1..9999 that are not data lengths.
 _ORDINARY_TAG = bytes(0 if tag == 0 or tag in DATA_FIELDS else 1 for tag in range(10000))
 _TAG_KEYS: dict[bytes, int] = {b"%d=" % tag: tag for tag in range(1, 10000)}
+# "tag=" -> the shared `_TAG_TEXT` key, for the tags `_ORDINARY_TAG` admits (interpreted scan).
+_ORDINARY_KEYS: dict[bytes, bytes] = {
+    b"%d=" % tag: _TAG_TEXT[tag] for tag in range(1, 10000) if _ORDINARY_TAG[tag]
+}
 
 DEFAULT_MAX_MESSAGE_SIZE = 1 << 20
 
@@ -233,6 +237,28 @@ def _scan(raw: bytes) -> list | None:
     size = len(raw)
     if size < 2 or raw[size - 1] != 1:
         return None
+    if not cython.compiled:
+        # Interpreted, the byte loop below costs a bytecode per byte: the same rules, checked
+        # with C string methods. A '=' count equal to the field count, with each field's
+        # "tag=" a key of `_ORDINARY_KEYS` (one '=' each), leaves no '=' in a value.
+        parts = raw[:-1].split(b"\x01")
+        count = len(parts)
+        if count < 4 or raw.count(b"=") != count:
+            return None
+        fields = [part.partition(b"=") for part in parts]
+        try:
+            by_text = {_ORDINARY_KEYS[t + s]: v for t, s, v in fields}
+        except KeyError:
+            return None
+        if len(by_text) != count:
+            return None
+        tag_of = _TAG_KEYS
+        first, second, third, last = fields[0], fields[1], fields[2], fields[-1]
+        return [
+            by_text, first[2], second[2], last[2],
+            [tag_of[first[0] + b"="], tag_of[second[0] + b"="], tag_of[third[0] + b"="]],
+            tag_of[last[0] + b"="],
+        ]  # fmt: skip
     tag_texts = _TAG_TEXT
     ordinary = _ORDINARY_TAG
     by_text = {}

@@ -3,9 +3,21 @@ cimport cython
 
 from calarb.venue.orders cimport Order
 from calarb.venue.price_levels cimport Book, BookSide, Level
+from calarb.venue.records cimport (
+    added_event,
+    cancelled_report,
+    deleted_event,
+    execution_event,
+    fill_report,
+    live_status,
+    new_report,
+    replaced_report,
+)
 
 cdef object _BUY, _SELL, _MARKET, _LIMIT, _DAY, _IOC, _FOK, _ST_REJECTED, _ADDED, _REMOVED
 cdef object _CANCEL_RESTING, _CANCEL_INCOMING
+cdef object _REQUESTED, _SELF_MATCH, _NO_LIQUIDITY, _IMMEDIATE_OR_CANCEL, _FILL_OR_KILL
+cdef object _RESPONSE_TO_REPLACE
 cdef long long _NO_LIMIT
 
 

@@ -63,6 +63,14 @@ _ADDED = Liquidity.ADDED
 _REMOVED = Liquidity.REMOVED
 _CANCEL_RESTING = SelfMatchPolicy.CANCEL_RESTING
 _CANCEL_INCOMING = SelfMatchPolicy.CANCEL_INCOMING
+# Enum members read on the hot path: a module constant, not an attribute of the Enum class
+# (whose metaclass makes each such read slow).
+_REQUESTED = CancelReason.REQUESTED
+_SELF_MATCH = CancelReason.SELF_MATCH
+_NO_LIQUIDITY = CancelReason.NO_LIQUIDITY
+_IMMEDIATE_OR_CANCEL = CancelReason.IMMEDIATE_OR_CANCEL
+_FILL_OR_KILL = CancelReason.FILL_OR_KILL
+_RESPONSE_TO_REPLACE = CancelRejectResponseTo.REPLACE
 _NO_LIMIT = -(1 << 62)  # limit key of a market order: every level qualifies
 
 
@@ -220,7 +228,7 @@ class MatchingEngine:
         if client_order_id:
             orig_client_order_id = order.client_order_id
             order.client_order_id = client_order_id
-        self._announce_cancel(order, timestamp_ns, CancelReason.REQUESTED, orig_client_order_id)
+        self._announce_cancel(order, timestamp_ns, _REQUESTED, orig_client_order_id)
         return True
 
     def replace(
@@ -242,7 +250,7 @@ class MatchingEngine:
         as an incoming order and its remainder rests as a new order (ITCH A).
         """
         order = self._orders.get(order_id)
-        response_to = CancelRejectResponseTo.REPLACE
+        response_to = _RESPONSE_TO_REPLACE
         if order is None or order.participant != participant:
             self._reject_cancel(
                 timestamp_ns, participant, client_order_id, order_id, response_to,
@@ -384,22 +392,22 @@ class MatchingEngine:
             if order.time_in_force is _FOK and not opposite.fillable(
                 order, limit_key, self.self_match_policy(order.participant) is _CANCEL_RESTING
             ):
-                self._cancel_incoming(order, timestamp_ns, CancelReason.FILL_OR_KILL)
+                self._cancel_incoming(order, timestamp_ns, _FILL_OR_KILL)
                 return
             stopped = self._match(opposite, order, limit_key, timestamp_ns)
         if not order.leaves:
             return
         if stopped:
-            reason = CancelReason.SELF_MATCH
+            reason = _SELF_MATCH
         elif order.order_type is _MARKET:
-            reason = CancelReason.NO_LIQUIDITY
+            reason = _NO_LIQUIDITY
         elif order.time_in_force is _DAY:
             self._rest(book, order, timestamp_ns)
             return
         elif order.time_in_force is _IOC:
-            reason = CancelReason.IMMEDIATE_OR_CANCEL
+            reason = _IMMEDIATE_OR_CANCEL
         else:
-            reason = CancelReason.FILL_OR_KILL
+            reason = _FILL_OR_KILL
         self._cancel_incoming(order, timestamp_ns, reason)
 
     def _match(
@@ -439,7 +447,7 @@ class MatchingEngine:
                     level.live -= 1
                     del self._orders[resting.order_id]
                     resting.leaves = 0
-                    self._announce_cancel(resting, timestamp_ns, CancelReason.SELF_MATCH, "")
+                    self._announce_cancel(resting, timestamp_ns, _SELF_MATCH, "")
                 if policy is not _CANCEL_RESTING:
                     return True
                 continue

@@ -3,11 +3,14 @@
 data (calarb.venue.orders). One function per kind, so the engine's methods stay short and the
 field order of each 25-field report is written once.
 
-Hot-path records are built with `tuple.__new__` (a NamedTuple without its Python-level
-`__new__`); the rare ones (rejects) through their constructors.
+Hot-path records are built by `_new_record` (`tuple.__new__`: a NamedTuple without its
+Python-level `__new__`, untracked by the cycle collector when compiled); the rare ones
+(rejects) through their constructors.
 """
 
 from __future__ import annotations
+
+import cython
 
 from calarb.core.order_events import CancelReject, ExecutionReport
 from calarb.core.orders import ExecType, Liquidity
@@ -36,7 +39,17 @@ _ST_CANCELED = OrdStatus.CANCELED
 _ST_REJECTED = OrdStatus.REJECTED
 _NO_FILL = Liquidity.UNKNOWN
 _CANCEL_TEXT = {reason: reason.value for reason in CancelReason}  # Enum.value is slow to read
-_new_record = tuple.__new__
+
+
+def _new_record(cls: type, fields: tuple) -> tuple:
+    """`cls` (a NamedTuple) holding `fields`, built without its Python-level `__new__`.
+
+    Compiled, the record is also taken off the cycle collector's lists: it holds only
+    immutable values (str, int, enum, None), so it can be in no cycle, and the collector
+    otherwise walks every field of every report still waiting to be drained."""
+    if cython.compiled:
+        return new_untracked_tuple(cls, fields)  # noqa: F821 (records.pxd, compiled only)
+    return tuple.__new__(cls, fields)
 
 
 def avg_px(cum_notional: int, cum_qty: int) -> int:
