@@ -91,6 +91,7 @@ class OptionsRunResult:
     fee_per_contract: int
     source: str
     venue: dict = field(default_factory=dict)
+    fix_sent: list[bytes] = field(default_factory=list)  # paper run: the FIX messages we sent
 
     @property
     def orders(self) -> list[tuple]:
@@ -228,6 +229,7 @@ class Transport(Protocol):
     async def settle(self, oms: OrderManager) -> None: ...
     async def finish(self, now_ns: int) -> dict: ...
     async def close(self) -> None: ...
+    def sent_messages(self) -> list[bytes]: ...
 
 
 def build_engine(config: OptionsRunConfig, feeds: TraderFeeds, transport: Transport
@@ -257,28 +259,35 @@ async def run_options(config: OptionsRunConfig, transport_factory, source: str) 
         market, feeds, options_publisher, equity_publisher
     )
     try:
-        clock = transport.clock
         await transport.start_of_day(market.now_ns)
         engine, strategy, risk = build_engine(config, feeds, transport)
         steps = math.ceil(config.seconds * 1e9 / config.market.step_ns)
         for _ in range(steps):
-            events = market.engine.take_book_events()
-            options_events, equity_events = split_events(events, options_publisher)
-            now = market.now_ns
-            clock.advance_to(now)
-            await transport.publish(options_events, equity_events)
-            engine.on_timer(now)
-            await transport.settle(engine.oms)
-            risk.observe_delta(strategy.book_delta())
-            market.step()
-            if not transport.owns_reports:
-                market.engine.take_reports()  # the makers' reports: nobody reads them
+            await run_step(market, transport, options_publisher, engine, strategy)
         venue = await transport.finish(market.now_ns)
+        sent = transport.sent_messages()
     finally:
         await transport.close()
     return OptionsRunResult(
-        strategy, engine, risk, market.plants, config.fee_per_contract, source, venue
+        strategy, engine, risk, market.plants, config.fee_per_contract, source, venue, sent
     )
+
+
+async def run_step(market: OptionsMarket, transport: Transport,
+                   options_publisher: OptionsItchPublisher, engine: TradingEngine,
+                   strategy: OptionsCalibrationStrategy) -> None:  # fmt: skip
+    """One step of the loop (the module docstring's 1-3)."""
+    events = market.engine.take_book_events()
+    options_events, equity_events = split_events(events, options_publisher)
+    now = market.now_ns
+    transport.clock.advance_to(now)
+    await transport.publish(options_events, equity_events)
+    engine.on_timer(now)
+    await transport.settle(engine.oms)
+    strategy.risk.observe_delta(strategy.book_delta())
+    market.step()
+    if not transport.owns_reports:
+        market.engine.take_reports()  # the makers' reports: nobody reads them
 
 
 class LockstepVenueGateway:
@@ -365,6 +374,9 @@ class InProcessTransport:
 
     async def close(self) -> None:
         return None
+
+    def sent_messages(self) -> list[bytes]:
+        return []  # no wire
 
 
 def run_options_backtest(config: OptionsRunConfig) -> OptionsRunResult:

@@ -39,8 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from calarb.core.events import TopOfBook
-from calarb.core.orders import OrderPurpose, TimeInForce
 from calarb.core.option_contract import CONTRACT_MULTIPLIER, OptionContract
+from calarb.core.orders import OrderPurpose, TimeInForce
 from calarb.core.types import PRICE_SCALE, Side
 from calarb.options.black import black_greeks, black_price
 from calarb.options.implied import implied_vol
