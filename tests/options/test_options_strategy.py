@@ -141,4 +141,3 @@ def test_risk_gate_limits():
     assert sum(gate.refused.values()) == 6
     with pytest.raises(ValueError, match="max_delta_shares"):
         OptionsRiskLimits(max_delta_shares=0)
-
