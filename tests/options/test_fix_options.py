@@ -12,7 +12,13 @@ from calarb.core.types import Side
 from calarb.fix.codec import decode, frame
 from calarb.fix.errors import MessageRejected
 from calarb.fix.messages import decode_order_request
-from calarb.fix.messages.options import encode_option_order, option_contract_from_fix, option_order
+from calarb.fix.messages.options import (
+    encode_option_order,
+    instrument_fields,
+    option_contract_from_fix,
+    option_order,
+)
+from calarb.fix.messages.orders import encode_new_order_single
 
 CONTRACT = OptionContract("SYNTH", dt.date(2026, 2, 4), "P", 955_000)
 T = 1_767_605_400_000_000_000
@@ -67,3 +73,17 @@ def test_an_equity_order_has_no_option_block():
     assert (
         option_contract_from_fix(message(b"11=e1\x0138=100\x0140=1\x0154=1\x0155=AAA\x01")) is None
     )
+
+
+def test_instrument_fields_by_symbol_for_the_engines_gateway():
+    """What the engine's FixOrderGateway appends to a NewOrderSingle: the block for an OCC
+    symbol (read back by the venue as the same contract), nothing for anything else."""
+    block = instrument_fields(CONTRACT.symbol)
+    assert block == b"167=OPT\x01200=202602\x01201=0\x01202=95.5\x01541=20260204\x01"
+    body = encode_new_order_single(
+        b"o1", CONTRACT.symbol.encode(), Side.BUY, 5, 12_300, b"20260105-09:30:00.000", b"3"
+    )
+    assert option_contract_from_fix(message(body + block)) == CONTRACT
+    assert instrument_fields("AAA") == b""
+    assert instrument_fields("SYNTH 260204X00095500") == b""  # OCC length, not an option
+    assert instrument_fields("SYNTH 261304P00095500") == b""  # month 13

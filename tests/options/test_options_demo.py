@@ -42,4 +42,6 @@ def test_demo_options_refuses_a_bad_duration():
         capture_output=True, text=True, timeout=60, env=env,
     )  # fmt: skip
     assert done.returncode == 2
-    assert done.stderr.strip() == "calarb demo --options: --duration must be positive"
+    assert done.stderr.strip() == (
+        "calarb demo: argument --duration: -1 must be a positive number (see calarb demo --help)"
+    )

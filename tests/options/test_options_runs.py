@@ -1,7 +1,8 @@
-"""The options strategy against the simulator: in the backtest it trades the planted
-mispricings at a profit net of fees on several seeds, with its delta within the limit; the
-paper run over loopback (FIX 4.4 option orders, ITTO and ITCH 5.0 over MoldUDP64 multicast,
-lock-step) sends the same orders and gets the same fills."""
+"""The options strategy, run by the trading engine, against the simulator: in the backtest it
+trades the planted mispricings at a profit net of fees on several seeds, with its delta within
+the limit; the paper run over loopback (the engine's FixOrderGateway writing FIX 4.4 option
+orders, ITTO and ITCH 5.0 over MoldUDP64 multicast, lock-step) sends the same orders and gets
+the same fills."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 from calarb.backtest.options_market import OptionsMarketConfig
 from calarb.backtest.options_paper import run_options_paper
 from calarb.backtest.options_run import OptionsRunConfig, run_options_backtest
+from calarb.fix.codec import decode
+from calarb.fix.messages.options import option_contract_from_fix
 
 
 def config(seed: int, seconds: float = 40.0) -> OptionsRunConfig:
@@ -33,6 +36,11 @@ def test_backtest_trades_the_planted_mispricings_at_a_profit(seed):
     assert summary["worst_abs_delta_shares"] <= result.risk.limits.max_delta_shares
     assert summary["worst_abs_delta_shares"] <= 2 * result.strategy.config.hedge_band_shares
     assert summary["hedge_fills"] >= 1
+    # the engine's books agree: every order went through its gate and OMS, all filled or done
+    engine = result.engine
+    assert engine.orders_sent == len(result.orders) == engine.intents
+    assert engine.oms.open_count == 0 and not engine.oms.anomalies
+    assert len(engine.fills) == summary["option_fills"] + summary["hedge_fills"]
 
 
 @pytest.mark.network
@@ -45,22 +53,29 @@ def test_paper_run_over_loopback_matches_the_backtest():
     assert paper.reports == backtest.reports
     assert paper.pnl == backtest.pnl > 0
     venue = paper.summary()
-    assert venue["fix_orders_sent"] == len(paper.orders) and venue["fix_errors"] == []
+    assert venue["fix_orders_sent"] == len(paper.orders)
+    assert venue["fix_errors"] == 0 and venue["fix_rejects"] == 0
     assert venue["options_messages"] == backtest.summary()["options_messages"]
+    # what went over the wire: each option order's instrument block agrees with its OCC
+    # symbol (the venue's own check), the hedges carry none
+    sent = [decode(raw) for raw in paper.fix_sent if decode(raw).msg_type == b"D"]
+    assert len(sent) == len(paper.orders)
+    for message in sent:
+        symbol = message.get(55).decode()
+        contract = option_contract_from_fix(message)
+        if symbol == "SYNTH":
+            assert contract is None and message.get(167) is None
+        else:
+            assert contract is not None and contract.symbol == symbol
+            assert message.get(167) == b"OPT" and message.get(201) in (b"0", b"1")
 
 
 def test_trader_feeds_refuse_hostile_messages_with_one_line_each_and_go_on():
     from calarb.backtest.options_run import TraderFeeds
     from calarb.itch.options_codec import encode_options_message
     from calarb.itch.options_messages import AddQuoteLong, OptionsDirectory
-    from calarb.trading.options_risk import OptionsRiskGate, OptionsRiskLimits
-    from calarb.trading.options_strategy import OptionsCalibrationStrategy
 
-    run = config(1)
-    strategy = OptionsCalibrationStrategy(
-        run.strategy_config(), OptionsRiskGate(OptionsRiskLimits())
-    )
-    feeds = TraderFeeds(strategy)
+    feeds = TraderFeeds()
     directory = OptionsDirectory(
         0, 1, 9, "SYNTH", 26, 3, 6, 1_000_000, "C", 1, "SYNTH", "N", "Y", "E"
     )
@@ -76,7 +91,8 @@ def test_trader_feeds_refuse_hostile_messages_with_one_line_each_and_go_on():
     assert "unknown ITTO message type byte 0x5a" in feeds.errors[1]
     assert "unknown option_id 77" in feeds.errors[2]
     assert all("\n" not in line for line in feeds.errors)
-    (top,) = strategy.tops.values()
+    assert [c.symbol for c in feeds.listed] == ["SYNTH 260306C00100000"]
+    (top,) = feeds.waiting.values()  # for the engine, once it is built
     assert (top.bid_price, top.ask_price) == (30_000, 31_000)
 
 
@@ -86,28 +102,28 @@ def test_a_bad_option_order_over_tcp_gets_a_reject_naming_the_tag_and_trading_go
 
     from calarb.backtest.options_market import OptionsMarket
     from calarb.backtest.options_paper import LoopbackTransport
-    from calarb.backtest.options_run import TraderFeeds
+    from calarb.backtest.options_run import VENUE, TraderFeeds, build_engine
+    from calarb.core.option_contract import parse_occ_symbol
+    from calarb.core.order_events import VenueOrder
+    from calarb.core.orders import OrdType, TimeInForce
     from calarb.core.types import Side
     from calarb.fix.messages.options import encode_option_order, option_order
-    from calarb.trading.options_risk import OptionsRiskGate, OptionsRiskLimits
-    from calarb.trading.options_strategy import OptionsCalibrationStrategy, OptionsOrder
     from calarb.venue.itch_publisher import ItchPublisher
     from calarb.venue.options_publisher import OptionsItchPublisher
 
     async def scenario():
         run = config(1)
         market = OptionsMarket(run.market)
-        strategy = OptionsCalibrationStrategy(
-            run.strategy_config(), OptionsRiskGate(OptionsRiskLimits())
-        )
-        feeds = TraderFeeds(strategy)
+        feeds = TraderFeeds()
+        publisher = OptionsItchPublisher(market.symbols)
         transport = await LoopbackTransport.create(
-            market, feeds, OptionsItchPublisher(market.symbols), ItchPublisher([market.underlying])
+            market, feeds, publisher, ItchPublisher([market.underlying])
         )
         try:
             await transport.start_of_day(market.now_ns)
+            engine, _strategy, _risk = build_engine(run, feeds, transport)
             symbol = market.symbols[7]
-            contract = transport.gateway.contracts[symbol]
+            contract = parse_occ_symbol(symbol)
             body = encode_option_order(
                 option_order("bad1", contract, Side.BUY, 1, 10_000, market.now_ns, "3")
             )
@@ -118,12 +134,17 @@ def test_a_bad_option_order_over_tcp_gets_a_reject_naming_the_tag_and_trading_go
                 await asyncio.sleep(0.005)
             (reject,) = transport.rejects
             assert (reject.get(371), reject.get(372), reject.get(373)) == (b"202", b"D", b"5")
+            # the engine's own order entry goes on: an option order through its OMS and
+            # FixOrderGateway is filled
             top = market.engine.top_of_book(symbol)
-            reports = await transport.execute(
-                [("good1", OptionsOrder(symbol, Side.BUY, 1, top.ask_price, "entry"))],
-                market.now_ns,
-            )
-            assert reports[-1].cum_qty == 1 and reports[-1].symbol == symbol
+            order = VenueOrder("good1", "good1", VENUE, symbol, Side.BUY, 1, top.ask_price,
+                               OrdType.LIMIT, TimeInForce.IOC)  # fmt: skip
+            engine.oms.submit(order, market.now_ns)
+            transport.gateway.send_new_order(order, market.now_ns)
+            await transport.settle(engine.oms)
+            record = engine.oms.order("good1")
+            assert record.cum_qty == 1 and record.symbol == symbol
+            assert engine.portfolio.quantity(symbol) == 1
         finally:
             await transport.close()
 

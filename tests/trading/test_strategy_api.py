@@ -156,7 +156,10 @@ def test_run_config_names_a_strategy_class(tmp_path):
 
 def test_backtest_command_with_a_bad_strategy_class_is_one_line_and_exit_2(tmp_path):
     config = tmp_path / "bad.toml"
-    config.write_text('[strategy]\nclass = "nowhere.py:Nothing"\n[synthetic]\nseconds = 5\n')
+    config.write_text(
+        '[strategy]\nclass = "nowhere.py:Nothing"\n[synthetic]\nseconds = 5\n'
+        '[[synthetic.symbols]]\nsymbol = "AAA"\nstart_price = 40.0\ndaily_volatility = 0.3\n'
+    )
     done = subprocess.run(
         [sys.executable, "-m", "calarb.cli", "backtest", "--data", "synthetic",
          "--config", str(config)],

@@ -2,8 +2,10 @@
 
 The options simulator (Heston underlying, makers quoting an SSVI surface with noise, planted
 mispricings) is published as ITTO 4.0 (options) and ITCH 5.0 (underlying) over MoldUDP64
-multicast on 127.0.0.1; the strategy recalibrates its surface from that stream, trades the
-deviations through FIX 4.4 option orders over TCP, and hedges its delta with the underlying.
+multicast on 127.0.0.1; the strategy, run by the trading engine (its risk gate, router, OMS
+and portfolio), recalibrates its surface from that stream, trades the deviations through the
+engine's FIX gateway as FIX 4.4 option orders over TCP, and hedges its delta with the
+underlying.
 The same market is then backtested in-process, and the demo shows both runs side by side
 (same orders, same fills: the parity check) and writes `summary.json` to the report folder.
 """
@@ -52,7 +54,8 @@ def run_options_demo(duration_s: float, seed: int, report: Path | None) -> dict:
         ],  # fmt: skip
     }
     summary["clean"] = bool(
-        summary["same_orders"] and summary["same_fills"] and not paper.summary()["fix_errors"]
+        summary["same_orders"] and summary["same_fills"]
+        and not paper.summary()["fix_errors"] and not paper.summary()["fix_rejects"]
         and paper.risk.worst_abs_delta <= paper.risk.limits.max_delta_shares
     )  # fmt: skip
     if report is not None:
@@ -71,6 +74,9 @@ def format_options_summary(summary: dict) -> str:
         f"  P&L net of fees {paper['pnl']:.2f} (fees {paper['fees']:.2f})",
         f"  worst |delta| {paper['worst_abs_delta_shares']} shares (limit "
         f"{paper['delta_limit_shares']:.0f}), surface fits {paper['surface_fits']}",
+        f"  engine: {paper['engine_orders_sent']} orders through its risk gate, router and OMS, "
+        f"rejects {paper['engine_rejects'] or 'none'}; options limits refused "
+        f"{paper['risk_refused'] or 'none'}",
         f"  feeds: {paper['options_messages']} ITTO + {paper['equity_messages']} ITCH messages, "
         f"{paper['feed_gaps']} gaps; FIX orders {paper['fix_orders_sent']}, "
         f"reports {paper['fix_reports']}",

@@ -1,14 +1,17 @@
-"""The options paper run: the strategy against the options simulator over real loopback
-sockets, in lock-step with the market, so that it sends the same orders as the backtest.
+"""The options paper run: the engine with the options strategy against the options simulator
+over real loopback sockets, in lock-step with the market, so that it sends the same orders as
+the backtest.
 
 The venue side: the simulator's `MatchingEngine` behind a `VenueGateway` on a `FixAcceptor`
 (FIX 4.4 over TCP on 127.0.0.1), and two MoldUDP64 multicast feeds through `VenueMarketData`:
 options on ITTO 4.0 (`OptionsItchPublisher`), the underlying on ITCH 5.0. The trader side: a
-`FixInitiator` with an `OptionsFixGateway`, and a `MoldSubscriber` per feed handing each
-message's bytes to `TraderFeeds`. Lock-step (the loop is `calarb.backtest.options_run`'s):
-after publishing, the run waits until both subscribers have delivered every message sent;
-after sending orders, until each has its final ExecutionReport. The simulated clock of the
-venue's gateway follows the market's time. So socket timing never changes what happens.
+`FixInitiator` with the engine's own `FixOrderGateway` (which writes an option order's
+instrument block, SecurityType/PutOrCall/StrikePrice/MaturityDate, from its OCC symbol), and
+a `MoldSubscriber` per feed handing each message's bytes to `TraderFeeds`. Lock-step (the
+loop is `calarb.backtest.options_run`'s): after publishing, the run waits until both
+subscribers have delivered every message sent; after the engine's orders, until the OMS has
+none open (every IOC has its final ExecutionReport). The simulated clock of both sides
+follows the market's time. So socket timing never changes what happens.
 """
 
 from __future__ import annotations
@@ -17,23 +20,22 @@ import asyncio
 
 from calarb.backtest.options_market import OptionsMarket
 from calarb.backtest.options_run import (
-    _DONE,
     PARTICIPANT,
+    VENUE,
     OptionsRunConfig,
     OptionsRunResult,
     TraderFeeds,
     run_options,
 )
 from calarb.core.clock import SimulatedClock
-from calarb.core.order_events import ExecutionReport
 from calarb.fix.codec import FixMessage
 from calarb.fix.config import settings_from_mapping
 from calarb.fix.events import RejectReceived
 from calarb.fix.transport import FixAcceptor, FixInitiator
 from calarb.itch.moldudp64 import MoldReceiver
 from calarb.itch.transport import MoldSubscriber, fresh_multicast_address
-from calarb.trading.options_gateway import OptionsFixGateway
-from calarb.trading.options_strategy import OptionsOrder
+from calarb.trading.fix_gateway import FixOrderGateway
+from calarb.trading.oms import OrderManager
 from calarb.venue.config import ParticipantConfig
 from calarb.venue.gateway import VenueGateway, acceptor_settings
 from calarb.venue.itch_publisher import ItchPublisher
@@ -41,7 +43,6 @@ from calarb.venue.market_data import MarketDataConfig, VenueMarketData
 from calarb.venue.options_publisher import OptionsItchPublisher
 from calarb.venue.orders import BookEvent
 
-VENUE = "OPTV"
 _HEARTBEAT_S = 86_400
 
 
@@ -62,10 +63,9 @@ class LoopbackTransport:
         self.feeds = feeds
         self.timeout_s = timeout_s
         self.clock = SimulatedClock(market.now_ns)
-        self.reports: list[ExecutionReport] = []
         self.acceptor: FixAcceptor | None = None
         self.initiator: FixInitiator | None = None
-        self.gateway: OptionsFixGateway | None = None
+        self.gateway: FixOrderGateway | None = None
         self.venue_gateway: VenueGateway | None = None
         self.options_md: VenueMarketData | None = None
         self.equity_md: VenueMarketData | None = None
@@ -132,23 +132,21 @@ class LoopbackTransport:
             "HeartBtInt": _HEARTBEAT_S, "Username": "calarb", "Password": "paper",
         })  # fmt: skip
         self.initiator = FixInitiator(settings, clock=clock, on_event=self._on_session_event)
-        self.gateway = OptionsFixGateway(
-            VENUE, self.initiator.session, self.initiator.flush, clock, self.reports.append
-        )
-        self.initiator.session.application = self.gateway
+        self.gateway = FixOrderGateway(VENUE, self.initiator.session, self.initiator.flush, clock)
         self.initiator.start()
         await self.initiator.wait_logged_on(self.timeout_s)
 
     def _on_session_event(self, session, event) -> None:
         if isinstance(event, RejectReceived):
             self.rejects.append(event.message)
+        if self.gateway is not None:
+            self.gateway.on_session_event(event)
 
     async def start_of_day(self, now_ns: int) -> None:
         self.clock.advance_to(now_ns)
         self.options_md.start_of_day(now_ns)
         self.equity_md.start_of_day(now_ns)
         await self._delivered()
-        self.gateway.contracts = dict(self.feeds.options_book.contracts_by_symbol())
 
     async def publish(self, options: list[BookEvent], equity: list[BookEvent]) -> None:
         self.options_md.publish_events(options)
@@ -162,39 +160,29 @@ class LoopbackTransport:
             self.timeout_s, "the feeds",
         )  # fmt: skip
 
-    async def execute(
-        self, orders: list[tuple[str, OptionsOrder]], now_ns: int
-    ) -> list[ExecutionReport]:
-        self.clock.advance_to(now_ns)
-        start = len(self.reports)
-        for cl_ord_id, order in orders:
-            self.gateway.send_order(
-                cl_ord_id, order.symbol, order.side, order.quantity, order.price
-            )
-        waiting = {cl_ord_id for cl_ord_id, _ in orders}
-
-        def all_done() -> bool:
-            for report in self.reports[start:]:
-                if report.ord_status in _DONE:
-                    waiting.discard(report.cl_ord_id)
-            return not waiting
-
-        await _until(all_done, self.timeout_s, f"reports for {sorted(waiting)}")
-        return self.reports[start:]
+    async def settle(self, oms: OrderManager) -> None:
+        """Wait until every order the engine sent has its final report."""
+        if oms.open_count:
+            await _until(lambda: not oms.open_count, self.timeout_s, "the venue's reports")
 
     async def finish(self, now_ns: int) -> dict:
         self.clock.advance_to(now_ns)
         stats = [r.stats for r in self.receivers]
         return {
-            "fix_orders_sent": self.gateway.sent,
-            "fix_reports": self.gateway.reports,
-            "fix_errors": list(self.gateway.errors),
+            "fix_orders_sent": self.gateway.new_orders_sent,
+            "fix_reports": self.gateway.counts["execution_report"],
+            "fix_errors": self.gateway.counts["bad_message"],
             "fix_rejects": len(self.rejects),
             "options_messages": self.feeds.options_messages,
             "equity_messages": self.feeds.equity_messages,
             "feed_messages_refused": self.feeds.refused,
             "feed_gaps": sum(s.gaps_detected for s in stats),
         }
+
+    def sent_messages(self) -> list[bytes]:
+        """The FIX messages the trader's session sent (its store's window), in order."""
+        session = self.initiator.session
+        return list(session.store.get_messages(1, session.next_sender_seq).values())
 
     async def close(self) -> None:
         if self.initiator is not None:

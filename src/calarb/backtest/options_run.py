@@ -1,23 +1,28 @@
-"""The options calibration-arbitrage strategy against the options simulator: one loop, two
-transports (in-process backtest here, loopback paper run in `calarb.backtest.options_paper`).
+"""The options calibration-arbitrage strategy against the options simulator, run by the
+trading engine: one loop, two transports (in-process backtest here, loopback paper run in
+`calarb.backtest.options_paper`).
 
-Per step of the market, in this order, identically in both transports:
+The strategy is a `calarb.Strategy` in a `TradingEngine` (through its `StrategyHost`): its
+intents pass the engine's `RiskGate`, `Router` and `OrderManager` and go out through the
+venue's `OrderGateway` (the backtest's `LockstepVenueGateway` here, the engine's
+`FixOrderGateway` over TCP in the paper run); reports come back to the OMS, the `Portfolio`
+and the strategy. Per step of the market, in this order, identically in both transports:
 
 1. the venue's book events since the last step are published: options on ITTO 4.0, the
    underlying on ITCH 5.0, each message encoded to bytes; the trader decodes them
-   (`OptionsQuoteBook`, `ItchBookFeed`) into top-of-book changes for the strategy;
-2. the strategy's timer runs; its orders (IOC limits) go to the venue, which executes them
-   on the engine at once; every report comes back before anything else happens;
+   (`OptionsQuoteBook`, `ItchBookFeed`) into top-of-book changes for the engine;
+2. the engine's timer runs (the strategy's `on_timer`); its orders (IOC limits) reach the
+   venue, which executes them at once; every report comes back before anything else happens;
 3. the market steps (Heston, makers, plants).
 
-Nothing depends on wall time, so the same configuration gives the same orders whatever the
-transport: the backtest hands the bytes over by function call, the paper run sends them over
-MoldUDP64 multicast and FIX on 127.0.0.1 and waits for them (lock-step).
+Nothing depends on wall time (the engine's clock is the market's simulated time), so the same
+configuration gives the same orders whatever the transport.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -26,33 +31,41 @@ from calarb.backtest.options_market import OptionsMarket, OptionsMarketConfig, P
 from calarb.book.feed import ItchBookFeed
 from calarb.book.options_book import OptionListed, OptionsBookError, OptionsQuoteBook
 from calarb.book.order_book import BookError
+from calarb.core.clock import SimulatedClock
 from calarb.core.events import TopOfBook
-from calarb.core.order_events import ExecutionReport
-from calarb.core.orders import ExecType, OrdStatus, OrdType, TimeInForce
+from calarb.core.option_contract import CONTRACT_MULTIPLIER, OptionContract
+from calarb.core.order_events import CancelRequest, ExecutionReport, ReplaceRequest, VenueOrder
 from calarb.core.types import PRICE_SCALE
 from calarb.itch.codec import ENCODERS
 from calarb.itch.errors import ItchDecodeError
 from calarb.itch.options_codec import OPTIONS_ENCODERS, decode_options_message
+from calarb.trading.engine import TradingEngine
+from calarb.trading.gateway import ExecutionSink
+from calarb.trading.oms import OrderManager
 from calarb.trading.options_risk import OptionsRiskGate, OptionsRiskLimits
 from calarb.trading.options_strategy import (
     OptionsCalibrationStrategy,
-    OptionsFill,
-    OptionsOrder,
     OptionsStrategyConfig,
+    purpose_of,
 )
+from calarb.trading.risk import RiskLimits
+from calarb.trading.router import Router
+from calarb.trading.strategy_api import StrategyHost
 from calarb.venue.itch_publisher import ItchPublisher
+from calarb.venue.matching import MatchingEngine
 from calarb.venue.options_publisher import OptionsItchPublisher, split_events
 from calarb.venue.orders import BookEvent
 
+VENUE = "OPTV"
 PARTICIPANT = "CALARB"
 _MAX_KEPT_ERRORS = 100
-_DONE = frozenset({OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED, OrdStatus.EXPIRED})
 
 
 @dataclass(frozen=True)
 class OptionsRunConfig:
     market: OptionsMarketConfig = field(default_factory=OptionsMarketConfig)
     limits: OptionsRiskLimits = field(default_factory=OptionsRiskLimits)
+    risk_limits: RiskLimits = field(default_factory=RiskLimits)  # the engine's gate
     seconds: float = 120.0
     fee_per_contract: int = 5_000  # 0.50 per contract, charged on every option fill
     entry_vol_points: float = 2.0
@@ -72,17 +85,47 @@ class OptionsRunConfig:
 @dataclass
 class OptionsRunResult:
     strategy: OptionsCalibrationStrategy
+    engine: TradingEngine
     risk: OptionsRiskGate
     plants: list[PlantedMispricing]
-    orders: list[tuple]  # (time_ns, symbol, side, quantity, price, purpose)
-    reports: list[tuple]  # (symbol, side, last_qty, last_px, ord_status) of our fills
+    fee_per_contract: int
     source: str
     venue: dict = field(default_factory=dict)
+    fix_sent: list[bytes] = field(default_factory=list)  # paper run: the FIX messages we sent
+
+    @property
+    def orders(self) -> list[tuple]:
+        """What the OMS sent: (time_ns, symbol, side, quantity, price, purpose)."""
+        return [
+            (o.created_ns, o.symbol, int(o.side), o.quantity, o.price, purpose_of(o.tag))
+            for o in self.engine.oms.orders()
+        ]
+
+    @property
+    def reports(self) -> list[tuple]:
+        """Our fills as the engine saw them: (time_ns, symbol, side, quantity, price, tag)."""
+        return [
+            (f.time_ns, f.symbol, int(f.side), f.quantity, f.price, f.tag)
+            for f in self.engine.fills
+        ]
+
+    @property
+    def fees(self) -> int:
+        """Option fees (per contract), 1/10,000 units."""
+        underlying = self.strategy.config.underlying
+        contracts = sum(f.quantity for f in self.engine.fills if f.symbol != underlying)
+        return contracts * self.fee_per_contract
 
     @property
     def pnl(self) -> float:
-        """Net P&L at the end (positions at mids, fees paid), currency units."""
-        return self.strategy.mark_to_market() / PRICE_SCALE
+        """Net P&L at the end, currency units: the engine portfolio's realised and unrealised
+        P&L per symbol (marks at mids) times its contract multiplier, less the fees."""
+        contracts = self.strategy.contracts
+        value = -self.fees
+        for symbol, position in self.engine.portfolio.positions.items():
+            multiplier = CONTRACT_MULTIPLIER if symbol in contracts else 1
+            value += (position.realized + position.unrealized - position.fees) * multiplier
+        return value / PRICE_SCALE
 
     def traded_plants(self) -> int:
         """Planted mispricings with an entry of ours on their option while they were live."""
@@ -94,38 +137,51 @@ class OptionsRunResult:
 
     def summary(self) -> dict:
         s = self.strategy
-        option_fills = [f for f in s.fills if f.symbol != s.config.underlying]
+        engine = self.engine
+        orders = self.orders
         return {
             "source": self.source,
             "pnl": round(self.pnl, 2),
-            "fees": s.fees / PRICE_SCALE,
-            "orders": len(self.orders),
-            "option_fills": len(option_fills),
-            "hedge_fills": len(s.fills) - len(option_fills),
+            "fees": self.fees / PRICE_SCALE,
+            "orders": len(orders),
+            "option_fills": s.option_fills,
+            "hedge_fills": s.hedge_fills,
             "plants": len(self.plants),
             "plants_traded": self.traded_plants(),
-            "entries": sum(1 for o in self.orders if o[5] == "entry"),
+            "entries": sum(1 for o in orders if o[5] == "entry"),
             "worst_abs_delta_shares": round(self.risk.worst_abs_delta, 1),
             "delta_limit_shares": self.risk.limits.max_delta_shares,
             "final_delta_shares": round(s.book_delta(), 1),
             "surface_fits": s.fits,
             "risk_refused": {r.name: n for r, n in self.risk.refused.items()},
+            "engine_rejects": dict(engine.rejects),
+            "engine_orders_sent": engine.orders_sent,
+            "oms_anomalies": dict(engine.oms.anomalies),
             **self.venue,
         }
 
 
 class TraderFeeds:
-    """The trader's side of the market data: ITTO and ITCH 5.0 message bytes in, the
-    strategy told about listings and top-of-book changes."""
+    """The trader's side of the market data: ITTO and ITCH 5.0 message bytes in; listings
+    collected (the strategy is built from them), top-of-book changes handed to the engine
+    (`attach`; before it, the latest top per symbol waits)."""
 
-    def __init__(self, strategy: OptionsCalibrationStrategy) -> None:
-        self.strategy = strategy
+    def __init__(self) -> None:
         self.options_book = OptionsQuoteBook()
         self.equity_feed = ItchBookFeed(strict=True)
+        self.listed: list[OptionContract] = []
+        self.engine: TradingEngine | None = None
+        self.waiting: dict[str, TopOfBook] = {}
         self.options_messages = 0
         self.equity_messages = 0
         self.refused = 0
         self.errors: list[str] = []
+
+    def attach(self, engine: TradingEngine) -> None:
+        self.engine = engine
+        waiting, self.waiting = self.waiting, {}
+        for top in waiting.values():
+            engine.on_market_data(VENUE, top)
 
     def on_options_bytes(self, payload: bytes) -> None:
         self.options_messages += 1
@@ -136,9 +192,9 @@ class TraderFeeds:
             return
         for event in events:
             if type(event) is OptionListed:
-                self.strategy.on_option_listed(event.contract)
+                self.listed.append(event.contract)
             elif type(event) is TopOfBook:
-                self.strategy.on_quote(event)
+                self._top(event)
 
     def on_equity_bytes(self, payload: bytes) -> None:
         self.equity_messages += 1
@@ -148,7 +204,13 @@ class TraderFeeds:
             self._refuse(f"ITCH message {self.equity_messages}: {error}")
             return
         if top is not None:
-            self.strategy.on_quote(top)
+            self._top(top)
+
+    def _top(self, top: TopOfBook) -> None:
+        if self.engine is None:
+            self.waiting[top.symbol] = top
+        else:
+            self.engine.on_market_data(VENUE, top)
 
     def _refuse(self, line: str) -> None:
         """A message that cannot be used: counted, its first lines kept; the run goes on."""
@@ -159,91 +221,119 @@ class TraderFeeds:
 
 class Transport(Protocol):
     owns_reports: bool
+    clock: SimulatedClock
+    gateway: object  # the engine's OrderGateway to the venue, with attach(sink, oms, router)
 
     async def start_of_day(self, now_ns: int) -> None: ...
     async def publish(self, options: list[BookEvent], equity: list[BookEvent]) -> None: ...
+    async def settle(self, oms: OrderManager) -> None: ...
     async def finish(self, now_ns: int) -> dict: ...
     async def close(self) -> None: ...
-    async def execute(
-        self, orders: list[tuple[str, OptionsOrder]], now_ns: int
-    ) -> list[ExecutionReport]: ...
+    def sent_messages(self) -> list[bytes]: ...
 
 
-def report_to_fill(report: ExecutionReport, purpose: str, now_ns: int) -> OptionsFill | None:
-    if report.exec_type is not ExecType.TRADE or report.last_qty <= 0:
-        return None
-    return OptionsFill(now_ns, report.symbol, report.side, report.last_qty, report.last_px, purpose)
+def build_engine(config: OptionsRunConfig, feeds: TraderFeeds, transport: Transport
+                 ) -> tuple[TradingEngine, OptionsCalibrationStrategy, OptionsRiskGate]:  # fmt: skip
+    """The strategy on the options listed at the start of day, in a `TradingEngine` whose
+    one venue is the transport's gateway."""
+    risk = OptionsRiskGate(config.limits)
+    strategy = OptionsCalibrationStrategy(config.strategy_config(), risk, feeds.listed)
+    host = StrategyHost(strategy, id_prefix="O")
+    engine = TradingEngine(
+        transport.clock, host, {VENUE: transport.gateway}, risk_limits=config.risk_limits
+    )
+    host.attach(engine)
+    transport.gateway.attach(engine, engine.oms, engine.router)
+    feeds.attach(engine)
+    return engine, strategy, risk
 
 
 async def run_options(config: OptionsRunConfig, transport_factory, source: str) -> OptionsRunResult:
-    """The loop of the module docstring. `transport_factory(market, feeds)` gives the
-    transport (it may open sockets: it is awaited)."""
+    """The loop of the module docstring. `transport_factory(market, feeds, options
+    publisher, equity publisher)` gives the transport (it may open sockets: it is awaited)."""
     market = OptionsMarket(config.market)
-    risk = OptionsRiskGate(config.limits)
-    strategy = OptionsCalibrationStrategy(config.strategy_config(), risk)
-    feeds = TraderFeeds(strategy)
+    feeds = TraderFeeds()
     options_publisher = OptionsItchPublisher(market.symbols, underlying=market.underlying.symbol)
     equity_publisher = ItchPublisher([market.underlying])
     transport: Transport = await transport_factory(
         market, feeds, options_publisher, equity_publisher
     )
-    orders_log: list[tuple] = []
-    reports_log: list[tuple] = []
     try:
-        now = market.now_ns
-        await transport.start_of_day(now)
+        await transport.start_of_day(market.now_ns)
+        engine, strategy, risk = build_engine(config, feeds, transport)
         steps = math.ceil(config.seconds * 1e9 / config.market.step_ns)
-        order_number = 0
         for _ in range(steps):
-            events = market.engine.take_book_events()
-            options_events, equity_events = split_events(events, options_publisher)
-            await transport.publish(options_events, equity_events)
-            now = market.now_ns
-            orders = strategy.on_timer(now)
-            if orders:
-                numbered = []
-                for order in orders:
-                    order_number += 1
-                    numbered.append((f"O{order_number}", order))
-                    orders_log.append(
-                        (
-                            now,
-                            order.symbol,
-                            int(order.side),
-                            order.quantity,
-                            order.price,
-                            order.purpose,
-                        )
-                    )
-                purposes = {cl_ord_id: order.purpose for cl_ord_id, order in numbered}
-                for report in await transport.execute(numbered, now):
-                    fill = report_to_fill(report, purposes.get(report.cl_ord_id, ""), now)
-                    if fill is not None:
-                        strategy.on_fill(fill)
-                        reports_log.append(
-                            (
-                                report.cl_ord_id,
-                                report.symbol,
-                                int(report.side),
-                                report.last_qty,
-                                report.last_px,
-                                str(report.ord_status),
-                            )
-                        )
-                    if report.ord_status in _DONE:
-                        strategy.on_order_done(report.symbol)
-            risk.observe_delta(strategy.book_delta())
-            market.step()
-            if not transport.owns_reports:
-                market.engine.take_reports()  # the makers' reports: nobody reads them
+            await run_step(market, transport, options_publisher, engine, strategy)
         venue = await transport.finish(market.now_ns)
+        sent = transport.sent_messages()
     finally:
         await transport.close()
-    return OptionsRunResult(strategy, risk, market.plants, orders_log, reports_log, source, venue)
+    return OptionsRunResult(
+        strategy, engine, risk, market.plants, config.fee_per_contract, source, venue, sent
+    )
+
+
+async def run_step(market: OptionsMarket, transport: Transport,
+                   options_publisher: OptionsItchPublisher, engine: TradingEngine,
+                   strategy: OptionsCalibrationStrategy) -> None:  # fmt: skip
+    """One step of the loop (the module docstring's 1-3)."""
+    events = market.engine.take_book_events()
+    options_events, equity_events = split_events(events, options_publisher)
+    now = market.now_ns
+    transport.clock.advance_to(now)
+    await transport.publish(options_events, equity_events)
+    engine.on_timer(now)
+    await transport.settle(engine.oms)
+    strategy.risk.observe_delta(strategy.book_delta())
+    market.step()
+    if not transport.owns_reports:
+        market.engine.take_reports()  # the makers' reports: nobody reads them
+
+
+class LockstepVenueGateway:
+    """The backtest's `OrderGateway`: orders go to the simulator's matching engine at once
+    (no latency: the lock-step the paper run keeps over its sockets); the venue's reports to
+    us wait until `deliver`, after the engine has sent everything of the step."""
+
+    def __init__(self, venue: MatchingEngine) -> None:
+        self.venue = venue
+        self.sink: ExecutionSink | None = None
+        self.waiting: list[ExecutionReport] = []
+        self.sent = 0
+        self._exec_ids = itertools.count(1)
+
+    def attach(self, sink: ExecutionSink, oms: OrderManager, router: Router) -> None:
+        self.sink = sink
+
+    def send_new_order(self, order: VenueOrder, now_ns: int) -> None:
+        venue = self.venue
+        venue.take_reports()  # the makers' reports of the step: not ours
+        venue.submit(
+            now_ns, PARTICIPANT, order.cl_ord_id, order.symbol, order.side, order.quantity,
+            order.price, order.ord_type, order.time_in_force,
+        )  # fmt: skip
+        self.sent += 1
+        self.waiting += [
+            r._replace(venue=VENUE, exec_id=f"{VENUE}-{next(self._exec_ids)}")  # as its gateway
+            for r in venue.take_reports()
+            if getattr(r, "participant", "") == PARTICIPANT
+        ]
+
+    def send_cancel(self, request: CancelRequest, now_ns: int) -> None:
+        raise NotImplementedError("the options run sends IOC orders only")
+
+    def send_replace(self, request: ReplaceRequest, now_ns: int) -> None:
+        raise NotImplementedError("the options run sends IOC orders only")
+
+    def deliver(self, now_ns: int) -> None:
+        while self.waiting:
+            waiting, self.waiting = self.waiting, []
+            for report in waiting:
+                self.sink.on_execution_report(report, now_ns)
 
 
 class InProcessTransport:
-    """The backtest: bytes handed over by call, orders executed on the engine directly."""
+    """The backtest: bytes handed over by call, orders executed on the matching engine."""
 
     owns_reports = False
 
@@ -253,6 +343,8 @@ class InProcessTransport:
         self.feeds = feeds
         self.options_publisher = options_publisher
         self.equity_publisher = equity_publisher
+        self.clock = SimulatedClock(market.now_ns)
+        self.gateway = LockstepVenueGateway(market.engine)
 
     @classmethod
     async def create(cls, *args) -> InProcessTransport:
@@ -271,17 +363,8 @@ class InProcessTransport:
         for payload in self.equity_publisher.encode(equity):
             self.feeds.on_equity_bytes(payload)
 
-    async def execute(
-        self, orders: list[tuple[str, OptionsOrder]], now_ns: int
-    ) -> list[ExecutionReport]:
-        engine = self.market.engine
-        engine.take_reports()  # the makers' reports of the step: not ours
-        for cl_ord_id, order in orders:
-            engine.submit(
-                now_ns, PARTICIPANT, cl_ord_id, order.symbol, order.side, order.quantity,
-                order.price, OrdType.LIMIT, TimeInForce.IOC,
-            )  # fmt: skip
-        return [r for r in engine.take_reports() if getattr(r, "participant", "") == PARTICIPANT]
+    async def settle(self, oms: OrderManager) -> None:
+        self.gateway.deliver(self.clock.monotonic_ns())
 
     async def finish(self, now_ns: int) -> dict:
         return {
@@ -291,6 +374,9 @@ class InProcessTransport:
 
     async def close(self) -> None:
         return None
+
+    def sent_messages(self) -> list[bytes]:
+        return []  # no wire
 
 
 def run_options_backtest(config: OptionsRunConfig) -> OptionsRunResult:

@@ -11,14 +11,14 @@ cdef class FixOrderGateway:
     cdef public object venue, clock, recorder, _stamps, _stamp_now, reconcile_timeout_ns
     cdef public object sink, oms, router, _flush, _wall_ns, _monotonic_ns
     cdef public FixSession session
-    cdef public dict _written_ns, _symbols
+    cdef public dict _written_ns, _symbols, _instruments
     cdef public object new_orders_sent, _held_cancels, _local_ids, reconciliation
     cdef public object reconciliations, differences, round_trips_ns, counts
     cdef public bint connected
     cdef public object connection_changes
 
     @cython.locals(session=FixSession, symbol=bytes, now_text=bytes, body=bytes, stamps=list,
-                   wall_ns=object)
+                   wall_ns=object, instrument=bytes)
     cpdef send_new_order(self, object order, object now_ns)
 
     @cython.locals(msg_type=bytes)

@@ -50,6 +50,7 @@ from calarb.fix.messages import (
     status_request_message,
     to_body,
 )
+from calarb.fix.messages.options import instrument_fields
 from calarb.fix.session import Disconnected, FixSession, LoggedOn, SessionEvent
 from calarb.ops.latency import LatencyRecorder, Stage
 from calarb.trading.gateway import ExecutionSink
@@ -113,6 +114,7 @@ class FixOrderGateway:
         self._monotonic_ns = clock.monotonic_ns
         self._written_ns: dict[str, int] = {}
         self._symbols: dict[str, bytes] = {}
+        self._instruments: dict[str, bytes] = {}  # OCC option symbol -> 167/200/201/202/541
         self.new_orders_sent = 0
         self._held_cancels: list[CancelRequest] = []
         self._local_ids = itertools.count(1)
@@ -142,6 +144,9 @@ class FixOrderGateway:
         symbol = self._symbols.get(symbol_name)
         if symbol is None:
             symbol = self._symbols[symbol_name] = symbol_name.encode()
+            instrument = instrument_fields(symbol_name)
+            if instrument:
+                self._instruments[symbol_name] = instrument
         wall_ns = self._wall_ns()
         now_text = session.format_time.format(wall_ns)  # TransactTime and SendingTime
         body = encode_new_order_single(
@@ -153,6 +158,10 @@ class FixOrderGateway:
             now_text,
             _TIME_IN_FORCE[time_in_force],
         )
+        if self._instruments:  # an option on an OCC symbol: its instrument block (empty for pairs)
+            instrument = self._instruments.get(symbol_name)
+            if instrument is not None:
+                body += instrument
         session.send_body(_NEW_ORDER, body, self._monotonic_ns(), wall_ns, now_text)
         stamps = self._stamps
         if stamps is None:

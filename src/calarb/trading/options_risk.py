@@ -1,8 +1,9 @@
 """Pre-trade limits of the options strategy: order size, contracts per option, vega and delta.
 
-A separate check object (the pairs `RiskGate.check` stays untouched and as fast): every
-intent of the options strategy goes through `OptionsRiskGate.check` with the book's greeks
-before it is sent. Vega is in currency per vol point for the whole book (contracts x
+The options limits the engine's `RiskGate` does not know, as a separate check object on the
+options strategy's path only (the engine's `RiskGate.check`, the pairs path, stays untouched
+and as fast): the strategy checks every intent here with the book's greeks before it hands
+it to the engine, whose own gate then checks it like any other order. Vega is in currency per vol point for the whole book (contracts x
 multiplier x Black vega / 100); delta in underlying shares. An option order passes only if
 the book after a full fill stays within both limits; a hedge (an underlying order) passes if
 it does not increase the absolute delta, or if the delta after it is within the limit.

@@ -1,9 +1,11 @@
 """Calibration arbitrage on options: a surface recalibrated from the quote stream, options
 traded when the market deviates from it, the book delta-hedged with the underlying.
 
-Sans-I/O: quotes (`TopOfBook`, options by OCC symbol) and own fills come in with their
-times; `on_timer(now_ns)` returns the orders to send (`OptionsOrder`, IOC limits). Every
-`signal_interval_ns` (the surface itself refitted every `recalibration_ns`):
+A `calarb.Strategy`, run by the engine (`TradingEngine` through a `StrategyHost`): quotes
+come in as `on_top_of_book` (options by OCC symbol), own fills as `on_fill` (the OMS's
+records); `on_timer(now_ns)` returns IOC limit `OrderIntent`s, which pass the engine's risk
+gate, router and OMS like any strategy's. Every `signal_interval_ns` (the surface itself
+refitted every `recalibration_ns`):
 
 1. implied vols of every two-sided option quote whose vega makes its vol observable (a vol
    point worth at least `min_vega_cents` cents), from the mid, forward = underlying mid;
@@ -20,27 +22,33 @@ times; `on_timer(now_ns)` returns the orders to send (`OptionsOrder`, IOC limits
 5. the book's delta (options at the surface's Black delta, plus the underlying position) is
    brought back to zero with an underlying order when it leaves `hedge_band_shares`.
 
-Every order goes through `OptionsRiskGate` (order size, contracts per option, book vega and
-delta). Prices are integers in 1/10,000; the contract multiplier is 100.
+Before an intent leaves the strategy it passes `OptionsRiskGate` (order size, contracts per
+option, book vega and delta): the options limits, an additional check on this strategy's
+path only, so the engine's `RiskGate.check` (the pairs path) is unchanged. Positions and
+working orders are the host's (`context`). Prices are integers in 1/10,000; the contract
+multiplier is 100.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 
 from calarb.core.events import TopOfBook
 from calarb.core.option_contract import CONTRACT_MULTIPLIER, OptionContract
+from calarb.core.orders import OrderPurpose, TimeInForce
 from calarb.core.types import PRICE_SCALE, Side
 from calarb.options.black import black_greeks, black_price
 from calarb.options.implied import implied_vol
 from calarb.options.ssvi import fit_ssvi, ssvi_total_variance
 from calarb.options.surface import SurfaceFit
 from calarb.trading.options_risk import OptionsRiskGate, OptionsRiskReason
+from calarb.trading.orders import Liquidity, OrderIntent, OrderRecord
+from calarb.trading.strategy_api import IDLE_FOREVER, Strategy
 
 SECONDS_PER_YEAR = 365.0 * 86_400.0
 
@@ -70,21 +78,12 @@ class OptionsStrategyConfig:
             raise ValueError("options strategy: order size and intervals must be positive")
 
 
-class OptionsOrder(NamedTuple):
-    symbol: str
-    side: Side
-    quantity: int
-    price: int  # limit, IOC
-    purpose: str  # 'entry', 'exit', 'hedge'
+_PURPOSES = {"entry": OrderPurpose.ENTRY, "exit": OrderPurpose.EXIT, "hedge": OrderPurpose.ENTRY}
 
 
-class OptionsFill(NamedTuple):
-    time_ns: int
-    symbol: str
-    side: Side
-    quantity: int
-    price: int
-    purpose: str
+def purpose_of(tag: str) -> str:
+    """'entry', 'exit' or 'hedge' from an order's tag ('options:entry')."""
+    return tag.rpartition(":")[2]
 
 
 class _History:
@@ -110,18 +109,25 @@ class _History:
         self.variance = (1.0 - alpha) * (self.variance + alpha * delta * delta)
 
 
-class OptionsCalibrationStrategy:
-    def __init__(self, config: OptionsStrategyConfig, risk: OptionsRiskGate) -> None:
+class OptionsCalibrationStrategy(Strategy):
+    """The strategy of the module docstring. `contracts`: the options it watches and trades
+    (from the feed's listings); `symbols` are those and the underlying."""
+
+    name = "options"
+
+    def __init__(
+        self, config: OptionsStrategyConfig, risk: OptionsRiskGate,
+        contracts: Iterable[OptionContract] = (),
+    ) -> None:  # fmt: skip
         self.config = config
         self.risk = risk
         self.contracts: dict[str, OptionContract] = {}
+        self.symbols = [config.underlying]
         self.tops: dict[str, TopOfBook] = {}
         self.underlying_top: TopOfBook | None = None
-        self.positions: dict[str, int] = {}  # contracts, and shares for the underlying
         self.entered_ns: dict[str, int] = {}
-        self.cash = 0  # 1/10,000 units, fees excluded
-        self.fees = 0
-        self.fills: list[OptionsFill] = []
+        self.option_fills = 0
+        self.hedge_fills = 0
         self.fit: SurfaceFit | None = None
         self.fits = 0
         self.residuals: dict[str, float] = {}
@@ -130,41 +136,40 @@ class OptionsCalibrationStrategy:
         self._next_calibration_ns = 0
         self._next_fit_ns = 0
         self._now_values: dict[str, tuple[float, float, bool]] = {}
-        self._pending: dict[str, str] = {}  # symbol -> purpose of the order in flight
         self._greeks: dict[str, tuple[float, float, float]] = {}  # symbol -> (vol, delta, vega)
         self.signals = 0
+        for contract in contracts:
+            self.on_option_listed(contract)
 
     # --- inputs ----------------------------------------------------------------------------
     def on_option_listed(self, contract: OptionContract) -> None:
+        """An option to watch (before the engine is built: its symbols are fixed then)."""
+        if contract.symbol not in self.contracts:
+            self.symbols.append(contract.symbol)
         self.contracts[contract.symbol] = contract
         self._history[contract.symbol] = _History()
 
-    def on_quote(self, top: TopOfBook) -> None:
+    def on_top_of_book(self, top: TopOfBook) -> None:
         if top.symbol == self.config.underlying:
             self.underlying_top = top
         elif top.symbol in self.contracts:
             self.tops[top.symbol] = top
 
-    def on_fill(self, fill: OptionsFill) -> None:
-        signed = fill.quantity * fill.side
-        multiplier = 1 if fill.symbol == self.config.underlying else CONTRACT_MULTIPLIER
-        self.positions[fill.symbol] = self.positions.get(fill.symbol, 0) + signed
-        self.cash -= signed * fill.price * multiplier
-        self.fills.append(fill)
-        if fill.symbol != self.config.underlying:
-            self.fees += fill.quantity * self.config.fee_per_contract
-            if self.positions[fill.symbol] == 0:
-                self.entered_ns.pop(fill.symbol, None)
-            else:
-                self.entered_ns.setdefault(fill.symbol, fill.time_ns)
-            self._learn_from_fill(fill)
-
-    def on_order_done(self, symbol: str) -> None:
-        """The order on `symbol` is finished (filled or cancelled)."""
-        self._pending.pop(symbol, None)
+    def on_fill(self, order: OrderRecord, quantity: int, price: int, liquidity: Liquidity) -> None:
+        """An own fill (the host has already counted it in `context.positions`)."""
+        symbol = order.symbol
+        if symbol == self.config.underlying:
+            self.hedge_fills += 1
+            return
+        self.option_fills += 1
+        if self.context.position(symbol) == 0:
+            self.entered_ns.pop(symbol, None)
+        else:
+            self.entered_ns.setdefault(symbol, order.updated_ns)
+        self._learn_from_fill(symbol, price, order.updated_ns)
 
     # --- the decision ------------------------------------------------------------------------
-    def on_timer(self, now_ns: int) -> list[OptionsOrder]:
+    def on_timer(self, now_ns: int) -> list[OrderIntent]:
         if now_ns < self._next_calibration_ns or self.underlying_top is None:
             return []
         self._next_calibration_ns = now_ns + self.config.signal_interval_ns
@@ -175,9 +180,25 @@ class OptionsCalibrationStrategy:
         hedge = self._hedge(extra=orders)
         if hedge is not None:
             orders.append(hedge)
-        for order in orders:
-            self._pending[order.symbol] = order.purpose
         return orders
+
+    def timer_idle_until(self) -> int:
+        return self._next_calibration_ns if self.underlying_top is not None else IDLE_FOREVER
+
+    def totals(self) -> dict[str, int]:
+        return {
+            "signals": self.signals, "surface_fits": self.fits,
+            "option_fills": self.option_fills, "hedge_fills": self.hedge_fills,
+        }  # fmt: skip
+
+    def state(self) -> dict[str, object]:
+        return {"book_delta_shares": round(self.book_delta(), 1),
+                "book_vega": round(self.book_vega(), 2)}  # fmt: skip
+
+    @property
+    def positions(self) -> dict[str, int]:
+        """Contracts per option and shares of the underlying (the host's, from own fills)."""
+        return self.context.positions
 
     def book_delta(self) -> float:
         """Shares of underlying equivalent: options at their last surface delta."""
@@ -195,17 +216,6 @@ class OptionsCalibrationStrategy:
             if greeks is not None and contracts:
                 vega += contracts * greeks[2]
         return vega
-
-    def mark_to_market(self) -> int:
-        """Cash plus positions at mids, minus fees (1/10,000 units)."""
-        value = self.cash - self.fees
-        for symbol, quantity in self.positions.items():
-            top = self.underlying_top if symbol == self.config.underlying else self.tops.get(symbol)
-            mid = self._mid(top) if top is not None else None
-            if quantity and mid is not None:
-                multiplier = 1 if symbol == self.config.underlying else CONTRACT_MULTIPLIER
-                value += round(quantity * mid * PRICE_SCALE * multiplier)
-        return value
 
     # --- internals ---------------------------------------------------------------------------
     @staticmethod
@@ -297,15 +307,24 @@ class OptionsCalibrationStrategy:
         w = ssvi_total_variance(k, theta, p["rho"], p["eta"], p["gamma"])[0]
         return np.sqrt(np.maximum(w, 1e-12) / time)
 
-    def _trades(self, now_ns: int) -> list[OptionsOrder]:
+    def _order(self, symbol: str, side: Side, quantity: int, price: int, purpose: str
+               ) -> OrderIntent:  # fmt: skip
+        """An IOC limit intent (a fresh ClOrdID from the host), tagged with its purpose."""
+        return self.context.order(
+            symbol, side, quantity, price, time_in_force=TimeInForce.IOC,
+            purpose=_PURPOSES[purpose], tag=purpose,
+        )  # fmt: skip
+
+    def _trades(self, now_ns: int) -> list[OrderIntent]:
         config = self.config
-        orders: list[OptionsOrder] = []
+        context = self.context
+        orders: list[OrderIntent] = []
         book_vega = self.book_vega()
         book_delta = self.book_delta()
         fee = config.fee_per_contract / PRICE_SCALE / CONTRACT_MULTIPLIER  # per share
         for symbol, residual in self.residuals.items():
-            if symbol in self._pending:
-                continue
+            if context.orders_of(symbol):
+                continue  # an order in flight
             history = self._history[symbol]
             z = history.z(residual)
             ready = history.count >= config.min_history
@@ -320,7 +339,7 @@ class OptionsCalibrationStrategy:
                     price = top.bid_price if side is Side.SELL else top.ask_price
                     size = top.bid_shares if side is Side.SELL else top.ask_shares
                     if size > 0:
-                        orders.append(OptionsOrder(symbol, side, abs(position), price, "exit"))
+                        orders.append(self._order(symbol, side, abs(position), price, "exit"))
                 continue
             if not (ready and usable) or abs(z) < config.entry_z:
                 continue
@@ -346,13 +365,13 @@ class OptionsCalibrationStrategy:
                 continue
             book_vega += signed * greeks[2]
             book_delta += signed * greeks[1] * CONTRACT_MULTIPLIER
-            orders.append(OptionsOrder(symbol, side, quantity, price, "entry"))
+            orders.append(self._order(symbol, side, quantity, price, "entry"))
         return orders
 
-    def _hedge(self, extra: list[OptionsOrder]) -> OptionsOrder | None:
+    def _hedge(self, extra: list[OrderIntent]) -> OrderIntent | None:
         """The underlying order that brings the book's delta (after `extra` fill) to zero."""
         config = self.config
-        if config.underlying in self._pending or self.underlying_top is None:
+        if self.context.orders_of(config.underlying) or self.underlying_top is None:
             return None
         delta = self.book_delta()
         for order in extra:
@@ -368,21 +387,21 @@ class OptionsCalibrationStrategy:
         price = top.ask_price if side is Side.BUY else top.bid_price
         if price <= 0:
             return None
-        return OptionsOrder(config.underlying, side, abs(shares), price, "hedge")
+        return self._order(config.underlying, side, abs(shares), price, "hedge")
 
-    def _learn_from_fill(self, fill: OptionsFill) -> None:
+    def _learn_from_fill(self, symbol: str, price: int, time_ns: int) -> None:
         """An own fill is a traded price: its residual against the surface joins the option's
         history (so a price we could trade at counts as evidence of the market's level)."""
-        greeks = self._greeks.get(fill.symbol)
+        greeks = self._greeks.get(symbol)
         if greeks is None or self.underlying_top is None:
             return
         spot = self._mid(self.underlying_top)
-        contract = self.contracts[fill.symbol]
-        t = self._years_to_expiry(contract, fill.time_ns)
+        contract = self.contracts[symbol]
+        t = self._years_to_expiry(contract, time_ns)
         if spot is None or t <= 0:
             return
         vol = implied_vol(
-            fill.price / PRICE_SCALE, spot, contract.strike / PRICE_SCALE, t, 1.0, contract.is_call
+            price / PRICE_SCALE, spot, contract.strike / PRICE_SCALE, t, 1.0, contract.is_call
         )
         if np.isfinite(vol):
-            self._history[fill.symbol].add(100.0 * (float(vol) - greeks[0]), self._alpha)
+            self._history[symbol].add(100.0 * (float(vol) - greeks[0]), self._alpha)

@@ -13,12 +13,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple
 
-from calarb.core.option_contract import OptionContract, parse_occ_symbol
+from calarb.core.option_contract import OCC_SYMBOL_LENGTH, OptionContract, parse_occ_symbol
 from calarb.core.types import Side
 from calarb.fix.codec import FixMessage
 from calarb.fix.errors import MessageRejected
 from calarb.fix.errors import SessionRejectReason as R
-from calarb.fix.messages.fields import encode_fields, parse_price
+from calarb.fix.messages.fields import encode_fields, format_price, parse_price
 from calarb.fix.messages.orders import NewOrderSingle
 
 SECURITY_TYPE_OPTION = "OPT"
@@ -72,6 +72,26 @@ def option_order(
 def encode_option_order(message: OptionNewOrderSingle) -> bytes:
     """The body of an option NewOrderSingle."""
     return encode_fields(message, OptionNewOrderSingle.FIELDS)
+
+
+def instrument_fields(symbol: str) -> bytes:
+    """The option instrument block (167, 200, 201, 202, 541) for an order on `symbol` when
+    it is an OCC option symbol, else b"" (an equity). Asked once per symbol by the engine's
+    `FixOrderGateway`, which appends it to the NewOrderSingle body."""
+    if len(symbol) != OCC_SYMBOL_LENGTH:
+        return b""
+    try:
+        contract = parse_occ_symbol(symbol)
+    except ValueError:
+        return b""
+    return (
+        b"167=%s\x01200=%s\x01201=%s\x01202=%s\x01541=%s\x01"
+        % (
+            SECURITY_TYPE_OPTION.encode(), f"{contract.expiry:%Y%m}".encode(),
+            PUT_OR_CALL[contract.right].encode(), format_price(contract.strike),
+            f"{contract.expiry:%Y%m%d}".encode(),
+        )
+    )  # fmt: skip
 
 
 def option_contract_from_fix(message: FixMessage) -> OptionContract | None:
