@@ -53,9 +53,13 @@ def positive_integer(text: str) -> int:
 
 def check_reachable(address: str, what: str, timeout_s: float = 3.0) -> None:
     """Raise CommandError unless a TCP connection to ADDRESS ([scheme://]host:port) opens,
-    so an unreachable server is one line at once, not a library's timeout later."""
+    so an unreachable server is one line at once, not a library's timeout later. Addresses
+    of other transports (Dask's in-process `inproc://`) are left to the library."""
     import socket
 
+    scheme, has_scheme, _ = address.partition("://")
+    if has_scheme and scheme not in ("tcp", "tls"):
+        return
     hostport = address.split("://", 1)[-1].rstrip("/")
     host, sep, port = hostport.rpartition(":")
     if not sep or not port.isdigit():

@@ -301,6 +301,5 @@ def test_own_heartbeat_interval_out_of_range_is_a_settings_error(tmp_path, heart
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        f"calarb fix serve: {config}: HeartBtInt {heartbeat} must be at least 1 second "
-        "(0 or less would turn liveness checks off)"
+        f"calarb fix serve: {config}: SESSION[0].HeartBtInt: expected int >= 1, got '{heartbeat}'"
     ]

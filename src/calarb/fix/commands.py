@@ -51,8 +51,9 @@ def _serve(args: argparse.Namespace) -> int:
     variables = {"PORT": str(args.port)} if args.port is not None else None
     try:
         settings = load_settings(args.config, variables)
-    except (OSError, ValueError) as exc:
-        print(f"calarb fix serve: {args.config}: {exc}", file=sys.stderr)
+    except (OSError, ValueError) as exc:  # the validation layer's errors name the file already
+        where = "" if str(exc).startswith(str(args.config)) else f"{args.config}: "
+        print(f"calarb fix serve: {where}{exc}", file=sys.stderr)
         return 2
     install_uvloop()
 
@@ -60,16 +61,16 @@ def _serve(args: argparse.Namespace) -> int:
         application = EchoApplication if args.app == "echo" else FillApplication
         try:
             acceptor = FixAcceptor(settings, lambda _s: application())
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:  # e.g. a data dictionary that cannot be read
             print(f"calarb fix serve: {args.config}: {exc}", file=sys.stderr)
-            return 2
+            return 1
         for key, reason in acceptor.skipped.items():
             print(f"skipping session {'/'.join(key)}: {reason}", file=sys.stderr)
         try:
             port = await acceptor.start(args.host, args.port)
         except OSError as exc:
             print(f"calarb fix serve: cannot listen on {args.host}: {exc}", file=sys.stderr)
-            return 2
+            return 1
         print(json.dumps({"listening": f"{args.host}:{port}", "sessions": len(acceptor.sessions)}))
         sys.stdout.flush()
         stop = asyncio.Event()

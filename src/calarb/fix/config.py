@@ -131,6 +131,8 @@ class SessionSchema(Schema, kw_only=True):
     SocketPrivateKeyFile: NonEmptyStr | None = None
     SocketCAFile: NonEmptyStr | None = None
     MaxMessageSize: PositiveInt = 1 << 20
+    WriteBufferLimit: PositiveInt | None = None  # bytes unread by the peer before a cut-off
+    StoreWindow: PositiveInt | None = None  # messages a store keeps in memory
     # read, not acted on
     SocketReuseAddress: YesNo = True
     SocketNodelay: YesNo = True
