@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import signal
 import sys
 from pathlib import Path
 
-from calarb.command_modules import CommandError, positive_integer, positive_number
+from calarb.command_modules import CommandError, lazy_handler, positive_integer, positive_number
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+
     from calarb.fix.apps import EchoApplication, FillApplication
     from calarb.fix.config import load_settings
     from calarb.fix.transport import FixAcceptor, install_uvloop
@@ -84,6 +85,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _acceptance(args: argparse.Namespace) -> int:
+    import asyncio
+
     from calarb.core.config_schema import did_you_mean
     from calarb.fix.acceptance import find_settings_file, run_directory
 
@@ -120,3 +123,16 @@ def _acceptance(args: argparse.Namespace) -> int:
         for name, reason in result["skipped"].items():
             print(f"SKIPPED {name}: {reason}")
     return 0 if not result["failed"] else 1
+
+
+def register_bench(subparsers: argparse._SubParsersAction) -> None:
+    """Its `calarb bench` subcommand (the benchmark module loads only when it runs)."""
+    parser = subparsers.add_parser(
+        "fix", help="FIX codec and order round trip vs QuickFIX, simplefix"
+    )
+    parser.add_argument("--orders", type=int, default=20_000, help="round trips per engine")
+    parser.add_argument("--codec-messages", type=int, default=30_000, help="per library per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--fsync-orders", type=int, default=2_000, help="round trips with fsync")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=lazy_handler("calarb.fix.benchmark", "run_command"))
