@@ -29,7 +29,6 @@ _PUBLIC_NAMES = {
     "TimeInForce": "calarb.trading.orders",
     "VenueFees": "calarb.trading.orders",
     "Portfolio": "calarb.trading.portfolio",
-    "reconcile": "calarb.trading.reconcile",
     "RiskGate": "calarb.trading.risk",
     "RiskLimits": "calarb.trading.risk",
     "RiskReason": "calarb.trading.risk",
@@ -41,7 +40,8 @@ _PUBLIC_NAMES = {
     "portfolio_var": "calarb.trading.var",
 }
 """Public name -> its module, imported on first use, so that `calarb run --help` (which
-imports `calarb.trading.commands`) loads neither NumPy (`var`) nor the engine."""
+imports `calarb.trading.commands`) loads neither NumPy (`var`) nor the engine. (`reconcile` is not among them: the name is its
+submodule's, `calarb.trading.reconcile.reconcile`.)"""
 
 __all__ = sorted(_PUBLIC_NAMES)
 
