@@ -497,23 +497,29 @@ class LiveEngine:
             status(self.status_line())
 
     async def stop(self, cancel_open_orders: bool = True, timeout_s: float = 2.0) -> None:
-        """Cancel open orders (waiting up to `timeout_s` for the answers), log out, close."""
+        """Stop trading first (REDUCING: the strategy is not asked again, so nothing new is
+        sent while the rest of the stop runs, even when nothing was open), cancel open orders
+        (waiting until `timeout_s` passes without an answer), then stop ops, log out, close."""
         loop = asyncio.get_running_loop()
         for signum in self._signals:
             loop.remove_signal_handler(signum)
         self._signals.clear()
-        if self.ops is not None:
-            await self.ops.stop()
         engine = self.engine
-        if cancel_open_orders and engine.oms.open_count:
-            engine.start_reducing("stopping")
+        if cancel_open_orders:
+            engine.start_reducing("stopping")  # cancels the strategy's working orders
             now = self.clock.monotonic_ns()
             for request in engine.oms.cancel_all(now):
                 engine.gateways[request.venue].send_cancel(request, now)
                 engine.cancels_sent += 1
-            deadline = loop.time() + timeout_s
-            while engine.oms.open_count and loop.time() < deadline:
+            deadline, still_open = loop.time() + timeout_s, engine.oms.open_count
+            while still_open and loop.time() < deadline:
                 await asyncio.sleep(0.01)
+                if engine.oms.open_count < still_open:  # answers coming: a slow venue, wait on
+                    deadline, still_open = loop.time() + timeout_s, engine.oms.open_count
+        else:
+            engine.risk.start_reducing("stopping")  # no new orders; the open ones stay
+        if self.ops is not None:
+            await self.ops.stop()
         if self._timer_task is not None:
             self._timer_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
