@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from calarb.command_modules import positive_number
-from calarb.core.types import PRICE_SCALE
 from calarb.ops.tables import positions_table
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"  # package data (configs/ in a clone)
@@ -486,11 +485,6 @@ def _summary(live, config, venue_process, venue_exit, duration_s, report_dir) ->
         and not summary["kill_switch"]["engaged"]
     )
     summary["report_dir"] = str(report_dir)
-    portfolio = live.engine.portfolio
-    summary["marks"] = {  # the last mid each position is valued at (currency units)
-        symbol: position.mark / PRICE_SCALE if position.mark else None
-        for symbol, position in portfolio.positions.items()
-    }
     summary["determinism_note"] = DETERMINISM_NOTE
     return _finite(summary)
 

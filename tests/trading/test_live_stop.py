@@ -1,4 +1,5 @@
-"""`LiveEngine.stop` ends with nothing open and sends nothing once it has begun.
+"""`LiveEngine.stop` ends with nothing open and sends nothing once it has begun; the summary
+marks what is held (`calarb run` prints mark and market value).
 
 The demo's stop (dashboard on, as `calarb demo` runs it) begun at a moment when the strategy
 has no order open: before the fix the strategy stayed ACTIVE through the dashboard's shutdown
@@ -12,8 +13,13 @@ import asyncio
 import pytest
 from tests.trading.test_live import InProcessVenue, until, write_config
 
+from calarb.core.clock import LiveClock
+from calarb.core.order_events import VenueOrder
+from calarb.core.types import PRICE_SCALE, Side
+from calarb.trading.commands import format_summary
 from calarb.trading.config import load_config
 from calarb.trading.live import LiveEngine
+from calarb.trading.orders import OrdType, TimeInForce
 from calarb.trading.risk import TradingState
 from calarb.venue.market_data import FeedFaults
 
@@ -33,12 +39,31 @@ async def stop_between_orders(folder):
         await live.wait_ready(10.0)
         engine = live.engine
         await until(lambda: engine.orders_sent >= 4, 30.0, "the strategy to trade")
+        # a position the strategy does not own, so that one is held at the end whatever it did
+        top = engine.consolidated["AAA"]
+        buy = VenueOrder("MANUAL1.1", "MANUAL1", "V1", "AAA", Side.BUY, 7,
+                         top.ask_price + 5_000, OrdType.LIMIT, TimeInForce.IOC)  # fmt: skip
+        engine.oms.submit(buy, LiveClock().monotonic_ns())
+        engine.gateways["V1"].send_new_order(buy, 0)
+        await until(lambda: not engine.oms.order("MANUAL1.1").is_open, 15.0, "the manual buy")
         await until(lambda: engine.oms.open_count == 0, 15.0, "a moment with nothing open")
         sent = engine.orders_sent
         await live.stop()
         assert engine.risk.state is not TradingState.ACTIVE
         assert engine.orders_sent == sent, "an order was sent after the stop began"
         assert engine.oms.open_count == 0
+
+        summary = live.summary()
+        held = {symbol: shares for symbol, shares in summary["positions"].items() if shares}
+        assert held  # the manual 7 AAA at least (unless the strategy sold exactly 7)
+        text = format_summary(summary)
+        for symbol, shares in held.items():
+            position = engine.portfolio.positions[symbol]
+            mark = summary["marks"][symbol]
+            assert mark == position.mark / PRICE_SCALE and mark > 0
+            row = next(line.split() for line in text.splitlines() if line.split()[:1] == [symbol])
+            assert row[1:] == [f"{shares:,}", f"{mark:,.2f}", f"{shares * mark:,.2f}"], row
+        assert "market value" in text
     finally:
         if live._timer_task is not None:
             await live.stop()

@@ -69,11 +69,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
-        print(_format(summary))
+        print(format_summary(summary))
     return 0
 
 
-def _format(summary: dict) -> str:
+def format_summary(summary: dict) -> str:
     from calarb.ops.tables import positions_table
 
     pnl = summary["pnl"]

@@ -549,6 +549,10 @@ class LiveEngine:
         }
         summary["waiting_for"] = self.wait_reason
         summary["venues"] = {name: gateway.stats() for name, gateway in self.gateways.items()}
+        summary["marks"] = {  # the last mid each position is valued at (currency units)
+            symbol: position.mark / PRICE_SCALE if position.mark else None
+            for symbol, position in self.engine.portfolio.positions.items()
+        }
         held = self.holdings()
         kill = self.engine.risk.state is _HALTED
         summary["ended"] = {
