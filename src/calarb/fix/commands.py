@@ -61,16 +61,12 @@ def _serve(args: argparse.Namespace) -> int:
         application = EchoApplication if args.app == "echo" else FillApplication
         try:
             acceptor = FixAcceptor(settings, lambda _s: application())
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:  # an unreadable file: 1, a bad setting: 2
             print(f"calarb fix serve: {args.config}: {exc}", file=sys.stderr)
-            return 2
+            return 1 if isinstance(exc, OSError) else 2
         for key, reason in acceptor.skipped.items():
             print(f"skipping session {'/'.join(key)}: {reason}", file=sys.stderr)
-        try:
-            port = await acceptor.start(args.host, args.port)
-        except OSError as exc:
-            print(f"calarb fix serve: cannot listen on {args.host}: {exc}", file=sys.stderr)
-            return 2
+        port = await acceptor.start(args.host, args.port)  # a busy port: one line, exit 1
         print(json.dumps({"listening": f"{args.host}:{port}", "sessions": len(acceptor.sessions)}))
         sys.stdout.flush()
         stop = asyncio.Event()
