@@ -74,6 +74,10 @@ log = logging.getLogger("calarb.trading.live")
 _WARMING_UP = TradingState.WARMING_UP
 _HALTED = TradingState.HALTED
 _WAIT_LOG_INTERVAL_NS = 5_000_000_000
+CANCEL_WAIT_ROUND_TRIPS = 3
+"""A stop waits for its cancels' answers this many of the slowest venue's recent round trips
+(at least `timeout_s`): a venue slowed by a loaded machine answers in seconds, not ms."""
+CANCEL_WAIT_MAX_S = 30.0
 
 __all__ = [
     "LiveClock",
@@ -499,7 +503,8 @@ class LiveEngine:
     async def stop(self, cancel_open_orders: bool = True, timeout_s: float = 2.0) -> None:
         """Stop trading first (REDUCING: the strategy is not asked again, so nothing new is
         sent while the rest of the stop runs, even when nothing was open), cancel open orders
-        (waiting until `timeout_s` passes without an answer), then stop ops, log out, close."""
+        (waiting until `timeout_s`, or 3 recent round trips of a slow venue, pass without an
+        answer), then stop ops, log out, close."""
         loop = asyncio.get_running_loop()
         for signum in self._signals:
             loop.remove_signal_handler(signum)
@@ -511,11 +516,12 @@ class LiveEngine:
             for request in engine.oms.cancel_all(now):
                 engine.gateways[request.venue].send_cancel(request, now)
                 engine.cancels_sent += 1
-            deadline, still_open = loop.time() + timeout_s, engine.oms.open_count
+            patience_s = self._cancel_patience_s(timeout_s)
+            deadline, still_open = loop.time() + patience_s, engine.oms.open_count
             while still_open and loop.time() < deadline:
                 await asyncio.sleep(0.01)
-                if engine.oms.open_count < still_open:  # answers coming: a slow venue, wait on
-                    deadline, still_open = loop.time() + timeout_s, engine.oms.open_count
+                if engine.oms.open_count < still_open:  # answers coming: wait on
+                    deadline, still_open = loop.time() + patience_s, engine.oms.open_count
         else:
             engine.risk.start_reducing("stopping")  # no new orders; the open ones stay
         if self.ops is not None:
@@ -534,6 +540,13 @@ class LiveEngine:
             with contextlib.suppress(FileNotFoundError):
                 self.config.pid_file.unlink()
         gc.unfreeze()
+
+    def _cancel_patience_s(self, timeout_s: float) -> float:
+        """How long the stop waits without an answer: `timeout_s`, or longer when a venue's
+        recent round trips were slow (`CANCEL_WAIT_ROUND_TRIPS`), up to `CANCEL_WAIT_MAX_S`."""
+        recent = [trip for g in self.gateways.values() for trip in list(g.round_trips_ns)[-50:]]
+        slowest_s = max(recent, default=0) / 1e9
+        return min(max(timeout_s, CANCEL_WAIT_ROUND_TRIPS * slowest_s), CANCEL_WAIT_MAX_S)
 
     # -- reports ---------------------------------------------------------------------------
 
