@@ -47,4 +47,4 @@ bench: $(BUILT) $(TEST_STAMP)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info src/*.egg-info .pytest_cache
-	find src/calarb \( -name '*.c' -o -name '*.so' -o -name '*.html' \) -delete
+	find src/calarb \( -name '*.c' -o -name '*.so' -o -name '*.html' \) -not -path '*/static/*' -delete

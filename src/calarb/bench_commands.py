@@ -1,9 +1,10 @@
 """`calarb bench ...`: benchmarks that print JSON and compare against peers in the same run.
 
-Each area's benchmark module offers `register_bench(subparsers)` adding its subcommand
-(`calarb bench itch`, `calarb bench fix`, `calarb bench scan`, ...). Only the module of the
-benchmark being run is imported (they load their kernels and peers); the others are listed by
-name and help from `BENCHMARKS`.
+Each room's `commands` module offers `register_bench(subparsers)` adding its benchmarks'
+subcommands (`calarb bench itch`, `calarb bench fix`, ...) with handlers that import the
+benchmark module (its kernels and peers) only when the benchmark runs, so `calarb bench X
+--help` stays light. Only the room of the benchmark asked for registers; the others are listed
+by name and help from `BENCHMARKS`.
 """
 
 from __future__ import annotations
@@ -15,19 +16,19 @@ from calarb.command_modules import present_modules
 
 BENCHMARKS = {
     # name: (module whose register_bench adds it, help)
-    "itch": ("calarb.book.benchmark",
+    "itch": ("calarb.book.commands",
              "ITCH to full order books: calarb stream and bulk vs itch-book and MeatPy"),
-    "fix": ("calarb.fix.benchmark", "FIX codec and order round trip vs QuickFIX, simplefix"),
-    "scan": ("calarb.model.benchmark", "pair scanner throughput vs statsmodels coint"),
-    "model": ("calarb.model.benchmark", "online model update cost per tick"),
-    "backtest": ("calarb.backtest.benchmark", "backtest events/s over a generated ITCH file"),
-    "matching": ("calarb.venue.benchmark",
+    "fix": ("calarb.fix.commands", "FIX codec and order round trip vs QuickFIX, simplefix"),
+    "scan": ("calarb.model.commands", "pair scanner throughput vs statsmodels coint"),
+    "model": ("calarb.model.commands", "online model update cost per tick"),
+    "backtest": ("calarb.backtest.commands", "backtest events/s over a generated ITCH file"),
+    "matching": ("calarb.venue.commands",
                  "matching engine throughput on a realistic order mix"),
-    "tick2trade": ("calarb.trading.benchmark",
+    "tick2trade": ("calarb.trading.commands",
                    "ITCH packet bytes -> FIX NewOrderSingle bytes through the engine"),
-    "wire2wire": ("calarb.trading.wire2wire",
+    "wire2wire": ("calarb.trading.commands",
                   "ITCH packet on loopback multicast -> NewOrderSingle at a FIX acceptor"),
-    "scrape": ("calarb.ops.benchmark",
+    "scrape": ("calarb.ops.commands",
                "tick to trade with /metrics scraped every 100 ms vs not scraped"),
 }  # fmt: skip
 BENCH_MODULES = tuple(dict.fromkeys(module for module, _ in BENCHMARKS.values()))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
 
 SHARED_GROUPS = {
@@ -27,6 +27,17 @@ modules (`calarb bench`) imports only the one asked for; None: import them all."
 
 class CommandError(Exception):
     """Bad input to a command: the message is the one line the user sees (exit 2)."""
+
+
+def lazy_handler(module_name: str, function_name: str) -> Callable[[argparse.Namespace], int]:
+    """A command handler that imports MODULE_NAME only when the command runs (a benchmark's
+    kernels and peers stay out of `--help`)."""
+
+    def handler(args: argparse.Namespace) -> int:
+        return getattr(importlib.import_module(module_name), function_name)(args)
+
+    handler.__qualname__ = f"{module_name}.{function_name}"
+    return handler
 
 
 def positive_number(text: str) -> float:

@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import math
 import queue
@@ -33,12 +32,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-import tomli_w
-
-from calarb import market_data_demo
 from calarb.command_modules import positive_number
-from calarb.core.config_schema import ConfigError, load_toml
-from calarb.core.types import PRICE_SCALE
 from calarb.ops.tables import positions_table
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"  # package data (configs/ in a clone)
@@ -78,12 +72,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--options", action="store_true", help="the options calibration-arbitrage loop"
     )
-    market_data_demo.add_arguments(parser)
+    market_data = parser.add_argument_group("with --market-data")
+    market_data.add_argument("--messages", type=int, default=300_000)
+    market_data.add_argument("--symbols", type=int, default=8)
+    market_data.add_argument("--seed", type=int, default=7)
+    market_data.add_argument("--loss", type=float, default=0.01, help="packet drop probability")
     parser.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     if args.market_data:
+        from calarb import market_data_demo
+
         return market_data_demo.run_command(args)
     if args.options:
         from calarb.backtest import options_demo
@@ -103,6 +103,8 @@ def _run(args: argparse.Namespace) -> int:
         )
     except (DemoError, OSError, ValueError) as exc:
         print(f"calarb demo: {exc}", file=sys.stderr)
+        from calarb.core.config_schema import ConfigError
+
         return 2 if isinstance(exc, ConfigError) else 1
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
     return 0 if summary["clean"] else 1
@@ -330,6 +332,8 @@ def _status_text(live, sampler, elapsed_s: float, duration_s: float) -> str:
 
 
 async def _trade(config, duration_s: float, progress: TextIO | None):
+    import asyncio
+
     from calarb.trading.live import LiveEngine
     from calarb.trading.report import LiveSampler
 
@@ -373,6 +377,11 @@ def run_demo(
     progress: TextIO | None = None,
 ) -> dict[str, Any]:
     """Run the demo; the summary (also written to `report_dir`)."""
+    import asyncio
+
+    import tomli_w
+
+    from calarb.core.config_schema import load_toml
     from calarb.fix.transport import install_uvloop
     from calarb.trading.config import check_run_document, load_config
     from calarb.trading.report import write_live_report
@@ -476,11 +485,6 @@ def _summary(live, config, venue_process, venue_exit, duration_s, report_dir) ->
         and not summary["kill_switch"]["engaged"]
     )
     summary["report_dir"] = str(report_dir)
-    portfolio = live.engine.portfolio
-    summary["marks"] = {  # the last mid each position is valued at (currency units)
-        symbol: position.mark / PRICE_SCALE if position.mark else None
-        for symbol, position in portfolio.positions.items()
-    }
     summary["determinism_note"] = DETERMINISM_NOTE
     return _finite(summary)
 

@@ -36,14 +36,6 @@ from calarb.itch.transport import (
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The market-data demo's options (they live under `calarb demo --market-data`)."""
-    parser.add_argument("--messages", type=int, default=300_000)
-    parser.add_argument("--symbols", type=int, default=8)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--loss", type=float, default=0.01, help="packet drop probability")
-
-
 def run_command(args: argparse.Namespace) -> int:
     summary = run_demo(args.messages, args.symbols, args.seed, args.loss)
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))

@@ -158,23 +158,9 @@ def _run_peers(itch: Path, calarb_elapsed_s: float) -> dict:
     return figures
 
 
-def _handler(args: argparse.Namespace) -> int:
+def run_command(args: argparse.Namespace) -> int:
     figures = run_bench(
         args.messages, args.symbols, args.file, args.slow_messages, peers=not args.no_peers
     )
     print(json.dumps(figures, indent=None if args.json else 2))
     return 0
-
-
-def register_bench(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("backtest", help="backtest events/s over a generated ITCH file")
-    parser.add_argument("--messages", type=int, default=5_000_000)
-    parser.add_argument("--symbols", type=int, default=8)
-    parser.add_argument("--file", help="use (or create) this ITCH file instead of a temporary one")
-    parser.add_argument(
-        "--slow-messages", type=int, default=300_000,
-        help="prefix replayed on both paths for slow_events_per_s and the speed-up",
-    )  # fmt: skip
-    parser.add_argument("--no-peers", action="store_true", help="calarb only")
-    parser.add_argument("--json", action="store_true", help="one-line JSON")
-    parser.set_defaults(handler=_handler)

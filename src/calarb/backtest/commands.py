@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from calarb.command_modules import check_reachable, positive_integer
+from calarb.command_modules import check_reachable, lazy_handler, positive_integer
 
 
 def _backtest(args: argparse.Namespace) -> int:
@@ -120,3 +120,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("--out", default="sweep-out", help="directory for table and heatmaps")
     sweep.add_argument("--json", action="store_true")
     sweep.set_defaults(handler=_sweep)
+
+
+def register_bench(subparsers: argparse._SubParsersAction) -> None:
+    """Its `calarb bench` subcommand (the benchmark module loads only when it runs)."""
+    parser = subparsers.add_parser("backtest", help="backtest events/s over a generated ITCH file")
+    parser.add_argument("--messages", type=int, default=5_000_000)
+    parser.add_argument("--symbols", type=int, default=8)
+    parser.add_argument("--file", help="use (or create) this ITCH file instead of a temporary one")
+    parser.add_argument(
+        "--slow-messages", type=int, default=300_000,
+        help="prefix replayed on both paths for slow_events_per_s and the speed-up",
+    )  # fmt: skip
+    parser.add_argument("--no-peers", action="store_true", help="calarb only")
+    parser.add_argument("--json", action="store_true", help="one-line JSON")
+    parser.set_defaults(handler=lazy_handler("calarb.backtest.benchmark", "run_command"))

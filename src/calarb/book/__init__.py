@@ -1,28 +1,35 @@
 """Order books: L3/L2 `OrderBook`, the multi-symbol `BookBuilder` over typed ITCH messages,
 and `ItchBookFeed`, the fast path from raw ITCH bytes to books."""
 
-from calarb.book.builder import BookBuilder
-from calarb.book.feed import ItchBookFeed
-from calarb.book.order_book import (
-    BookError,
-    BookSnapshot,
-    DuplicateOrderError,
-    InvalidOrderError,
-    OrderBook,
-    OverExecutionError,
-    RestingOrder,
-    UnknownOrderError,
-)
+from __future__ import annotations
 
-__all__ = [
-    "BookBuilder",
-    "BookError",
-    "BookSnapshot",
-    "DuplicateOrderError",
-    "InvalidOrderError",
-    "ItchBookFeed",
-    "OrderBook",
-    "OverExecutionError",
-    "RestingOrder",
-    "UnknownOrderError",
-]
+import importlib
+
+_PUBLIC_NAMES = {
+    "BookBuilder": "calarb.book.builder",
+    "ItchBookFeed": "calarb.book.feed",
+    "BookError": "calarb.book.order_book",
+    "BookSnapshot": "calarb.book.order_book",
+    "DuplicateOrderError": "calarb.book.order_book",
+    "InvalidOrderError": "calarb.book.order_book",
+    "OrderBook": "calarb.book.order_book",
+    "OverExecutionError": "calarb.book.order_book",
+    "RestingOrder": "calarb.book.order_book",
+    "UnknownOrderError": "calarb.book.order_book",
+}
+"""Public name -> its module, imported on first use (`calarb book --help` stays light)."""
+
+__all__ = sorted(_PUBLIC_NAMES)
+
+
+def __getattr__(name: str):
+    module = _PUBLIC_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC_NAMES])

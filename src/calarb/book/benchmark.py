@@ -37,7 +37,7 @@ import numpy as np
 from calarb.book.bulk import BookLevels, replay_books
 from calarb.itch.bulk import frame_bytes, load_itch_bytes
 
-__all__ = ["register_bench", "run_itch_benchmark"]
+__all__ = ["run_itch_benchmark"]
 
 STREAM_CHUNK = 1 << 20
 ITCH_BOOK_CHUNK = 8 << 20
@@ -285,24 +285,7 @@ def run_itch_benchmark(
 # --------------------------------------------------------------------------- command
 
 
-def register_bench(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "itch", help="ITCH to full order books: calarb stream and bulk vs itch-book and MeatPy"
-    )
-    parser.add_argument("--messages", type=int, default=5_000_000)
-    parser.add_argument("--symbols", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--levels", type=int, default=5, help="levels compared per side")
-    parser.add_argument(
-        "--meatpy-messages", type=int, default=200_000, help="prefix MeatPy is timed on"
-    )
-    parser.add_argument("--repeat", type=int, default=3, help="runs per timing (best kept)")
-    parser.add_argument("--file", help="benchmark this ITCH file instead of a generated one")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.set_defaults(handler=_bench_itch)
-
-
-def _bench_itch(args: argparse.Namespace) -> int:
+def run_command(args: argparse.Namespace) -> int:
     result = run_itch_benchmark(
         messages=args.messages,
         symbols=args.symbols,

@@ -43,18 +43,6 @@ from calarb.fix.session import AppMessageReceived, FixSession
 REPORT_TAGS = (6, 11, 14, 17, 31, 32, 37, 38, 39, 44, 54, 55, 60, 150, 151)
 
 
-def register_bench(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "fix", help="FIX codec and order round trip vs QuickFIX, simplefix"
-    )
-    parser.add_argument("--orders", type=int, default=20_000, help="round trips per engine")
-    parser.add_argument("--codec-messages", type=int, default=30_000, help="per library per round")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--fsync-orders", type=int, default=2_000, help="round trips with fsync")
-    parser.add_argument("--json", action="store_true")
-    parser.set_defaults(handler=_run)
-
-
 # --- codec -----------------------------------------------------------------------------------
 
 
@@ -376,7 +364,7 @@ def run_benchmark(orders: int, codec_messages: int, rounds: int, fsync_orders: i
     return result
 
 
-def _run(args: argparse.Namespace) -> int:
+def run_command(args: argparse.Namespace) -> int:
     result = run_benchmark(args.orders, args.codec_messages, args.rounds, args.fsync_orders)
     if args.json:
         print(json.dumps(result, indent=2))

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import signal
 import sys
 from pathlib import Path
 
-from calarb.command_modules import CommandError, positive_integer, positive_number
+from calarb.command_modules import CommandError, lazy_handler, positive_integer, positive_number
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+
     from calarb.fix.apps import EchoApplication, FillApplication
     from calarb.fix.config import load_settings
     from calarb.fix.transport import FixAcceptor, install_uvloop
@@ -61,9 +62,9 @@ def _serve(args: argparse.Namespace) -> int:
         application = EchoApplication if args.app == "echo" else FillApplication
         try:
             acceptor = FixAcceptor(settings, lambda _s: application())
-        except (OSError, ValueError) as exc:  # e.g. a data dictionary that cannot be read
+        except (OSError, ValueError) as exc:  # an unreadable file: 1, a bad setting: 2
             print(f"calarb fix serve: {args.config}: {exc}", file=sys.stderr)
-            return 1
+            return 1 if isinstance(exc, OSError) else 2
         for key, reason in acceptor.skipped.items():
             print(f"skipping session {'/'.join(key)}: {reason}", file=sys.stderr)
         try:
@@ -85,6 +86,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _acceptance(args: argparse.Namespace) -> int:
+    import asyncio
+
     from calarb.core.config_schema import did_you_mean
     from calarb.fix.acceptance import find_settings_file, run_directory
 
@@ -121,3 +124,16 @@ def _acceptance(args: argparse.Namespace) -> int:
         for name, reason in result["skipped"].items():
             print(f"SKIPPED {name}: {reason}")
     return 0 if not result["failed"] else 1
+
+
+def register_bench(subparsers: argparse._SubParsersAction) -> None:
+    """Its `calarb bench` subcommand (the benchmark module loads only when it runs)."""
+    parser = subparsers.add_parser(
+        "fix", help="FIX codec and order round trip vs QuickFIX, simplefix"
+    )
+    parser.add_argument("--orders", type=int, default=20_000, help="round trips per engine")
+    parser.add_argument("--codec-messages", type=int, default=30_000, help="per library per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--fsync-orders", type=int, default=2_000, help="round trips with fsync")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=lazy_handler("calarb.fix.benchmark", "run_command"))

@@ -28,23 +28,6 @@ from calarb.model.scanner import ScanConfig, scan_pairs
 from calarb.model.spread import SpreadStats
 
 
-def register_bench(subparsers: argparse._SubParsersAction) -> None:
-    scan = subparsers.add_parser("scan", help="pair scanner throughput vs statsmodels coint")
-    scan.add_argument("--symbols", type=int, default=200)
-    scan.add_argument("--observations", type=int, default=500)
-    scan.add_argument("--naive-pairs", type=int, default=200, help="pairs timed with coint")
-    scan.add_argument("--workers", type=int, default=2, help="process pool and Dask workers")
-    scan.add_argument("--no-dask", action="store_true")
-    scan.add_argument("--seed", type=int, default=7)
-    scan.add_argument("--json", action="store_true")
-    scan.set_defaults(handler=run_scan_bench)
-    model = subparsers.add_parser("model", help="online model update cost per tick")
-    model.add_argument("--ticks", type=int, default=200_000)
-    model.add_argument("--seed", type=int, default=7)
-    model.add_argument("--json", action="store_true")
-    model.set_defaults(handler=run_model_bench)
-
-
 def synthetic_panel(symbols: int, observations: int, seed: int) -> pd.DataFrame:
     """Log-normal prices: groups of 5 symbols load on one random-walk factor plus AR(1) noise."""
     rng = np.random.default_rng(seed)

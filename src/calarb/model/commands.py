@@ -8,7 +8,7 @@ import re
 import sys
 from pathlib import Path
 
-from calarb.command_modules import CommandError, check_reachable, positive_integer
+from calarb.command_modules import CommandError, check_reachable, lazy_handler, positive_integer
 
 # the choices of calarb.model.scanner.PREFILTERS and calarb.model.panel.MISSING_POLICIES,
 # spelt here so that `calarb scan --help` loads no numerical library (tests/test_cli.py
@@ -130,3 +130,21 @@ def run_scan(args: argparse.Namespace) -> int:
     except BrokenPipeError:  # e.g. piped into `head`: the reader has what it wanted
         sys.stderr.close()
     return 0
+
+
+def register_bench(subparsers: argparse._SubParsersAction) -> None:
+    """Its `calarb bench` subcommand (the benchmark module loads only when it runs)."""
+    scan = subparsers.add_parser("scan", help="pair scanner throughput vs statsmodels coint")
+    scan.add_argument("--symbols", type=int, default=200)
+    scan.add_argument("--observations", type=int, default=500)
+    scan.add_argument("--naive-pairs", type=int, default=200, help="pairs timed with coint")
+    scan.add_argument("--workers", type=int, default=2, help="process pool and Dask workers")
+    scan.add_argument("--no-dask", action="store_true")
+    scan.add_argument("--seed", type=int, default=7)
+    scan.add_argument("--json", action="store_true")
+    scan.set_defaults(handler=lazy_handler("calarb.model.benchmark", "run_scan_bench"))
+    model = subparsers.add_parser("model", help="online model update cost per tick")
+    model.add_argument("--ticks", type=int, default=200_000)
+    model.add_argument("--seed", type=int, default=7)
+    model.add_argument("--json", action="store_true")
+    model.set_defaults(handler=lazy_handler("calarb.model.benchmark", "run_model_bench"))

@@ -155,23 +155,7 @@ async def run_scrape_benchmark(
     }
 
 
-def register_bench(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "scrape", help="tick to trade with and without a /metrics scrape every 100 ms"
-    )
-    parser.add_argument("--ticks", type=int, default=100_000, help="timed ticks per run")
-    parser.add_argument("--warmup", type=int, default=5_000, help="untimed ticks first")
-    parser.add_argument("--seed", type=int, default=3)
-    parser.add_argument("--scrape-ms", type=float, default=100.0, help="scrape interval")
-    parser.add_argument("--rounds", type=int, default=3, help="pipelines run (both phases each)")
-    parser.add_argument(
-        "--window-ms", type=float, default=500.0, help="scraping / not scraping alternation"
-    )
-    parser.add_argument("--batch", type=int, default=100, help="ticks between loop turns")
-    parser.set_defaults(handler=_command)
-
-
-def _command(args: argparse.Namespace) -> int:
+def run_command(args: argparse.Namespace) -> int:
     from calarb.fix.transport import install_uvloop
 
     if min(args.ticks, args.rounds, args.batch) <= 0 or min(args.scrape_ms, args.window_ms) <= 0:

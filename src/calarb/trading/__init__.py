@@ -4,67 +4,56 @@ Nothing here opens a socket or reads a clock: times come in as int nanoseconds, 
 engine wires the pieces with direct method calls (see docs/trading.md).
 """
 
-from calarb.core.order_events import (
-    CancelReject,
-    CancelRequest,
-    ExecutionReport,
-    ReplaceRequest,
-    StatusRequest,
-    VenueOrder,
-)
-from calarb.core.orders import ExecType
-from calarb.trading.journal import FsyncPolicy, Journal, JournalCorruptError, read_journal
-from calarb.trading.oms import OrderManager
-from calarb.trading.orders import (
-    Liquidity,
-    OrderIntent,
-    OrderRecord,
-    OrdStatus,
-    OrdType,
-    TimeInForce,
-    VenueFees,
-)
-from calarb.trading.portfolio import Portfolio
-from calarb.trading.reconcile import reconcile
-from calarb.trading.risk import (
-    RiskGate,
-    RiskLimits,
-    RiskReason,
-    deleveraging_intents,
-    engage_kill_switch,
-)
-from calarb.trading.router import RouteDecision, Router
-from calarb.trading.var import VarReport, portfolio_var
+from __future__ import annotations
 
-__all__ = [
-    "CancelReject",
-    "CancelRequest",
-    "ExecutionReport",
-    "ExecType",
-    "FsyncPolicy",
-    "Journal",
-    "JournalCorruptError",
-    "Liquidity",
-    "OrdStatus",
-    "OrdType",
-    "OrderIntent",
-    "OrderManager",
-    "OrderRecord",
-    "Portfolio",
-    "ReplaceRequest",
-    "RiskGate",
-    "RiskLimits",
-    "RiskReason",
-    "RouteDecision",
-    "Router",
-    "StatusRequest",
-    "TimeInForce",
-    "VarReport",
-    "VenueFees",
-    "VenueOrder",
-    "deleveraging_intents",
-    "engage_kill_switch",
-    "portfolio_var",
-    "read_journal",
-    "reconcile",
-]
+import importlib
+
+_PUBLIC_NAMES = {
+    "CancelReject": "calarb.core.order_events",
+    "CancelRequest": "calarb.core.order_events",
+    "ExecutionReport": "calarb.core.order_events",
+    "ReplaceRequest": "calarb.core.order_events",
+    "StatusRequest": "calarb.core.order_events",
+    "VenueOrder": "calarb.core.order_events",
+    "ExecType": "calarb.core.orders",
+    "FsyncPolicy": "calarb.trading.journal",
+    "Journal": "calarb.trading.journal",
+    "JournalCorruptError": "calarb.trading.journal",
+    "read_journal": "calarb.trading.journal",
+    "OrderManager": "calarb.trading.oms",
+    "Liquidity": "calarb.trading.orders",
+    "OrderIntent": "calarb.trading.orders",
+    "OrderRecord": "calarb.trading.orders",
+    "OrdStatus": "calarb.trading.orders",
+    "OrdType": "calarb.trading.orders",
+    "TimeInForce": "calarb.trading.orders",
+    "VenueFees": "calarb.trading.orders",
+    "Portfolio": "calarb.trading.portfolio",
+    "RiskGate": "calarb.trading.risk",
+    "RiskLimits": "calarb.trading.risk",
+    "RiskReason": "calarb.trading.risk",
+    "deleveraging_intents": "calarb.trading.risk",
+    "engage_kill_switch": "calarb.trading.risk",
+    "RouteDecision": "calarb.trading.router",
+    "Router": "calarb.trading.router",
+    "VarReport": "calarb.trading.var",
+    "portfolio_var": "calarb.trading.var",
+}
+"""Public name -> its module, imported on first use, so that `calarb run --help` (which
+imports `calarb.trading.commands`) loads neither NumPy (`var`) nor the engine. (`reconcile` is not among them: the name is its
+submodule's, `calarb.trading.reconcile.reconcile`.)"""
+
+__all__ = sorted(_PUBLIC_NAMES)
+
+
+def __getattr__(name: str):
+    module = _PUBLIC_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC_NAMES])

@@ -66,23 +66,7 @@ VENUE = "BENCH"
 SESSION = session_bytes("BENCH")
 
 
-def register_bench(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "tick2trade", help="ITCH packet bytes -> FIX NewOrderSingle bytes through the engine"
-    )
-    parser.add_argument("--ticks", type=int, default=50_000, help="timed ticks")
-    parser.add_argument("--warmup", type=int, default=5_000, help="untimed ticks first")
-    parser.add_argument("--seed", type=int, default=3)
-    parser.add_argument("--json", action="store_true", help="print JSON (the default output)")
-    parser.add_argument(
-        "--no-pure",
-        action="store_true",
-        help="skip the same run in a CALARB_PURE=1 child (the pure_* figures)",
-    )
-    parser.set_defaults(handler=_command)
-
-
-def _command(args: argparse.Namespace) -> int:
+def run_command(args: argparse.Namespace) -> int:
     result = run_benchmark(args.ticks, args.warmup, args.seed)
     if not args.no_pure:
         result |= compare_with_pure(result, args.ticks, args.warmup, args.seed)

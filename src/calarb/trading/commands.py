@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from calarb.command_modules import positive_number
+from calarb.command_modules import lazy_handler, positive_number
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -69,11 +69,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
-        print(_format(summary))
+        print(format_summary(summary))
     return 0
 
 
-def _format(summary: dict) -> str:
+def format_summary(summary: dict) -> str:
     from calarb.ops.tables import positions_table
 
     pnl = summary["pnl"]
@@ -159,3 +159,32 @@ def _await_end(pid: int, summary_file: Path | None, wait_s: float) -> int:
     summary = json.loads(summary_file.read_text())
     print(f"engine {pid} {_ending(summary)}")
     return 0 if (summary.get("ended") or {}).get("flat") else 3
+
+
+def register_bench(subparsers: argparse._SubParsersAction) -> None:
+    """Its `calarb bench` subcommand (the benchmark module loads only when it runs)."""
+    parser = subparsers.add_parser(
+        "tick2trade", help="ITCH packet bytes -> FIX NewOrderSingle bytes through the engine"
+    )
+    parser.add_argument("--ticks", type=int, default=50_000, help="timed ticks")
+    parser.add_argument("--warmup", type=int, default=5_000, help="untimed ticks first")
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="print JSON (the default output)")
+    parser.add_argument(
+        "--no-pure",
+        action="store_true",
+        help="skip the same run in a CALARB_PURE=1 child (the pure_* figures)",
+    )
+    parser.set_defaults(handler=lazy_handler("calarb.trading.benchmark", "run_command"))
+    wire2wire = subparsers.add_parser(
+        "wire2wire",
+        help="ITCH packet on loopback multicast -> NewOrderSingle at a FIX acceptor, "
+        "a real `calarb run` process against a plain-Python floor",
+    )
+    wire2wire.add_argument("--triggers", type=int, default=100, help="trigger packets to send")
+    wire2wire.add_argument("--pace", type=int, default=4, help="ordinary packets per ms")
+    wire2wire.add_argument("--gap-ms", type=float, default=5.0, help="quiet before a trigger")
+    wire2wire.add_argument("--wait-ms", type=float, default=50.0, help="wait for a trigger's order")
+    wire2wire.add_argument("--seed", type=int, default=3)
+    wire2wire.add_argument("--json", action="store_true", help="print JSON (the default output)")
+    wire2wire.set_defaults(handler=lazy_handler("calarb.trading.wire2wire", "run_command"))

@@ -74,6 +74,10 @@ log = logging.getLogger("calarb.trading.live")
 _WARMING_UP = TradingState.WARMING_UP
 _HALTED = TradingState.HALTED
 _WAIT_LOG_INTERVAL_NS = 5_000_000_000
+CANCEL_WAIT_ROUND_TRIPS = 3
+"""A stop waits for its cancels' answers this many of the slowest venue's recent round trips
+(at least `timeout_s`): a venue slowed by a loaded machine answers in seconds, not ms."""
+CANCEL_WAIT_MAX_S = 30.0
 
 __all__ = [
     "LiveClock",
@@ -497,23 +501,31 @@ class LiveEngine:
             status(self.status_line())
 
     async def stop(self, cancel_open_orders: bool = True, timeout_s: float = 2.0) -> None:
-        """Cancel open orders (waiting up to `timeout_s` for the answers), log out, close."""
+        """Stop trading first (REDUCING: the strategy is not asked again, so nothing new is
+        sent while the rest of the stop runs, even when nothing was open), cancel open orders
+        (waiting until `timeout_s`, or 3 recent round trips of a slow venue, pass without an
+        answer), then stop ops, log out, close."""
         loop = asyncio.get_running_loop()
         for signum in self._signals:
             loop.remove_signal_handler(signum)
         self._signals.clear()
-        if self.ops is not None:
-            await self.ops.stop()
         engine = self.engine
-        if cancel_open_orders and engine.oms.open_count:
-            engine.start_reducing("stopping")
+        if cancel_open_orders:
+            engine.start_reducing("stopping")  # cancels the strategy's working orders
             now = self.clock.monotonic_ns()
             for request in engine.oms.cancel_all(now):
                 engine.gateways[request.venue].send_cancel(request, now)
                 engine.cancels_sent += 1
-            deadline = loop.time() + timeout_s
-            while engine.oms.open_count and loop.time() < deadline:
+            patience_s = self._cancel_patience_s(timeout_s)
+            deadline, still_open = loop.time() + patience_s, engine.oms.open_count
+            while still_open and loop.time() < deadline:
                 await asyncio.sleep(0.01)
+                if engine.oms.open_count < still_open:  # answers coming: wait on
+                    deadline, still_open = loop.time() + patience_s, engine.oms.open_count
+        else:
+            engine.risk.start_reducing("stopping")  # no new orders; the open ones stay
+        if self.ops is not None:
+            await self.ops.stop()
         if self._timer_task is not None:
             self._timer_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -529,6 +541,13 @@ class LiveEngine:
                 self.config.pid_file.unlink()
         gc.unfreeze()
 
+    def _cancel_patience_s(self, timeout_s: float) -> float:
+        """How long the stop waits without an answer: `timeout_s`, or longer when a venue's
+        recent round trips were slow (`CANCEL_WAIT_ROUND_TRIPS`), up to `CANCEL_WAIT_MAX_S`."""
+        recent = [trip for g in self.gateways.values() for trip in list(g.round_trips_ns)[-50:]]
+        slowest_s = max(recent, default=0) / 1e9
+        return min(max(timeout_s, CANCEL_WAIT_ROUND_TRIPS * slowest_s), CANCEL_WAIT_MAX_S)
+
     # -- reports ---------------------------------------------------------------------------
 
     def summary(self) -> dict[str, Any]:
@@ -543,6 +562,10 @@ class LiveEngine:
         }
         summary["waiting_for"] = self.wait_reason
         summary["venues"] = {name: gateway.stats() for name, gateway in self.gateways.items()}
+        summary["marks"] = {  # the last mid each position is valued at (currency units)
+            symbol: position.mark / PRICE_SCALE if position.mark else None
+            for symbol, position in self.engine.portfolio.positions.items()
+        }
         held = self.holdings()
         kill = self.engine.risk.state is _HALTED
         summary["ended"] = {

@@ -63,22 +63,7 @@ _NEW_ORDER_SINGLE = b"D"
 _DIRECTORY_PACKETS = 20  # start of day: system event and stock directory, before the market
 
 
-def register_bench(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "wire2wire",
-        help="ITCH packet on loopback multicast -> NewOrderSingle at a FIX acceptor, "
-        "a real `calarb run` process against a plain-Python floor",
-    )
-    parser.add_argument("--triggers", type=int, default=100, help="trigger packets to send")
-    parser.add_argument("--pace", type=int, default=4, help="ordinary packets per ms")
-    parser.add_argument("--gap-ms", type=float, default=5.0, help="quiet before a trigger")
-    parser.add_argument("--wait-ms", type=float, default=50.0, help="wait for a trigger's order")
-    parser.add_argument("--seed", type=int, default=3)
-    parser.add_argument("--json", action="store_true", help="print JSON (the default output)")
-    parser.set_defaults(handler=_command)
-
-
-def _command(args: argparse.Namespace) -> int:
+def run_command(args: argparse.Namespace) -> int:
     result = run_wire2wire(args.triggers, args.pace, args.gap_ms, args.wait_ms, args.seed)
     print(json.dumps(result, indent=2))
     return 0 if result["orders_matched"] else 1

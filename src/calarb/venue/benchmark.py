@@ -312,7 +312,7 @@ def run_gateway_benchmark(order_count: int = 20_000, seed: int = 1) -> dict[str,
     }
 
 
-def _run(args: argparse.Namespace) -> int:
+def run_command(args: argparse.Namespace) -> int:
     result = run_matching_benchmark(args.orders, args.seed, args.symbols, args.repeat)
     if args.gateway_orders:
         result.update(run_gateway_benchmark(args.gateway_orders, args.seed))
@@ -331,19 +331,3 @@ def _run(args: argparse.Namespace) -> int:
                 f"{gateway['p50']} µs, p99 {gateway['p99']} µs ({result['gateway_orders']:,} orders)"
             )
     return 0
-
-
-def register_bench(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "matching", help="matching engine throughput on a realistic order mix"
-    )
-    parser.add_argument("--orders", type=int, default=300_000, help="requests in the stream")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--symbols", type=int, default=4)
-    parser.add_argument("--repeat", type=int, default=3, help="replays; the fastest counts")
-    parser.add_argument(
-        "--gateway-orders", type=int, default=20_000,
-        help="orders timed through the FIX gateway for gateway_us (0: skip)",
-    )  # fmt: skip
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.set_defaults(handler=_run)

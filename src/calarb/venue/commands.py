@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 from functools import partial
 
-import msgspec
-
-from calarb.command_modules import positive_number
+from calarb.command_modules import lazy_handler, positive_number
 
 
 def _run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    import msgspec
+
     from calarb.core.config_schema import ConfigError, load_toml
     from calarb.ops.settings import parse_metrics
     from calarb.ops.venue_metrics import venue_metrics
@@ -58,3 +59,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="serve Prometheus metrics on 127.0.0.1:PORT ([metrics] port; 0: off)",
     )  # fmt: skip
     parser.set_defaults(handler=_run)
+
+
+def register_bench(subparsers: argparse._SubParsersAction) -> None:
+    """Its `calarb bench` subcommand (the benchmark module loads only when it runs)."""
+    parser = subparsers.add_parser(
+        "matching", help="matching engine throughput on a realistic order mix"
+    )
+    parser.add_argument("--orders", type=int, default=300_000, help="requests in the stream")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--symbols", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=3, help="replays; the fastest counts")
+    parser.add_argument(
+        "--gateway-orders", type=int, default=20_000,
+        help="orders timed through the FIX gateway for gateway_us (0: skip)",
+    )  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(handler=lazy_handler("calarb.venue.benchmark", "run_command"))
