@@ -158,9 +158,12 @@ class MarketDataSchema(Schema, kw_only=True):
     port: FixedPort
     session: Annotated[str, Meta(min_length=1, max_length=10)] | None = None
     retransmission_port: Port = 0
+    source_port: Port = 0  # fixed: a restarted venue sends from the address subscribers accept
+    session_per_instance: bool = True
     heartbeat_interval_s: PositiveFloat = 1.0
     latency_ms: NonNegativeFloat = 0.0
     history_limit: PositiveInt | None = None
+    history_spill: bool = True
     max_payload: PositiveInt | None = None
     midnight_ns: NonNegativeInt = 0
     mpids: dict[str, str] = {}
@@ -232,9 +235,10 @@ def check_venue_addresses(document: Mapping[str, Any], source: str | Path) -> No
     check_distinct(source, groups, "multicast group", VenueConfigError)
     udp = [(f"{w}.market_data.port", d["port"]) for w, d in zip(where, data, strict=False)]
     udp += [
-        (f"{w}.market_data.retransmission_port", d["retransmission_port"])
+        (f"{w}.market_data.{key}", d[key])
         for w, d in zip(where, data, strict=False)
-        if d.get("retransmission_port")
+        for key in ("retransmission_port", "source_port")
+        if d.get(key)
     ]
     check_distinct(source, udp, "UDP port", VenueConfigError)
 

@@ -40,7 +40,7 @@ from calarb.fix.transport import FixAcceptor
 from calarb.venue.config import NS_PER_S, Fault, VenueConfig, VenuesConfig
 from calarb.venue.gateway import Request, VenueGateway, acceptor_settings
 from calarb.venue.itch_publisher import HALTED, TRADING
-from calarb.venue.market_data import VenueMarketData
+from calarb.venue.market_data import VenueMarketData, instance_session
 from calarb.venue.matching import MatchingEngine
 from calarb.venue.orders import Execution
 from calarb.venue.synthetic import BackgroundTraders, FairValueProcess
@@ -167,12 +167,16 @@ class Venue:
         self.trade_count = 0
         latency_s = config.order_latency_ms / 1000.0
         self._latency_s = latency_s
+        # names this start: its market-data session and its ExecIDs (a restarted venue's
+        # executions must not repeat the ids the last instance gave, or they are duplicates)
+        self.instance_ns = fix_clock.wall_ns()
+        instance = instance_session("", self.instance_ns)
         self.gateway = VenueGateway(
             self.engine,
             config.participants,
             clock.stamp,
             fix_clock,
-            exec_id_prefix=f"{config.name}-",
+            exec_id_prefix=f"{config.name}-{instance}-",
             fee_per_share=config.fee_per_share,
             rebate_per_share=config.rebate_per_share,
             defer=self._defer if latency_s > 0 else None,
@@ -196,7 +200,6 @@ class Venue:
             )
         self.market_data: VenueMarketData | None = None
         self.fix_port = 0
-        self.instance_ns = fix_clock.wall_ns()  # names this start's market data session
 
     @property
     def name(self) -> str:
