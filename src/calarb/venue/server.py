@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 BACKGROUND_PREFIX = "SYN-"
 """Background traders are named SYN-MM1, SYN-NT1, ... (never a FIX participant's CompID)."""
+MAX_STEPS_PER_TURN = 20  # market steps between two turns of the event loop when behind
+PAUSE_NOTICE_S = 1.0  # told once when the market falls this far behind real time
 
 
 # --- book and trade records (JSON) ---------------------------------------------------------
@@ -412,18 +414,37 @@ class VenueServer:
         step_ns = self.config.synthetic.step_ns
         clock = self.clock
         try:
+            behind_told = False
             while not self._stop.is_set():
                 target = clock.target_ns()
-                while self.fair_values.now_ns + step_ns <= target:
+                # At most MAX_STEPS_PER_TURN steps before the loop runs again: after a pause
+                # (SIGSTOP, an overloaded machine) the market catches up in bursts with FIX
+                # sessions and gap requests served between them, not in one long turn that
+                # leaves Logons unanswered until the peers time out.
+                steps = 0
+                while self.fair_values.now_ns + step_ns <= target and steps < MAX_STEPS_PER_TURN:
                     now = self.fair_values.step()
                     for venue in self.venues:
                         venue.step(now)
+                    steps += 1
                 wait = clock.real_seconds_until(self.fair_values.now_ns + step_ns)
+                behind_s = (target - self.fair_values.now_ns) / 1e9 / clock.speed
+                if behind_s > PAUSE_NOTICE_S and not behind_told:
+                    behind_told = True
+                    log.warning(
+                        "market time %.1f real s behind (process paused or overloaded): "
+                        "catching up, FIX and gap requests served between steps", behind_s
+                    )
+                elif wait > 0:
+                    behind_told = False
                 if deadline is not None:
                     left = deadline - loop.time()
                     if left <= 0:
                         break
                     wait = min(wait, left)  # stepping may lag (wait <= 0): that is no deadline
+                if wait <= 0:
+                    await asyncio.sleep(0)  # behind: let the connections run, then go on
+                    continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), max(wait, 0.0005))
         finally:
