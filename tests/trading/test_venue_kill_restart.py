@@ -75,7 +75,7 @@ def test_a_killed_and_restarted_venue_is_recovered_by_a_running_engine(tmp_path)
     engine_log = tmp_path / "engine.log"
     engine = subprocess.Popen(
         [sys.executable, "-m", "calarb.cli", "run", "--config", str(engine_path),
-         "--duration", str(RUN_S), "--json", "--status-interval", "0",
+         "--duration", str(RUN_S), "--json", "--status-interval", "0.2",
          "--log-level", "INFO"],
         stdout=subprocess.PIPE, stderr=engine_log.open("w"), text=True,
     )  # fmt: skip
@@ -88,6 +88,8 @@ def test_a_killed_and_restarted_venue_is_recovered_by_a_running_engine(tmp_path)
         # kill it while a pair is legged (one leg filled, the other working): the lost venue
         # leaves that leg naked, which the legging control must close once it is back
         _wait_for(engine, engine_log, "left legged", timeout_s=30.0, after=engine_log.stat().st_size)
+        # and with orders open (the status line every 0.2 s), to be reconciled at the new Logon
+        _wait_for(engine, engine_log, OPEN_ORDERS, timeout_s=30.0, after=engine_log.stat().st_size)
         traded_before = _journal_fills(tmp_path / "journal.jsonl")
         first.process.send_signal(signal.SIGKILL)
         first.process.wait()
@@ -126,6 +128,7 @@ def test_a_killed_and_restarted_venue_is_recovered_by_a_running_engine(tmp_path)
         if "reconciling" in line:
             venue = line.split(":")[0]
             assert summary["venues"][venue]["reconciliations"] >= 1, lines
+            assert any(x.startswith(f"{venue}: open orders reconciled") for x in lines), lines
     # every legging event was followed by an action of the legging control, each told
     lost = next(i for i, line in enumerate(lines) if "FIX session lost" in line)
     legged = next(line for line in reversed(lines[:lost]) if "left legged" in line)
@@ -157,11 +160,15 @@ class _Addresses:
         ]
 
 
+OPEN_ORDERS = re.compile(r" open [1-9]")
+
+
 def _wait_for(
-    engine: subprocess.Popen, log: Path, text: str, timeout_s: float, after: int = 0
+    engine: subprocess.Popen, log: Path, text: str | re.Pattern, timeout_s: float, after: int = 0
 ) -> None:
+    pattern = text if isinstance(text, re.Pattern) else re.compile(re.escape(text))
     deadline = time.monotonic() + timeout_s
-    while text not in log.read_text()[after:]:
+    while not pattern.search(log.read_text()[after:]):
         assert engine.poll() is None, log.read_text()[-3000:]
         assert time.monotonic() < deadline, f"no {text!r} in {timeout_s} s: {log.read_text()[-3000:]}"
         time.sleep(0.2)

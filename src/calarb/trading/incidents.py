@@ -57,7 +57,9 @@ class IncidentLog:
             if venue in self._lost_ns:
                 return
             self._lost_ns[venue] = now_ns
-            if self._logons.get(venue):
+            if event.reason.startswith("Logout response"):  # our own Logout, answered
+                self.record(now_ns, "logged_out", f"{venue}: FIX session logged out")
+            elif self._logons.get(venue):
                 open_orders = len(self.engine.oms.open_orders(venue=venue))
                 self.record(
                     now_ns, "session_lost",
