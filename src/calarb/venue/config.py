@@ -547,4 +547,12 @@ class VenuesConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> VenuesConfig:
-        return cls.from_mapping(load_toml(path), path)
+        """The file at `path`; a relative `fix_store_dir` is relative to the file (as the
+        engine file's paths are), so a restart finds the same journals from any directory."""
+        document = load_toml(path)
+        base = Path(path).parent
+        for venue in document.get("venues", ()):
+            store = venue.get("fix_store_dir") if isinstance(venue, dict) else None
+            if isinstance(store, str) and store and not Path(store).is_absolute():
+                venue["fix_store_dir"] = str(base / store)
+        return cls.from_mapping(document, path)
