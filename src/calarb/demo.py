@@ -213,9 +213,13 @@ def _json_line(line: str) -> dict[str, Any] | None:
 # --- configurations ---------------------------------------------------------------------------
 
 
-def fresh_venues_document(template: dict[str, Any], speed: float | None) -> dict[str, Any]:
+def fresh_venues_document(
+    template: dict[str, Any], speed: float | None, state_dir: Path | None = None
+) -> dict[str, Any]:
     """The venues file with fresh addresses: FIX and retransmission ports chosen by the
-    child (0), a fresh multicast group and port per venue."""
+    child (0), a fresh multicast group and port per venue; with `state_dir`, each venue
+    without a `fix_store_dir` journals its FIX sessions there (one file per session), so a
+    venue started again continues its sessions instead of starting them over at 1."""
     from calarb.itch.transport import fresh_multicast_address
 
     document = json.loads(json.dumps(template))  # a deep copy of plain TOML data
@@ -226,6 +230,8 @@ def fresh_venues_document(template: dict[str, Any], speed: float | None) -> dict
         market_data = venue.setdefault("market_data", {})
         market_data["group"], market_data["port"] = fresh_multicast_address()
         market_data["retransmission_port"] = 0
+        if state_dir is not None and not venue.get("fix_store_dir"):
+            venue["fix_store_dir"] = str(state_dir)
     return document
 
 
@@ -394,7 +400,7 @@ def run_demo(
     check_run_document(user_engine, engine_config)
     report_dir = Path(report_dir).resolve()
     report_dir.mkdir(parents=True, exist_ok=True)
-    venues_document = fresh_venues_document(user_venues, speed)
+    venues_document = fresh_venues_document(user_venues, speed, report_dir / "venues" / "fix-store")
     venues_path = report_dir / "venues.toml"
     venues_path.write_text(tomli_w.dumps(venues_document))
     venue_process = VenueProcess(

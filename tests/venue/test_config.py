@@ -62,6 +62,8 @@ def test_the_shipped_example_has_two_venues_and_a_cointegrated_pair() -> None:
     assert (pair["dependent"], pair["driver"], pair["hedge_ratio"], pair["half_life_s"]) == (
         "BBB", "AAA", 1.2, 60.0,
     )  # fmt: skip
+    # the FIX journals live beside the file, wherever the venue is started from
+    assert alpha.fix_store_dir == str(EXAMPLE.parent / "run" / "venue-fix") == beta.fix_store_dir
     schedule = beta.faults.schedule()
     assert [(f.at_ns, f.kind, f.target) for f in schedule.due(10**13)] == [
         (300 * 10**9, "disconnect", "CALARB"),

@@ -57,6 +57,7 @@ from calarb.ops.service import OpsService
 from calarb.trading.config import RunConfig, VenueSettings
 from calarb.trading.engine import Fill, TradingEngine
 from calarb.trading.fix_gateway import FixOrderGateway
+from calarb.trading.incidents import IncidentLog
 from calarb.trading.journal import (
     Journal,
     JournalContents,
@@ -207,6 +208,9 @@ def restore_from_journal(
     return replayed
 
 
+_NUMBERS = re.compile(r"[\d.,]+")  # sequence numbers, gap bounds, seconds: not a new kind
+
+
 def _name(session: bytes | None) -> str:
     return "(none)" if session is None else session.decode("ascii", "replace").strip()
 
@@ -252,6 +256,7 @@ class LiveEngine:
         self.feeds: dict[str, VenueFeed] = {}
         self.started_ns = 0
         self.engine = self._build_engine()
+        self.incidents = IncidentLog(self.engine, self.gateways)
         self._stop = asyncio.Event()
         self._timer_task: asyncio.Task[None] | None = None
         self._kill_deadline_ns: int | None = None  # after the kill switch: stop by then
@@ -341,9 +346,10 @@ class LiveEngine:
         return archive_journal(path)
 
     def _session_event(self, session, event) -> None:
-        for gateway in self.gateways.values():
+        for name, gateway in self.gateways.items():
             if gateway.session is session:
                 gateway.on_session_event(event)
+                self.incidents.on_session_event(name, event, self.clock.monotonic_ns())
                 return
 
     # -- running ---------------------------------------------------------------------------
@@ -394,6 +400,7 @@ class LiveEngine:
                 for gateway in self.gateways.values():
                     gateway.on_timer(now)
                 self.engine.on_timer(now)
+                self.incidents.on_timer(now)
                 self.recorder.flush()  # histograms folded between ticks, not on one
             except Exception:  # the timer must keep running whatever one tick did
                 log.exception("timer tick failed")
@@ -421,7 +428,7 @@ class LiveEngine:
             return
         reason = "; ".join(reasons)
         now = self.clock.monotonic_ns()
-        kinds = [r.split(",")[0] for r in reasons]  # a new kind of wait is told at once
+        kinds = [_NUMBERS.sub("#", r) for r in reasons]  # a new kind of wait is told at once
         if kinds != self._wait_kinds or now - self._wait_logged_ns >= _WAIT_LOG_INTERVAL_NS:
             log.info("strategy waiting: %s", reason)
             self._wait_kinds = kinds
@@ -566,6 +573,8 @@ class LiveEngine:
             symbol: position.mark / PRICE_SCALE if position.mark else None
             for symbol, position in self.engine.portfolio.positions.items()
         }
+
+        summary["incidents"] = self.incidents.summary()
         held = self.holdings()
         kill = self.engine.risk.state is _HALTED
         summary["ended"] = {

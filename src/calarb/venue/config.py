@@ -158,10 +158,10 @@ class MarketDataSchema(Schema, kw_only=True):
     port: FixedPort
     session: Annotated[str, Meta(min_length=1, max_length=10)] | None = None
     retransmission_port: Port = 0
+    source_port: Port = 0  # fixed: a restarted venue sends from the address subscribers accept
+    session_per_instance: bool = True  # each start publishes under a session name of its own
     heartbeat_interval_s: PositiveFloat = 1.0
     latency_ms: NonNegativeFloat = 0.0
-    source_port: Port = 0  # the UDP port packets come from (0: any free one)
-    session_per_instance: bool = True  # each start publishes under a session name of its own
     history_limit: PositiveInt | None = None
     history_spill: bool = True  # retransmission history beyond history_limit in a spill file
     max_payload: PositiveInt | None = None
@@ -236,9 +236,10 @@ def check_venue_addresses(document: Mapping[str, Any], source: str | Path) -> No
     check_distinct(source, groups, "multicast group", VenueConfigError)
     udp = [(f"{w}.market_data.port", d["port"]) for w, d in zip(where, data, strict=False)]
     udp += [
-        (f"{w}.market_data.retransmission_port", d["retransmission_port"])
+        (f"{w}.market_data.{key}", d[key])
         for w, d in zip(where, data, strict=False)
-        if d.get("retransmission_port")
+        for key in ("retransmission_port", "source_port")
+        if d.get(key)
     ]
     check_distinct(source, udp, "UDP port", VenueConfigError)
 
@@ -547,4 +548,12 @@ class VenuesConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> VenuesConfig:
-        return cls.from_mapping(load_toml(path), path)
+        """The file at `path`; a relative `fix_store_dir` is relative to the file (as the
+        engine file's paths are), so a restart finds the same journals from any directory."""
+        document = load_toml(path)
+        base = Path(path).parent
+        for venue in document.get("venues", ()):
+            store = venue.get("fix_store_dir") if isinstance(venue, dict) else None
+            if isinstance(store, str) and store and not Path(store).is_absolute():
+                venue["fix_store_dir"] = str(base / store)
+        return cls.from_mapping(document, path)

@@ -40,7 +40,7 @@ from calarb.fix.transport import FixAcceptor
 from calarb.venue.config import NS_PER_S, Fault, VenueConfig, VenuesConfig
 from calarb.venue.gateway import Request, VenueGateway, acceptor_settings
 from calarb.venue.itch_publisher import HALTED, TRADING
-from calarb.venue.market_data import VenueMarketData
+from calarb.venue.market_data import VenueMarketData, instance_session
 from calarb.venue.matching import MatchingEngine
 from calarb.venue.orders import Execution
 from calarb.venue.synthetic import BackgroundTraders, FairValueProcess
@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 BACKGROUND_PREFIX = "SYN-"
 """Background traders are named SYN-MM1, SYN-NT1, ... (never a FIX participant's CompID)."""
+MAX_STEPS_PER_TURN = 20  # market steps between two turns of the event loop when behind
+PAUSE_NOTICE_S = 1.0  # told once when the market falls this far behind real time
 
 
 # --- book and trade records (JSON) ---------------------------------------------------------
@@ -167,12 +169,16 @@ class Venue:
         self.trade_count = 0
         latency_s = config.order_latency_ms / 1000.0
         self._latency_s = latency_s
+        # names this start: its market-data session and its ExecIDs (a restarted venue's
+        # executions must not repeat the ids the last instance gave, or they are duplicates)
+        self.instance_ns = fix_clock.wall_ns()
+        instance = instance_session("", self.instance_ns)
         self.gateway = VenueGateway(
             self.engine,
             config.participants,
             clock.stamp,
             fix_clock,
-            exec_id_prefix=f"{config.name}-",
+            exec_id_prefix=f"{config.name}-{instance}-",
             fee_per_share=config.fee_per_share,
             rebate_per_share=config.rebate_per_share,
             defer=self._defer if latency_s > 0 else None,
@@ -196,7 +202,6 @@ class Venue:
             )
         self.market_data: VenueMarketData | None = None
         self.fix_port = 0
-        self.instance_ns = fix_clock.wall_ns()  # names this start's market data session
 
     @property
     def name(self) -> str:
@@ -409,18 +414,37 @@ class VenueServer:
         step_ns = self.config.synthetic.step_ns
         clock = self.clock
         try:
+            behind_told = False
             while not self._stop.is_set():
                 target = clock.target_ns()
-                while self.fair_values.now_ns + step_ns <= target:
+                # At most MAX_STEPS_PER_TURN steps before the loop runs again: after a pause
+                # (SIGSTOP, an overloaded machine) the market catches up in bursts with FIX
+                # sessions and gap requests served between them, not in one long turn that
+                # leaves Logons unanswered until the peers time out.
+                steps = 0
+                while self.fair_values.now_ns + step_ns <= target and steps < MAX_STEPS_PER_TURN:
                     now = self.fair_values.step()
                     for venue in self.venues:
                         venue.step(now)
+                    steps += 1
                 wait = clock.real_seconds_until(self.fair_values.now_ns + step_ns)
+                behind_s = (target - self.fair_values.now_ns) / 1e9 / clock.speed
+                if behind_s > PAUSE_NOTICE_S and not behind_told:
+                    behind_told = True
+                    log.warning(
+                        "market time %.1f real s behind (process paused or overloaded): "
+                        "catching up, FIX and gap requests served between steps", behind_s
+                    )
+                elif wait > 0:
+                    behind_told = False
                 if deadline is not None:
                     left = deadline - loop.time()
                     if left <= 0:
                         break
                     wait = min(wait, left)  # stepping may lag (wait <= 0): that is no deadline
+                if wait <= 0:
+                    await asyncio.sleep(0)  # behind: let the connections run, then go on
+                    continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), max(wait, 0.0005))
         finally:
