@@ -520,7 +520,9 @@ class MoldSubscriber:
             now_ns = self.clock.monotonic_ns()
             self._send(self.receiver.poll(now_ns))
             polls += 1
-            if polls % checks_every == 0:
+            # the health check: every ~100 ms, and at every poll while catching up (its
+            # progress line is rate-limited; a short catch-up is reported too)
+            if polls % checks_every == 0 or self.receiver.catching_up(now_ns):
                 try:
                     self.health.check(now_ns, self.clock.wall_ns())
                 except Exception:  # a report must never stop the feed
