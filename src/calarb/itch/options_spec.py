@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from calarb.itch.spec import FieldSpec, MessageSpec
+from calarb.itch.spec import MessageSpec, build_message_spec
 
 HEADER = (
     ("message_type", 1, "alpha"),
@@ -191,17 +191,8 @@ _LAYOUTS: dict[str, tuple[str, tuple[tuple[str, int, str], ...]]] = {
 }
 
 
-def _build(type_code: str, name: str, body: tuple[tuple[str, int, str], ...]) -> MessageSpec:
-    fields = []
-    offset = 0
-    for fname, size, kind in HEADER + body:
-        fields.append(FieldSpec(fname, size, kind, offset))  # type: ignore[arg-type]
-        offset += size
-    return MessageSpec(type_code, name, tuple(fields), offset)
-
-
 OPTIONS_MESSAGE_SPECS: dict[str, MessageSpec] = {
-    code: _build(code, name, body) for code, (name, body) in _LAYOUTS.items()
+    code: build_message_spec(code, name, HEADER, body) for code, (name, body) in _LAYOUTS.items()
 }
 """ITTO message type letter -> layout."""
 

@@ -206,17 +206,24 @@ _LAYOUTS: dict[str, tuple[str, tuple[tuple[str, int, str], ...]]] = {
 }
 
 
-def _build(type_code: str, name: str, body: tuple[tuple[str, int, str], ...]) -> MessageSpec:
+def build_message_spec(
+    type_code: str,
+    name: str,
+    header: tuple[tuple[str, int, str], ...],
+    body: tuple[tuple[str, int, str], ...],
+) -> MessageSpec:
+    """A message's layout from its (name, size, kind) fields, the protocol's header first
+    (ITCH 5.0 here; ITTO in calarb.itch.options_spec), with each field's offset."""
     fields = []
     offset = 0
-    for fname, size, kind in HEADER + body:
+    for fname, size, kind in header + body:
         fields.append(FieldSpec(fname, size, kind, offset))  # type: ignore[arg-type]
         offset += size
     return MessageSpec(type_code, name, tuple(fields), offset)
 
 
 MESSAGE_SPECS: dict[str, MessageSpec] = {
-    code: _build(code, name, body) for code, (name, body) in _LAYOUTS.items()
+    code: build_message_spec(code, name, HEADER, body) for code, (name, body) in _LAYOUTS.items()
 }
 """Message type letter -> layout, in the order the specification lists them."""
 

@@ -7,7 +7,7 @@ the `calarb bench matching` command.
 
 from __future__ import annotations
 
-import importlib
+from calarb.core.lazy import lazy_exports
 
 _PUBLIC_NAMES = {
     "CancelReject": "calarb.core.order_events",
@@ -37,14 +37,4 @@ matching engine."""
 __all__ = sorted(_PUBLIC_NAMES)
 
 
-def __getattr__(name: str):
-    module = _PUBLIC_NAMES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_PUBLIC_NAMES])
+__getattr__, __dir__ = lazy_exports(__name__, _PUBLIC_NAMES)
