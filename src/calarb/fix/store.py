@@ -28,6 +28,7 @@ from __future__ import annotations
 import mmap
 import os
 import struct
+from collections import OrderedDict
 from pathlib import Path
 
 _RECORD = struct.Struct("<cQI")
@@ -62,7 +63,9 @@ class MemoryStore:
         self.next_sender_seq = 1
         self.next_target_seq = 1
         self.window = window
-        self._messages: dict[int, bytes] = {}
+        # insertion-ordered with an O(1) pop of the oldest (deleting a plain dict's first key
+        # again and again makes each next(iter()) walk the deleted slots before it)
+        self._messages: OrderedDict[int, bytes] = OrderedDict()
 
     def save_message(self, seq: int, raw: bytes) -> None:
         """Record an outbound message sent with MsgSeqNum `seq` (next sender becomes seq+1)."""
@@ -70,7 +73,7 @@ class MemoryStore:
         messages[seq] = raw
         self.next_sender_seq = seq + 1
         if len(messages) > self.window:
-            del messages[next(iter(messages))]  # the oldest: numbers only grow until a reset
+            messages.popitem(last=False)  # the oldest: numbers only grow until a reset
 
     def set_next_sender(self, seq: int) -> None:
         self.next_sender_seq = seq
@@ -201,7 +204,7 @@ class FileStore(MemoryStore):
         messages[seq] = raw
         self.next_sender_seq = seq + 1
         if len(messages) > self.window:
-            del messages[next(iter(messages))]  # the journal keeps it
+            messages.popitem(last=False)  # the oldest (the journal keeps it)
         pending = self._pending
         pending += _pack(b"M", seq, len(raw))
         pending += raw

@@ -241,7 +241,7 @@ def run_ticks(pipeline: Pipeline, packets: list[bytes], timed: bool) -> TickTime
                 orders += 1
         if outbox:
             pipeline.answer()
-        if not index & 1023:
+        if not index & 8191:
             recorder.flush()  # between ticks, as the live engine's timer does
     times.orders = orders
     times.trim()
