@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from typing import Any
 
 from calarb.itch.errors import ItchDecodeError, ItchEncodeError
 from calarb.itch.messages import MESSAGE_CLASSES, ItchMessage
@@ -102,14 +103,28 @@ LENGTHS_BY_BYTE: dict[int, int] = {ord(code): n for code, n in MESSAGE_LENGTHS.i
 def decode(buf: bytes | bytearray | memoryview, offset: int = 0, length: int | None = None) -> ItchMessage:
     """Decode the one message starting at `offset`. `length`, when given (from a framing
     prefix), must match the type's length. Errors name the offset and the type."""
+    return decode_from_tables(buf, offset, length, DECODERS, LENGTHS_BY_BYTE)
+
+
+def decode_from_tables(
+    buf: bytes | bytearray | memoryview,
+    offset: int,
+    length: int | None,
+    decoders: dict[int, Decoder],
+    lengths: dict[int, int],
+    protocol: str = "",
+) -> Any:
+    """The one message at `offset` by a protocol's tables (type byte -> decoder, length):
+    ITCH 5.0 here, ITTO in calarb.itch.options_codec (`protocol` names it in errors)."""
+    kind = f"{protocol} message" if protocol else "message"
     if offset >= len(buf):
-        raise ItchDecodeError(offset, None, "no bytes left for a message")
+        raise ItchDecodeError(offset, None, f"no bytes left for {'an' if protocol else 'a'} {kind}")
     type_byte = buf[offset]
     type_code = chr(type_byte)
-    decoder = DECODERS.get(type_byte)
+    decoder = decoders.get(type_byte)
     if decoder is None:
-        raise ItchDecodeError(offset, type_code, f"unknown message type byte 0x{type_byte:02x}")
-    expected = LENGTHS_BY_BYTE[type_byte]
+        raise ItchDecodeError(offset, type_code, f"unknown {kind} type byte 0x{type_byte:02x}")
+    expected = lengths[type_byte]
     if length is not None and length != expected:
         raise ItchDecodeError(
             offset, type_code, f"length {length} disagrees with the type's length {expected}"

@@ -12,8 +12,8 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from calarb.itch.codec import Decoder, Encoder, compile_layout
-from calarb.itch.errors import ItchDecodeError, ItchEncodeError
+from calarb.itch.codec import Decoder, Encoder, compile_layout, decode_from_tables
+from calarb.itch.errors import ItchEncodeError
 from calarb.itch.options_spec import (
     OPTIONS_MESSAGE_CLASSES,
     OPTIONS_MESSAGE_LENGTHS,
@@ -42,30 +42,9 @@ def decode_options_message(
 ) -> Any:
     """Decode the one ITTO message at `offset`. `length`, when given (a MoldUDP64 block's
     length), must equal the type's length. Errors name the offset and the type."""
-    if offset >= len(buf):
-        raise ItchDecodeError(offset, None, "no bytes left for an ITTO message")
-    type_byte = buf[offset]
-    type_code = chr(type_byte)
-    decoder = OPTIONS_DECODERS.get(type_byte)
-    if decoder is None:
-        raise ItchDecodeError(
-            offset, type_code, f"unknown ITTO message type byte 0x{type_byte:02x}"
-        )
-    expected = OPTIONS_LENGTHS_BY_BYTE[type_byte]
-    if length is not None and length != expected:
-        raise ItchDecodeError(
-            offset, type_code, f"length {length} disagrees with the type's length {expected}"
-        )
-    if len(buf) - offset < expected:
-        raise ItchDecodeError(
-            offset, type_code, f"truncated: {len(buf) - offset} of {expected} bytes present"
-        )
-    try:
-        return decoder(buf, offset)
-    except UnicodeDecodeError as exc:
-        raise ItchDecodeError(
-            offset, type_code, f"alpha field is not ASCII ({exc.reason})"
-        ) from None
+    return decode_from_tables(
+        buf, offset, length, OPTIONS_DECODERS, OPTIONS_LENGTHS_BY_BYTE, protocol="ITTO"
+    )
 
 
 def encode_options_message(message: Any) -> bytes:
