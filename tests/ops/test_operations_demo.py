@@ -40,6 +40,9 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 START_TIMEOUT_S = 120.0
 TRADE_TIMEOUT_S = 90.0
+# The module's waits add up to several minutes on a loaded 2-core CI machine: the demo must
+# outlive them all (the fixture stops it with SIGINT when the module is done).
+DEMO_DURATION_S = 3600
 
 
 def free_port() -> int:
@@ -86,7 +89,7 @@ class Demo:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "calarb.cli", "demo", "--duration", "300",
+            [sys.executable, "-m", "calarb.cli", "demo", "--duration", str(DEMO_DURATION_S),
              "--report", str(self.report), "--engine-config", str(self.engine_config),
              "--venues-config", str(self.venues_config)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -129,9 +132,29 @@ class Demo:
                 os.kill(self.venue_pid, signal.SIGKILL)
 
 
+    def ended(self) -> str:
+        """Why the demo is gone ('' while it runs): its exit status and last lines."""
+        if self.process is None or self.process.poll() is None:
+            return ""
+        return f"the demo exited with {self.process.returncode}: {self.stderr[-20:]}"
+
+
+DEMO: Demo | None = None  # the module's running demo, so that a refused request says why
+
+
+def fetch(url: str | urllib.request.Request):
+    """urlopen, but a refused connection names the demo's fate rather than only errno 111."""
+    try:
+        return urllib.request.urlopen(url, timeout=30)
+    except urllib.error.URLError as error:
+        if isinstance(error, urllib.error.HTTPError) or DEMO is None or not DEMO.ended():
+            raise
+        raise AssertionError(DEMO.ended()) from error
+
+
 def scrape(port: int) -> dict[str, dict[tuple, float]]:
     """/metrics parsed: sample name -> {sorted labels: value}."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
+    with fetch(f"http://127.0.0.1:{port}/metrics") as response:
         text = response.read().decode()
     samples: dict[str, dict[tuple, float]] = {}
     for family in text_string_to_metric_families(text):
@@ -159,7 +182,7 @@ def scrape_until(port: int, condition, timeout_s: float, what: str):
 
 
 def state(demo: Demo) -> dict:
-    with urllib.request.urlopen(demo.url + "api/state", timeout=30) as response:
+    with fetch(demo.url + "api/state") as response:
         return json.loads(response.read())
 
 
@@ -168,7 +191,7 @@ def post(url: str, token: str | None) -> tuple[int, dict]:
     if token is not None:
         request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with fetch(request) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
@@ -176,7 +199,8 @@ def post(url: str, token: str | None) -> tuple[int, dict]:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    running = Demo(tmp_path_factory.mktemp("ops-demo"))
+    global DEMO
+    running = DEMO = Demo(tmp_path_factory.mktemp("ops-demo"))
     try:
         running.start()
         yield running

@@ -279,6 +279,9 @@ async def scenario(folder: Path) -> None:
         assert second.engine.risk.state is TradingState.HALTED
         assert all(fill.time_ns >= second.started_ns for fill in second.engine.fills)
         assert second.summary()["kill_switch"]["reason"].startswith("kill file")
+        # stop_on_kill (the default): the run ends once the cancels are answered.
+        assert second.config.stop_on_kill
+        await until(second._stop.is_set, 10.0, "the run's end after the kill switch")
     finally:
         if second is not None:
             await second.stop()

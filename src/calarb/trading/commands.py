@@ -133,6 +133,9 @@ def _kill(args: argparse.Namespace) -> int:
         print(f"calarb kill: no process {pid}", file=sys.stderr)
         return 1
     print(f"SIGUSR1 sent to {pid}")
+    if args.config is not None and not config.stop_on_kill:
+        print(f"engine {pid} stays up HALTED (stop_on_kill = false): stop it with SIGINT")
+        return 0
     return _await_end(pid, summary_file, args.wait)
 
 

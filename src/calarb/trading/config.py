@@ -9,6 +9,7 @@ kill_file = "run/KILL"            # touching this file engages the kill switch
 pid_file = "run/calarb.pid"       # `calarb kill --config FILE` signals this pid
 timer_interval_ms = 20            # legging timeouts, post-trade checks, kill-file poll
 flatten_on_kill = false
+stop_on_kill = true               # the run ends once the kill switch's work is done
 reconcile_timeout_ms = 2000       # wait for OrderStatusRequest answers after a reconnect
 
 [risk]                            # calarb.trading.risk.RiskLimits fields (integers)
@@ -170,6 +171,7 @@ class EngineSchema(Schema, kw_only=True):
     timer_interval_ms: PositiveFloat = 20
     reconcile_timeout_ms: PositiveFloat = 2000
     flatten_on_kill: bool = False
+    stop_on_kill: bool = True
     id_prefix: NonEmptyStr = "S"
 
 
@@ -316,6 +318,7 @@ class RunConfig:
     timer_interval_ns: int = 20 * _MS
     reconcile_timeout_ns: int = 2_000 * _MS
     flatten_on_kill: bool = False
+    stop_on_kill: bool = True  # false: stays up HALTED (inspected on the dashboard) until stopped
     id_prefix: str = "S"
     source: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -346,6 +349,7 @@ _ENGINE_KEYS = {
     "timer_interval_ms",
     "reconcile_timeout_ms",
     "flatten_on_kill",
+    "stop_on_kill",
     "id_prefix",
 }
 _PAIR_MODEL_KEYS = {"hedge", "hedge_window", "form", "zscore_halflife", "true_ratio"}
@@ -458,6 +462,7 @@ def parse_config(document: Mapping[str, Any], base: Path, source: Path | None = 
         timer_interval_ns=int(float(engine.get("timer_interval_ms", 20)) * _MS),
         reconcile_timeout_ns=int(float(engine.get("reconcile_timeout_ms", 2000)) * _MS),
         flatten_on_kill=bool(engine.get("flatten_on_kill", False)),
+        stop_on_kill=bool(engine.get("stop_on_kill", True)),
         id_prefix=str(engine.get("id_prefix", "S")),
         source=source,
         strategy=strategy,

@@ -347,7 +347,8 @@ class LiveEngine:
             return
         log.warning("kill switch: %s", reason)
         self.engine.kill(reason, flatten=self.config.flatten_on_kill)
-        self._kill_deadline_ns = self.clock.monotonic_ns() + KILL_GRACE_NS
+        if self.config.stop_on_kill:  # else HALTED until stopped, for the operator to inspect
+            self._kill_deadline_ns = self.clock.monotonic_ns() + KILL_GRACE_NS
 
     def _kill_done(self) -> bool:
         """Cancels answered and, when flattening, positions closed."""
