@@ -19,16 +19,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from calarb.backtest.config import BacktestConfig
-from calarb.backtest.inputs import (
-    ParquetInput,
-    PreparedVenue,
-    lobster_to_itch,
-    parquet_to_itch,
-    parse_data,
-    state_before,
-    with_data_queues,
-)
+from calarb.backtest.inputs import parse_data, with_data_queues
+from calarb.backtest.itch_conversion import PreparedVenue
+from calarb.backtest.lobster_input import lobster_to_itch, state_before
 from calarb.backtest.models import FifoQueue, ProbabilisticQueue
+from calarb.backtest.parquet_input import ParquetInput, parquet_to_itch
 from calarb.book.bulk import bbo_series, write_bbo_parquet
 from calarb.book.feed import ItchBookFeed
 from calarb.cli import main
