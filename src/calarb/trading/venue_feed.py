@@ -1,5 +1,9 @@
 """One venue's market data in a live engine: the MoldUDP64 subscriber, its receiver and feed
-health, and the book reset when the venue starts a new feed session."""
+health, and the book reset when the venue starts a new feed session.
+
+The feed's `protocol` (run file: `[venues.feed] protocol`) picks the engine's decoder for the
+venue: "itch" (ITCH 5.0, `ItchBookFeed`, the engine's default) or "itto" (Nasdaq ITTO 4.0
+options, `OptionsBookFeed`), installed when the feed opens."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import logging
 from functools import partial
 
 from calarb.book.feed import ItchBookFeed
+from calarb.book.options_feed import OptionsBookFeed
 from calarb.core.clock import Clock
 from calarb.core.events import TopOfBook
 from calarb.itch.moldudp64 import MoldReceiver
@@ -15,6 +20,9 @@ from calarb.trading.config import VenueSettings
 from calarb.trading.engine import TradingEngine
 
 log = logging.getLogger("calarb.trading.live")
+
+BOOK_FEEDS = {"itch": ItchBookFeed, "itto": OptionsBookFeed}
+"""Feed protocol -> the engine's decoder and books for a venue (built with `symbols=`)."""
 
 
 def session_name(session: bytes | None) -> str:
@@ -37,6 +45,7 @@ class VenueFeed:
         self.subscriber: MoldSubscriber | None = None
         self.closed_subscriber: MoldSubscriber | None = None  # its figures, after the close
         self.book_resets = 0
+        self.protocol = "itch"
         self._on_market_data = engine.on_market_data
 
     def on_message(self, payload: bytes, received_ns: int) -> None:
@@ -46,6 +55,10 @@ class VenueFeed:
 
     async def open(self, settings: VenueSettings) -> None:
         feed = settings.feed
+        if feed.protocol != self.protocol:  # the engine starts every venue on ITCH 5.0
+            self.protocol = feed.protocol
+            old = self.engine.feeds[self.venue]
+            self.engine.feeds[self.venue] = BOOK_FEEDS[feed.protocol](symbols=old.symbol_filter)
         self.subscriber = await MoldSubscriber.create(
             self.receiver,
             feed.group,
@@ -64,16 +77,17 @@ class VenueFeed:
         from the new session's messages; its quotes leave the router and the strategy."""
         engine = self.engine
         old = engine.feeds[self.venue]
-        engine.feeds[self.venue] = ItchBookFeed(symbols=old.symbol_filter)
+        engine.feeds[self.venue] = BOOK_FEEDS[self.protocol](symbols=old.symbol_filter)
         now = self.clock.monotonic_ns()
-        for symbol in old.books:
+        booked = old.tops if self.protocol == "itto" else old.books
+        for symbol in booked:
             engine.on_market_data(self.venue, TopOfBook(symbol, now, 0, 0, 0, 0), now)
         self.book_resets += 1
         log.warning(
             "%s: market data restarted (session %s replaces %s): %d books reset, rebuilding "
             "from sequence %d of the new session",
             self.venue, session_name(receiver.session), session_name(receiver.previous_session),
-            len(old.books), receiver.next_sequence,
+            len(booked), receiver.next_sequence,
         )  # fmt: skip
 
     def waiting_for(self) -> str | None:
