@@ -126,8 +126,8 @@ def test_an_itto_venue_feed_over_loopback_multicast_gives_the_engine_the_option_
             hostile.close()
             feed.close()
             await md.close()
-        books = engine.feeds["OPTV"]
-        assert type(books).__name__ == "OptionsBookFeed" and feed.protocol == "itto"
+        books = feed.options_feed
+        assert type(books).__name__ == "OptionsBookFeed" and venue.feed.protocol == "itto"
         assert receiver.stats.messages_delivered >= wanted - 1
         # the engine's consolidated tops are the venue's books, for the traded options only
         assert set(books.tops) == set(traded)
@@ -142,6 +142,13 @@ def test_an_itto_venue_feed_over_loopback_multicast_gives_the_engine_the_option_
         assert books.errors == {"decode_error": 2, "book_error": 1}, books.decode_errors
         assert all(line.startswith("ITTO message ") for line in books.decode_errors)
         assert feed.closed_subscriber.callback_errors == 0
+        # a restarted venue (new MoldUDP64 session): the options' tops leave the engine and
+        # a fresh decoder rebuilds them from the new session
+        feed.reset_books(receiver)
+        assert feed.options_feed is not books and not feed.options_feed.tops
+        assert feed.options_feed.symbol_filter == books.symbol_filter
+        for symbol in traded:
+            assert engine.consolidated[symbol][2:] == (0, 0, 0, 0)
 
     asyncio.run(scenario())
 

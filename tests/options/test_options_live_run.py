@@ -148,7 +148,7 @@ async def scenario(folder: Path) -> None:
         await live.wait_ready(15.0)
         engine = live.engine
         await until(lambda: all(s in engine.consolidated for s in traded), 15.0, "option tops")
-        assert type(engine.feeds["OPTV"]).__name__ == "OptionsBookFeed"
+        assert type(live.feeds["OPTV"].options_feed).__name__ == "OptionsBookFeed"
         venue.paused = True
         receiver = live.feeds["OPTV"].receiver
         published = venue.md.next_sequence

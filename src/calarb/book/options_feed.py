@@ -1,11 +1,11 @@
 """An engine feed for an options venue: ITTO 4.0 message bytes in, top-of-book changes out.
 
-`OptionsBookFeed` has the part of `ItchBookFeed`'s interface the engine and a live venue feed
-use (`on_message_bytes`, `symbol_filter`, `messages`, `errors`, `decode_errors`), so a venue
-whose feed is ITTO (a run file's `[venues.feed] protocol = "itto"`) plugs into
-`TradingEngine.on_market_data` as an ITCH venue does. Decoding is `calarb.itch.options_codec`,
-the book `calarb.book.options_book.OptionsQuoteBook` (best bid and offer per option, no L3
-depth: `books` is empty, `tops` holds each option's latest top).
+`OptionsBookFeed` reads like `ItchBookFeed` (`on_message_bytes`, `symbol_filter`, `messages`,
+`errors`, `decode_errors`): a live venue whose feed is ITTO (a run file's `[venues.feed]
+protocol = "itto"`, `calarb.trading.venue_feed`) decodes with it and hands each new top to
+`TradingEngine.on_market_data`. Decoding is `calarb.itch.options_codec`, the book
+`calarb.book.options_book.OptionsQuoteBook` (best bid and offer per option, no L3 depth;
+`tops` holds each option's latest top).
 
 Hostile input never raises: a message that cannot be decoded or applied (bad length or type,
 unknown option, a reference never added) is skipped, counted in `errors` by kind and its
@@ -33,7 +33,6 @@ class OptionsBookFeed:
     def __init__(self, symbols: Iterable[str] | None = None) -> None:
         self.symbol_filter = frozenset(symbols) if symbols is not None else None
         self.book = OptionsQuoteBook()
-        self.books: dict = {}  # no L3 books: the engine's depth source finds none here
         self.tops: dict[str, TopOfBook] = {}
         """OCC symbol -> its latest top of book (symbols in the filter)."""
         self.messages = 0

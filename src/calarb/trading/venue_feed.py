@@ -1,9 +1,10 @@
 """One venue's market data in a live engine: the MoldUDP64 subscriber, its receiver and feed
 health, and the book reset when the venue starts a new feed session.
 
-The feed's `protocol` (run file: `[venues.feed] protocol`) picks the engine's decoder for the
-venue: "itch" (ITCH 5.0, `ItchBookFeed`, the engine's default) or "itto" (Nasdaq ITTO 4.0
-options, `OptionsBookFeed`), installed when the feed opens."""
+The feed's `protocol` (run file: `[venues.feed] protocol`): "itch" (ITCH 5.0), each message's
+bytes go to the engine, whose `ItchBookFeed` for the venue decodes them (the hot path); "itto"
+(Nasdaq ITTO 4.0 options), this feed decodes them with its own `OptionsBookFeed` and hands the
+engine the option's new top of book (`TradingEngine.on_market_data` takes either)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,6 @@ from calarb.trading.config import VenueSettings
 from calarb.trading.engine import TradingEngine
 
 log = logging.getLogger("calarb.trading.live")
-
-BOOK_FEEDS = {"itch": ItchBookFeed, "itto": OptionsBookFeed}
-"""Feed protocol -> the engine's decoder and books for a venue (built with `symbols=`)."""
 
 
 def session_name(session: bytes | None) -> str:
@@ -45,7 +43,7 @@ class VenueFeed:
         self.subscriber: MoldSubscriber | None = None
         self.closed_subscriber: MoldSubscriber | None = None  # its figures, after the close
         self.book_resets = 0
-        self.protocol = "itch"
+        self.options_feed: OptionsBookFeed | None = None  # protocol "itto": this feed decodes
         self._on_market_data = engine.on_market_data
 
     def on_message(self, payload: bytes, received_ns: int) -> None:
@@ -53,18 +51,26 @@ class VenueFeed:
         receive stamp where the platform gives one)."""
         self._on_market_data(self.venue, payload, received_ns)
 
+    def on_options_message(self, payload: bytes, received_ns: int) -> None:
+        """One ITTO message: decoded here, the option's new top (if any) to the engine."""
+        top = self.options_feed.on_message_bytes(payload)
+        if top is not None:
+            self._on_market_data(self.venue, top, received_ns)
+
     async def open(self, settings: VenueSettings) -> None:
         feed = settings.feed
-        if feed.protocol != self.protocol:  # the engine starts every venue on ITCH 5.0
-            self.protocol = feed.protocol
-            old = self.engine.feeds[self.venue]
-            self.engine.feeds[self.venue] = BOOK_FEEDS[feed.protocol](symbols=old.symbol_filter)
+        if feed.protocol == "itto":
+            symbols = self.engine.feeds[self.venue].symbol_filter
+            self.options_feed = OptionsBookFeed(symbols=symbols)
+            on_message = self.on_options_message
+        else:
+            on_message = partial(self._on_market_data, self.venue)  # = on_message, one frame less
         self.subscriber = await MoldSubscriber.create(
             self.receiver,
             feed.group,
             feed.port,
             feed.retransmission_address,
-            partial(self._on_market_data, self.venue),  # = on_message, one frame less
+            on_message,
             interface=feed.interface,
             clock=self.clock,
             sources=feed.sources,
@@ -77,9 +83,12 @@ class VenueFeed:
         from the new session's messages; its quotes leave the router and the strategy."""
         engine = self.engine
         old = engine.feeds[self.venue]
-        engine.feeds[self.venue] = BOOK_FEEDS[self.protocol](symbols=old.symbol_filter)
+        engine.feeds[self.venue] = ItchBookFeed(symbols=old.symbol_filter)
+        booked = list(old.books)
+        if self.options_feed is not None:
+            booked = list(self.options_feed.tops)
+            self.options_feed = OptionsBookFeed(symbols=self.options_feed.symbol_filter)
         now = self.clock.monotonic_ns()
-        booked = old.tops if self.protocol == "itto" else old.books
         for symbol in booked:
             engine.on_market_data(self.venue, TopOfBook(symbol, now, 0, 0, 0, 0), now)
         self.book_resets += 1
