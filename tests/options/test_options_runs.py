@@ -11,6 +11,8 @@ import pytest
 from calarb.backtest.options_market import OptionsMarketConfig
 from calarb.backtest.options_paper import run_options_paper
 from calarb.backtest.options_run import OptionsRunConfig, run_options_backtest
+from calarb.core.option_contract import contract_multiplier
+from calarb.core.types import PRICE_SCALE
 from calarb.fix.codec import decode
 from calarb.fix.messages.options import option_contract_from_fix
 
@@ -41,6 +43,16 @@ def test_backtest_trades_the_planted_mispricings_at_a_profit(seed):
     assert engine.orders_sent == len(result.orders) == engine.intents
     assert engine.oms.open_count == 0 and not engine.oms.anomalies
     assert len(engine.fills) == summary["option_fills"] + summary["hedge_fills"]
+    # the engine's own P&L counts a contract as 100 shares: it reconciles with the fills
+    # (cash) and the final marks, and the report is it less the option fees, nothing after
+    portfolio = engine.portfolio
+    cash = sum(
+        -int(f.side) * f.quantity * f.price * contract_multiplier(f.symbol) for f in engine.fills
+    )
+    held = sum(p.quantity * p.mark * p.multiplier for p in portfolio.positions.values())
+    assert portfolio.realized + portfolio.unrealized == cash + held
+    assert {p.multiplier for s, p in portfolio.positions.items() if s != "SYNTH"} == {100}
+    assert result.pnl == (portfolio.net_pnl - result.fees) / PRICE_SCALE
 
 
 @pytest.mark.network

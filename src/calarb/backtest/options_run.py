@@ -33,7 +33,7 @@ from calarb.book.options_book import OptionListed, OptionsBookError, OptionsQuot
 from calarb.book.order_book import BookError
 from calarb.core.clock import SimulatedClock
 from calarb.core.events import TopOfBook
-from calarb.core.option_contract import CONTRACT_MULTIPLIER, OptionContract
+from calarb.core.option_contract import OptionContract
 from calarb.core.order_events import CancelRequest, ExecutionReport, ReplaceRequest, VenueOrder
 from calarb.core.types import PRICE_SCALE
 from calarb.itch.codec import ENCODERS
@@ -118,14 +118,10 @@ class OptionsRunResult:
 
     @property
     def pnl(self) -> float:
-        """Net P&L at the end, currency units: the engine portfolio's realised and unrealised
-        P&L per symbol (marks at mids) times its contract multiplier, less the fees."""
-        contracts = self.strategy.contracts
-        value = -self.fees
-        for symbol, position in self.engine.portfolio.positions.items():
-            multiplier = CONTRACT_MULTIPLIER if symbol in contracts else 1
-            value += (position.realized + position.unrealized - position.fees) * multiplier
-        return value / PRICE_SCALE
+        """Net P&L at the end, currency units: the engine portfolio's (realised and
+        unrealised, marks at mids, contract multipliers applied by the portfolio) less the
+        option fees."""
+        return (self.engine.portfolio.net_pnl - self.fees) / PRICE_SCALE
 
     def traded_plants(self) -> int:
         """Planted mispricings with an entry of ours on their option while they were live."""

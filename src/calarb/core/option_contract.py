@@ -10,6 +10,7 @@ them only when the strike has at most 3 decimals, which `occ_symbol` checks).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 ROOT_WIDTH = 6
@@ -67,3 +68,26 @@ def parse_occ_symbol(symbol: str) -> OptionContract:
     if not digits.isdigit():
         raise ValueError(f"OCC symbol {symbol!r}: strike {digits!r} is not 8 digits")
     return OptionContract(root, expiry, symbol[12], int(digits) * 10)
+
+
+def option_contract_of(symbol: str) -> OptionContract | None:
+    """The contract `symbol` names when it is an OCC option symbol, else None (an equity:
+    ITCH stock symbols have at most 8 characters, an OCC symbol 21)."""
+    if len(symbol) != OCC_SYMBOL_LENGTH:
+        return None
+    try:
+        return parse_occ_symbol(symbol)
+    except ValueError:
+        return None
+
+
+def contract_multiplier(symbol: str) -> int:
+    """Units of the underlying that one unit of `symbol` stands for: CONTRACT_MULTIPLIER for
+    an OCC option symbol, 1 for anything else. The one source of the multiplier the engine's
+    portfolio and risk gate value positions with (price x quantity x multiplier is money)."""
+    return CONTRACT_MULTIPLIER if option_contract_of(symbol) is not None else 1
+
+
+def contract_multipliers(symbols: Iterable[str]) -> dict[str, int]:
+    """Symbol -> multiplier for the symbols whose multiplier is not 1 (missing means 1)."""
+    return {s: m for s in symbols if (m := contract_multiplier(s)) != 1}

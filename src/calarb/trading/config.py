@@ -48,6 +48,7 @@ retransmission_port = 31002
 session = "V1"                       # optional: else learnt from the first packet (a
                                      # restarted venue's new session is followed)
 sources = ["127.0.0.1"]              # optional: senders accepted, "address[:port]"
+protocol = "itch"                    # optional: "itch" (ITCH 5.0) or "itto" (ITTO 4.0 options)
 ```
 
 Instead of `[[pairs]]`, a `[strategy]` table runs a strategy written on `calarb.Strategy`
@@ -183,6 +184,7 @@ class FeedSchema(Schema, kw_only=True):
     session: str | None = None
     interface: IPv4Address = "127.0.0.1"
     sources: list[str] | None = None  # accepted senders, "address" or "address:port"
+    protocol: Literal["itch", "itto"] = "itch"  # ITCH 5.0 equities, ITTO 4.0 options
 
 
 class FeesSchema(Schema, kw_only=True):
@@ -234,9 +236,14 @@ class FeedSettings:
     interface: str = "127.0.0.1"
     sources: tuple[str, ...] = DEFAULT_SOURCES
     """Senders accepted ("address" or "address:port"); others are dropped by the kernel."""
+    protocol: str = "itch"
+    """The messages the feed carries: "itch" (Nasdaq TotalView-ITCH 5.0) or "itto" (Nasdaq
+    ITCH to Trade Options 4.0): the engine's decoder for the venue (trading.venue_feed)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sources", tuple(self.sources))
+        if self.protocol not in ("itch", "itto"):
+            raise ValueError(f"protocol {self.protocol!r} is neither 'itch' nor 'itto'")
         for source in self.sources:
             parse_source(source)
         if not self.sources:

@@ -36,6 +36,7 @@ from typing import Any
 from calarb.book.feed import ItchBookFeed
 from calarb.core.clock import Clock
 from calarb.core.events import TopOfBook
+from calarb.core.option_contract import contract_multipliers
 from calarb.core.order_events import CancelReject, ExecutionReport
 from calarb.core.orders import ExecType, OrderPurpose
 from calarb.core.types import PRICE_SCALE
@@ -113,7 +114,9 @@ class TradingEngine:
     `gateways`: venue name -> its `OrderGateway`; `fees`: venue name -> `VenueFees` (zero
     when missing). `true_hedge_ratios`: pair name -> the known true ratio, for reports.
     `trading_state`: the risk gate's first state (WARMING_UP: the strategy waits for
-    `risk.start_trading`).
+    `risk.start_trading`). `multipliers`: symbol -> contract multiplier for the portfolio
+    and the risk gate (default: `contract_multipliers` of the strategy's symbols, 100 for
+    an OCC option symbol).
     """
 
     def __init__(
@@ -129,6 +132,7 @@ class TradingEngine:
         router: Router | None = None,
         true_hedge_ratios: Mapping[str, float] | None = None,
         trading_state: TradingState = TradingState.ACTIVE,
+        multipliers: Mapping[str, int] | None = None,
     ) -> None:
         if not gateways:
             raise ValueError("an engine needs at least one venue gateway")
@@ -137,8 +141,12 @@ class TradingEngine:
         self.strategy = strategy
         self.gateways: dict[str, OrderGateway] = dict(gateways)
         venue_fees = {venue: (fees or {}).get(venue, VenueFees()) for venue in self.gateways}
-        self.portfolio = Portfolio(venue_fees)
-        self.risk = RiskGate(risk_limits or RiskLimits(), self.portfolio, trading_state)
+        if multipliers is None:
+            multipliers = contract_multipliers(strategy.symbols)
+        self.portfolio = Portfolio(venue_fees, multipliers)
+        self.risk = RiskGate(
+            risk_limits or RiskLimits(), self.portfolio, trading_state, multipliers
+        )
         self.router = router or Router(venue_fees.items())
         self.oms = OrderManager([self.portfolio, self.risk, strategy, self], journal)
         self.recorder = recorder

@@ -33,20 +33,21 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
 from calarb.core.events import TopOfBook
-from calarb.core.option_contract import CONTRACT_MULTIPLIER, OptionContract
+from calarb.core.option_contract import CONTRACT_MULTIPLIER, OptionContract, parse_occ_symbol
 from calarb.core.orders import OrderPurpose, TimeInForce
 from calarb.core.types import PRICE_SCALE, Side
 from calarb.options.black import black_greeks, black_price
 from calarb.options.implied import implied_vol
 from calarb.options.ssvi import fit_ssvi, ssvi_total_variance
 from calarb.options.surface import SurfaceFit
-from calarb.trading.options_risk import OptionsRiskGate, OptionsRiskReason
+from calarb.trading.options_risk import OptionsRiskGate, OptionsRiskLimits, OptionsRiskReason
 from calarb.trading.orders import Liquidity, OrderIntent, OrderRecord
 from calarb.trading.strategy_api import IDLE_FOREVER, Strategy
 
@@ -140,6 +141,36 @@ class OptionsCalibrationStrategy(Strategy):
         self.signals = 0
         for contract in contracts:
             self.on_option_listed(contract)
+
+    @classmethod
+    def from_config(cls, table: Mapping[str, Any]) -> OptionsCalibrationStrategy:
+        """From a run file's `[strategy]` table: `underlying`, `trade_date` (a TOML date or
+        "YYYY-MM-DD"), `options` (the OCC symbols to trade: a live engine's symbols are fixed
+        before its feeds open), any `OptionsStrategyConfig` key, and a `limits` table of
+        `OptionsRiskLimits` keys. ValueError names the key."""
+        table = dict(table)
+        options = table.pop("options", None)
+        if not isinstance(options, list) or not options:
+            raise ValueError("options: a non-empty list of OCC option symbols is needed")
+        contracts = []
+        for k, symbol in enumerate(options):
+            try:
+                contracts.append(parse_occ_symbol(str(symbol)))
+            except ValueError as exc:
+                raise ValueError(f"options[{k}]: {exc}") from None
+        limits = table.pop("limits", {})
+        trade_date = table.get("trade_date")
+        if isinstance(trade_date, str):
+            try:
+                table["trade_date"] = dt.date.fromisoformat(trade_date)
+            except ValueError:
+                raise ValueError(f"trade_date: {trade_date!r} is not YYYY-MM-DD") from None
+        unknown = set(table) - {f.name for f in fields(OptionsStrategyConfig)}
+        unknown |= {f"limits.{k}" for k in set(limits) - set(OptionsRiskLimits.__dataclass_fields__)}
+        if unknown:
+            raise ValueError(f"unknown key(s) {sorted(unknown)}")
+        risk = OptionsRiskGate(OptionsRiskLimits(**limits))
+        return cls(OptionsStrategyConfig(**table), risk, contracts)
 
     # --- inputs ----------------------------------------------------------------------------
     def on_option_listed(self, contract: OptionContract) -> None:

@@ -7,6 +7,7 @@ cdef object _BUY
 
 
 cdef class Position:
+    cdef public long long multiplier
     cdef public object symbol, quantity, cost, realized, fees, mark, unrealized
     cdef public object bought, sold, fills
 
@@ -16,12 +17,12 @@ cdef class VenuePosition:
 
 
 cdef class Portfolio:
-    cdef public dict fees_by_venue, positions, venue_positions
+    cdef public dict fees_by_venue, multipliers, positions, venue_positions
     cdef public object realized, unrealized, fees, net_pnl
 
     cpdef Position position(self, symbol)
 
-    @cython.locals(position=Position, at_venue=VenuePosition)
+    @cython.locals(position=Position, at_venue=VenuePosition, multiplier=cython.longlong)
     cpdef apply_fill(self, symbol, venue, side, quantity, price, fee)
 
     cpdef _revalue(self, Position position)

@@ -1,18 +1,22 @@
 """Positions and P&L in integers.
 
-Money is in 1/10,000 currency units (the price scale), so `price * shares` is money with no
-conversion. Positions use the average-cost method per symbol (all venues pooled):
+Money is in 1/10,000 currency units (the price scale). A symbol has a contract multiplier
+(`multipliers`, given at construction: 100 for an option contract, 1 when missing), so
+`price * quantity * multiplier` is money with no conversion; the multiplier is applied here
+and in the risk gate, nowhere after. Positions use the average-cost method per symbol (all
+venues pooled):
 
-* `cost` is the signed cost of the open position (sum of price * signed shares still open);
-  it stays exact while the position grows.
-* Reducing a position by `closed` shares removes `cost * closed / |quantity|` from it, rounded
-  half to even to an integer, and books `sign * price * closed - removed` as realised P&L.
-  Closing the whole position removes `cost` exactly, so a round trip's realised P&L is exact
-  and rounding never accumulates across trips.
-* Unrealised P&L is `mark * quantity - cost`. The mark is the mid of the top of book, floored
+* `cost` is the signed money of the open position (sum of price * signed quantity *
+  multiplier still open); it stays exact while the position grows.
+* Reducing a position by `closed` units removes `cost * closed / |quantity|` from it, rounded
+  half to even to an integer, and books `sign * price * multiplier * closed - removed` as
+  realised P&L. Closing the whole position removes `cost` exactly, so a round trip's realised
+  P&L is exact and rounding never accumulates across trips.
+* Unrealised P&L is `mark * quantity * multiplier - cost`. The mark is the mid of the top of
+  book, floored
   to an integer unit ((bid + ask) // 2); with one side empty, that side's price; with no book,
   the last fill price.
-* Fees are `shares * per-share rate` of the venue (calarb.trading.orders.VenueFees), exact,
+* Fees are `quantity * per-unit rate` of the venue (calarb.trading.orders.VenueFees), exact,
   kept apart: `net_pnl = realised + unrealised - fees`.
 
 `Portfolio` is an OMS listener (`on_fill`, `on_release`) and takes top of book with
@@ -42,10 +46,12 @@ def divide_round_half_even(numerator: int, denominator: int) -> int:
 
 
 class Position:
-    """One symbol's position across venues."""
+    """One symbol's position across venues. `multiplier`: units of the underlying per unit
+    of quantity (1 for a share, 100 for an option contract)."""
 
     __slots__ = (
         "symbol",
+        "multiplier",
         "quantity",
         "cost",
         "realized",
@@ -57,8 +63,11 @@ class Position:
         "fills",
     )
 
-    def __init__(self, symbol: str) -> None:
+    def __init__(self, symbol: str, multiplier: int = 1) -> None:
+        if multiplier <= 0:
+            raise ValueError(f"contract multiplier {multiplier} of {symbol!r} is not positive")
         self.symbol = symbol
+        self.multiplier = multiplier
         self.quantity = 0
         self.cost = 0
         self.realized = 0
@@ -71,8 +80,9 @@ class Position:
 
     @property
     def average_price(self) -> float | None:
-        """Average cost per share (a float, for reports); None when flat."""
-        return self.cost / self.quantity if self.quantity else None
+        """Average price paid per unit (a float in price units, for reports); None when
+        flat."""
+        return self.cost / (self.quantity * self.multiplier) if self.quantity else None
 
     @property
     def net_pnl(self) -> int:
@@ -104,8 +114,15 @@ _VENUE_POSITION_FIELDS = VenuePosition.__slots__
 class Portfolio:
     """Positions per symbol (and per symbol and venue), realised and unrealised P&L, fees."""
 
-    def __init__(self, fees: Mapping[str, VenueFees] | None = None) -> None:
+    def __init__(
+        self,
+        fees: Mapping[str, VenueFees] | None = None,
+        multipliers: Mapping[str, int] | None = None,
+    ) -> None:
+        """`fees`: venue -> its fees; `multipliers`: symbol -> contract multiplier (1 when
+        missing; `calarb.core.option_contract.contract_multipliers` of the traded symbols)."""
         self.fees_by_venue: dict[str, VenueFees] = dict(fees or {})
+        self.multipliers: dict[str, int] = dict(multipliers or {})
         self.positions: dict[str, Position] = {}
         self.venue_positions: dict[tuple[str, str], VenuePosition] = {}
         self.realized = 0
@@ -116,7 +133,9 @@ class Portfolio:
     def position(self, symbol: str) -> Position:
         position = self.positions.get(symbol)
         if position is None:
-            position = self.positions[symbol] = Position(symbol)
+            position = self.positions[symbol] = Position(
+                symbol, self.multipliers.get(symbol, 1)
+            )
         return position
 
     def quantity(self, symbol: str) -> int:
@@ -140,10 +159,12 @@ class Portfolio:
         position = self.position(symbol)
         signed = quantity if side is _BUY else -quantity
         held = position.quantity
+        multiplier = position.multiplier
+        value = price if multiplier == 1 else price * multiplier  # money per unit
         realized = 0
         if held == 0 or (held > 0) == (signed > 0):
             position.quantity = held + signed
-            position.cost += price * signed
+            position.cost += value * signed
         else:
             closed = min(quantity, abs(held))
             removed = (
@@ -152,13 +173,13 @@ class Portfolio:
                 else divide_round_half_even(position.cost * closed, abs(held))
             )
             direction = 1 if held > 0 else -1
-            realized = direction * price * closed - removed
+            realized = direction * value * closed - removed
             position.cost -= removed
             position.quantity = held - direction * closed
             opened = quantity - closed
             if opened:
                 position.quantity += -direction * opened
-                position.cost += price * -direction * opened
+                position.cost += value * -direction * opened
         position.realized += realized
         position.fees += fee
         position.fills += 1
@@ -183,7 +204,10 @@ class Portfolio:
         return realized
 
     def _revalue(self, position: Position) -> None:
-        unrealized = position.mark * position.quantity - position.cost
+        value = position.mark * position.quantity
+        if position.multiplier != 1:
+            value *= position.multiplier
+        unrealized = value - position.cost
         self.unrealized += unrealized - position.unrealized
         position.unrealized = unrealized
         self.net_pnl = self.realized + self.unrealized - self.fees

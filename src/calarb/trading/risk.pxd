@@ -8,14 +8,14 @@ cdef object _BUY, _PASSED, _HALTED
 
 cdef class _SymbolRisk:
     cdef public object symbol
-    cdef public long long position, open_buy, open_sell, bid, ask, mark, limit
+    cdef public long long position, open_buy, open_sell, bid, ask, mark, limit, multiplier
     cdef public object gross, net_high, net_low
     cdef public bint halted
 
 
 cdef class RiskGate:
     cdef public object limits, _portfolio
-    cdef public dict _symbols, _reserved
+    cdef public dict multipliers, _symbols, _reserved
     cdef public set _seen_ids
     cdef public object _sent_ns
     cdef public object gross_exposure, net_high, net_low
@@ -30,5 +30,5 @@ cdef class RiskGate:
     cpdef _unreserve(self, parent_id, quantity)
     cpdef _reject(self, reason)
 
-    @cython.locals(s=_SymbolRisk)
+    @cython.locals(s=_SymbolRisk, mark=cython.longlong)
     cpdef check(self, intent, now_ns)

@@ -10,11 +10,16 @@ Worst case per symbol, with position p, open buys B and open sells S (shares):
 ``high = p + B``, ``low = p - S``. Limits, all integers:
 
 * position:  ``-limit <= low`` and ``high <= limit``
-* gross exposure: ``sum over symbols of max(|high|, |low|) * mark <= max_gross``
-* net exposure: ``-max_net <= sum(low * mark)`` and ``sum(high * mark) <= max_net``
+* order notional: ``quantity * price * multiplier <= max_order_notional``
+* gross exposure: ``sum over symbols of max(|high|, |low|) * value <= max_gross``
+* net exposure: ``-max_net <= sum(low * value)`` and ``sum(high * value) <= max_net``
 
-Exposure is money in 1/10,000 currency units valued at the symbol's mark (mid of the top of
-book given to `on_top_of_book`, floored; before any book, the first order's price). A fill
+where ``value = mark * multiplier`` is the money one unit of the symbol is worth.
+
+Quantities are in the symbol's units (shares, contracts). Exposure is money in 1/10,000
+currency units: quantity x mark (mid of the top of book given to `on_top_of_book`, floored;
+before any book, the first order's price) x the symbol's contract multiplier (given at
+construction as to the Portfolio; 1 when missing). A fill
 moves shares from open to position and never widens [low, high], so fills alone never break
 a limit; mark moves can, and that is what `breaches` and `deleveraging_intents` are for.
 
@@ -30,7 +35,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -131,10 +136,11 @@ class _SymbolRisk:
         "net_high",
         "net_low",
         "limit",
+        "multiplier",
         "halted",
     )
 
-    def __init__(self, symbol: str, limit: int) -> None:
+    def __init__(self, symbol: str, limit: int, multiplier: int) -> None:
         self.symbol = symbol
         self.position = 0
         self.open_buy = 0
@@ -146,6 +152,7 @@ class _SymbolRisk:
         self.net_high = 0
         self.net_low = 0
         self.limit = limit
+        self.multiplier = multiplier
         self.halted = False
 
 
@@ -171,11 +178,16 @@ class RiskGate:
         limits: RiskLimits,
         portfolio: object | None = None,
         state: TradingState = TradingState.ACTIVE,
+        multipliers: Mapping[str, int] | None = None,
     ) -> None:
         """`portfolio` is anything with an int attribute `net_pnl` (calarb.trading.portfolio
-        .Portfolio), read for the daily loss limit. `state`: the trading state to start in
-        (WARMING_UP for a live start)."""
+        .Portfolio, given the same `multipliers`), read for the daily loss limit. `state`: the
+        trading state to start in (WARMING_UP for a live start). `multipliers`: symbol ->
+        contract multiplier, 1 when missing."""
         self.limits = limits
+        self.multipliers: dict[str, int] = dict(multipliers or {})
+        if any(m <= 0 for m in self.multipliers.values()):
+            raise ValueError(f"contract multipliers {self.multipliers} are not all positive")
         self._portfolio = portfolio
         self._symbols: dict[str, _SymbolRisk] = {}
         self._reserved: dict[str, int] = {}  # parent ClOrdID -> open (unfilled) shares
@@ -194,20 +206,21 @@ class RiskGate:
         state = self._symbols.get(symbol)
         if state is None:
             limit = self.limits.position_limits.get(symbol, self.limits.max_position)
-            state = self._symbols[symbol] = _SymbolRisk(symbol, limit)
+            multiplier = self.multipliers.get(symbol, 1)
+            state = self._symbols[symbol] = _SymbolRisk(symbol, limit, multiplier)
         return state
 
     def _refresh(self, s: _SymbolRisk) -> None:
         high = s.position + s.open_buy
         low = s.position - s.open_sell
-        mark = s.mark
-        gross = (high if high > -low else -low) * mark
+        value = s.mark * s.multiplier  # C integers when compiled: no cost at multiplier 1
+        gross = (high if high > -low else -low) * value
         self.gross_exposure += gross - s.gross
-        self.net_high += high * mark - s.net_high
-        self.net_low += low * mark - s.net_low
+        self.net_high += high * value - s.net_high
+        self.net_low += low * value - s.net_low
         s.gross = gross
-        s.net_high = high * mark
-        s.net_low = low * mark
+        s.net_high = high * value
+        s.net_low = low * value
 
     def on_top_of_book(self, top: TopOfBook) -> None:
         s = self._symbols.get(top.symbol) or self._symbol(top.symbol)
@@ -330,11 +343,15 @@ class RiskGate:
                 return self._reject(RiskReason.PRICE_COLLAR)
         elif limits.require_reference_price or price == 0:
             return self._reject(RiskReason.NO_REFERENCE_PRICE)
-        if quantity * price > limits.max_order_notional:
+        notional = quantity * price
+        if s.multiplier != 1:
+            notional *= s.multiplier
+        if notional > limits.max_order_notional:
             return self._reject(RiskReason.MAX_ORDER_NOTIONAL)
         if len(self._reserved) >= limits.max_open_orders:
             return self._reject(RiskReason.MAX_OPEN_ORDERS)
         mark = s.mark or price
+        value = mark * s.multiplier  # money per unit (C integers when compiled)
         if buy:
             high = s.position + s.open_buy + quantity
             low = s.position - s.open_sell
@@ -345,16 +362,16 @@ class RiskGate:
             low = s.position - s.open_sell - quantity
             if -low > s.limit:
                 return self._reject(RiskReason.POSITION_LIMIT)
-        gross = (high if high > -low else -low) * mark
+        gross = (high if high > -low else -low) * value
         increases = gross > s.gross
         if reduce_only and increases:
             return self._reject(RiskReason.REDUCE_ONLY_INCREASES)
         if increases and self.gross_exposure - s.gross + gross > limits.max_gross_exposure:
             return self._reject(RiskReason.GROSS_EXPOSURE)
         if buy:
-            if self.net_high - s.net_high + high * mark > limits.max_net_exposure:
+            if self.net_high - s.net_high + high * value > limits.max_net_exposure:
                 return self._reject(RiskReason.NET_EXPOSURE)
-        elif self.net_low - s.net_low + low * mark < -limits.max_net_exposure:
+        elif self.net_low - s.net_low + low * value < -limits.max_net_exposure:
             return self._reject(RiskReason.NET_EXPOSURE)
         portfolio = self._portfolio
         if (
@@ -381,8 +398,8 @@ class RiskGate:
         else:
             s.open_sell += quantity
         s.mark = mark
-        net_high = high * mark
-        net_low = low * mark
+        net_high = high * value
+        net_low = low * value
         self.gross_exposure += gross - s.gross
         self.net_high += net_high - s.net_high
         self.net_low += net_low - s.net_low
@@ -448,8 +465,9 @@ class RiskGate:
             size = abs(position)
             if size > s.limit:
                 found.append(Breach(RiskReason.POSITION_LIMIT, s.symbol, size, s.limit))
-            gross += size * s.mark
-            net += position * s.mark
+            value = s.mark * s.multiplier
+            gross += size * value
+            net += position * value
         if gross > limits.max_gross_exposure:
             found.append(Breach(RiskReason.GROSS_EXPOSURE, None, gross, limits.max_gross_exposure))
         if abs(net) > limits.max_net_exposure:
@@ -546,28 +564,30 @@ def deleveraging_intents(gate: RiskGate, now_ns: int, target: float = 0.9) -> li
     if any(b.reason is RiskReason.DAILY_LOSS for b in gate.breaches()):
         wanted = dict.fromkeys(states, 0)
 
+    values = {symbol: s.mark * s.multiplier for symbol, s in states.items()}  # money per unit
+
     def exposure() -> tuple[int, int]:
-        gross = sum(abs(q) * states[sym].mark for sym, q in wanted.items())
-        net = sum(q * states[sym].mark for sym, q in wanted.items())
+        gross = sum(abs(q) * values[sym] for sym, q in wanted.items())
+        net = sum(q * values[sym] for sym, q in wanted.items())
         return gross, net
 
     gross, net = exposure()
     gross_goal = int(limits.max_gross_exposure * target)
     net_goal = int(limits.max_net_exposure * target)
     if gross > limits.max_gross_exposure or abs(net) > limits.max_net_exposure:
-        by_size = sorted(wanted, key=lambda sym: abs(wanted[sym]) * states[sym].mark, reverse=True)
+        by_size = sorted(wanted, key=lambda sym: abs(wanted[sym]) * values[sym], reverse=True)
         for symbol in by_size:
-            mark = states[symbol].mark
-            if mark <= 0:
+            value = values[symbol]
+            if value <= 0:
                 continue
             if gross > gross_goal:
-                excess_shares = -(-(gross - gross_goal) // mark)  # ceiling
+                excess_shares = -(-(gross - gross_goal) // value)  # ceiling
                 held = wanted[symbol]
                 cut = min(abs(held), excess_shares)
                 wanted[symbol] = held - cut if held > 0 else held + cut
                 gross, net = exposure()
             if abs(net) > net_goal and wanted[symbol] and (wanted[symbol] > 0) == (net > 0):
-                excess_shares = -(-(abs(net) - net_goal) // mark)
+                excess_shares = -(-(abs(net) - net_goal) // value)
                 held = wanted[symbol]
                 cut = min(abs(held), excess_shares)
                 wanted[symbol] = held - cut if held > 0 else held + cut

@@ -1,5 +1,10 @@
 """One venue's market data in a live engine: the MoldUDP64 subscriber, its receiver and feed
-health, and the book reset when the venue starts a new feed session."""
+health, and the book reset when the venue starts a new feed session.
+
+The feed's `protocol` (run file: `[venues.feed] protocol`): "itch" (ITCH 5.0), each message's
+bytes go to the engine, whose `ItchBookFeed` for the venue decodes them (the hot path); "itto"
+(Nasdaq ITTO 4.0 options), this feed decodes them with its own `OptionsBookFeed` and hands the
+engine the option's new top of book (`TradingEngine.on_market_data` takes either)."""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import logging
 from functools import partial
 
 from calarb.book.feed import ItchBookFeed
+from calarb.book.options_feed import OptionsBookFeed
 from calarb.core.clock import Clock
 from calarb.core.events import TopOfBook
 from calarb.itch.moldudp64 import MoldReceiver
@@ -37,6 +43,7 @@ class VenueFeed:
         self.subscriber: MoldSubscriber | None = None
         self.closed_subscriber: MoldSubscriber | None = None  # its figures, after the close
         self.book_resets = 0
+        self.options_feed: OptionsBookFeed | None = None  # protocol "itto": this feed decodes
         self._on_market_data = engine.on_market_data
 
     def on_message(self, payload: bytes, received_ns: int) -> None:
@@ -44,14 +51,26 @@ class VenueFeed:
         receive stamp where the platform gives one)."""
         self._on_market_data(self.venue, payload, received_ns)
 
+    def on_options_message(self, payload: bytes, received_ns: int) -> None:
+        """One ITTO message: decoded here, the option's new top (if any) to the engine."""
+        top = self.options_feed.on_message_bytes(payload)
+        if top is not None:
+            self._on_market_data(self.venue, top, received_ns)
+
     async def open(self, settings: VenueSettings) -> None:
         feed = settings.feed
+        if feed.protocol == "itto":
+            symbols = self.engine.feeds[self.venue].symbol_filter
+            self.options_feed = OptionsBookFeed(symbols=symbols)
+            on_message = self.on_options_message
+        else:
+            on_message = partial(self._on_market_data, self.venue)  # = on_message, one frame less
         self.subscriber = await MoldSubscriber.create(
             self.receiver,
             feed.group,
             feed.port,
             feed.retransmission_address,
-            partial(self._on_market_data, self.venue),  # = on_message, one frame less
+            on_message,
             interface=feed.interface,
             clock=self.clock,
             sources=feed.sources,
@@ -65,15 +84,19 @@ class VenueFeed:
         engine = self.engine
         old = engine.feeds[self.venue]
         engine.feeds[self.venue] = ItchBookFeed(symbols=old.symbol_filter)
+        booked = list(old.books)
+        if self.options_feed is not None:
+            booked = list(self.options_feed.tops)
+            self.options_feed = OptionsBookFeed(symbols=self.options_feed.symbol_filter)
         now = self.clock.monotonic_ns()
-        for symbol in old.books:
+        for symbol in booked:
             engine.on_market_data(self.venue, TopOfBook(symbol, now, 0, 0, 0, 0), now)
         self.book_resets += 1
         log.warning(
             "%s: market data restarted (session %s replaces %s): %d books reset, rebuilding "
             "from sequence %d of the new session",
             self.venue, session_name(receiver.session), session_name(receiver.previous_session),
-            len(old.books), receiver.next_sequence,
+            len(booked), receiver.next_sequence,
         )  # fmt: skip
 
     def waiting_for(self) -> str | None:

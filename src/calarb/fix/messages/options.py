@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple
 
-from calarb.core.option_contract import OCC_SYMBOL_LENGTH, OptionContract, parse_occ_symbol
+from calarb.core.option_contract import OptionContract, option_contract_of, parse_occ_symbol
 from calarb.core.types import Side
 from calarb.fix.codec import FixMessage
 from calarb.fix.errors import MessageRejected
@@ -78,11 +78,8 @@ def instrument_fields(symbol: str) -> bytes:
     """The option instrument block (167, 200, 201, 202, 541) for an order on `symbol` when
     it is an OCC option symbol, else b"" (an equity). Asked once per symbol by the engine's
     `FixOrderGateway`, which appends it to the NewOrderSingle body."""
-    if len(symbol) != OCC_SYMBOL_LENGTH:
-        return b""
-    try:
-        contract = parse_occ_symbol(symbol)
-    except ValueError:
+    contract = option_contract_of(symbol)
+    if contract is None:
         return b""
     return (
         b"167=%s\x01200=%s\x01201=%s\x01202=%s\x01541=%s\x01"
