@@ -329,15 +329,16 @@ class FixSession(OutboundSession):
             return True
         return msg_type in (SEQUENCE_RESET, REJECT)
 
-    def _good_time(self, message: FixMessage) -> bool:
-        """SendingTime within `max_latency_s` of our wall time (when checked)."""
+    def _good_time(self, message: FixMessage, wall_ns: int | None = None) -> bool:
+        """SendingTime within `max_latency_s` of our wall time (the input's, or `wall_ns`)."""
         if not self.settings.check_latency:
             return True
         try:
             sent = parse_utc_timestamp(message[52])
         except ValueError:
             return False
-        return abs(self.wall_ns - sent) <= self.settings.max_latency_s * SECOND_NS
+        now = self.wall_ns if wall_ns is None else wall_ns
+        return abs(now - sent) <= self.settings.max_latency_s * SECOND_NS
 
     def _verify(
         self,
@@ -457,22 +458,74 @@ class FixSession(OutboundSession):
         if not self._valid_logon_state(LOGON, reset_requested):
             self._disconnect("Logon is not valid in this logon state")
             return False
-        if not self._good_time(message):
-            self._refuse_logon("SendingTime accuracy problem")
+        problem = self._logon_problem(message, reset_requested, self.wall_ns)
+        if problem is not None:
+            self._refuse_logon(problem)
             return False
+        return True
+
+    def _logon_problem(
+        self, message: FixMessage, reset_requested: bool, wall_ns: int
+    ) -> str | None:
+        """Why a Logon must be refused, by the checks that need no sequence number and no
+        logon state: SendingTime, CompIDs, HeartBtInt, then (an acceptor) Username/Password
+        against the settings (constant-time) and the authentication hook. None: it passes.
+        Sends and changes nothing."""
+        if not self._good_time(message, wall_ns):
+            return "SendingTime accuracy problem"
         if message[49] != self._target or message[56] != self._sender:
-            self._refuse_logon("CompID problem")
-            return False
+            return "CompID problem"
         if not self.initiator or (reset_requested and not self._reset_logon_pending()):
             text = message.get(108) or b""
             limit = max(MAX_HEARTBEAT_S, self.settings.heartbeat_interval_s)
             if not (text.isdigit() and 0 < int(text) <= limit):
                 shown = text.decode("latin-1")[:20]
-                self._refuse_logon(
-                    f"HeartBtInt (108) must be 1 to {limit} seconds, received {shown!r}"
+                return f"HeartBtInt (108) must be 1 to {limit} seconds, received {shown!r}"
+        if self.initiator:
+            return None
+        user, password = message.get(553), message.get(554)
+        expected = self.settings.password
+        if expected is not None:
+            user_ok = self.settings.username is None or hmac.compare_digest(
+                user or b"", self.settings.username.encode()
+            )
+            password_ok = hmac.compare_digest(password or b"", expected.encode())
+            if not (user_ok and password_ok):
+                return "invalid Username or Password"
+        if self.authenticate is not None:
+            try:
+                self.authenticate(
+                    user.decode("latin-1") if user else None,
+                    password.decode("latin-1") if password else None,
+                    message,
                 )
-                return False
-        return self._authenticated(message)
+            except LogonRejected as exc:
+                return str(exc) or "Logon rejected"
+        return None
+
+    def takeover_refusal(self, message: FixMessage, now_ns: int, wall_ns: int) -> str | None:
+        """A Logon for this acceptor session on a second connection while the session still
+        has one: None when it may replace that connection, else why not. The rule: the
+        current peer has sent nothing for longer than its HeartBtInt (a live peer sends at
+        least a Heartbeat every interval, so it is presumed half-open), and the new Logon
+        passes every check a Logon passes before it may change anything (`_logon_problem`:
+        the authentication hook is called for it, and again when the Logon is then
+        processed). Sends and changes nothing."""
+        if self.initiator:
+            return "an initiator session is not taken over"
+        heartbeat_ns = self.heartbeat_ns
+        silent_ns = now_ns - self.last_received_ns
+        if heartbeat_ns <= 0 or silent_ns <= heartbeat_ns:
+            return (
+                f"the current connection is alive (last message {silent_ns / SECOND_NS:.1f} s "
+                f"ago, HeartBtInt {heartbeat_ns / SECOND_NS:g} s)"
+            )
+        if 52 not in message:
+            return "the new Logon has no SendingTime (52)"
+        problem = self._logon_problem(message, message.get(141) == b"Y", wall_ns)
+        if problem is not None:
+            return f"the new Logon is refused: {problem}"
+        return None
 
     def _refuse_logon(self, reason: str) -> None:
         """Logout with the reason, then disconnect. The Logout does not consume a sequence
@@ -485,35 +538,6 @@ class FixSession(OutboundSession):
         else:
             self._send_logout(reason)
         self._disconnect(f"Logon refused: {reason}")
-
-    def _authenticated(self, message: FixMessage) -> bool:
-        """An acceptor checks Username(553)/Password(554) against its settings (when they
-        name a Password; compared in constant time), then hands them to the hook, which may
-        refuse the Logon."""
-        if self.initiator:
-            return True
-        user, password = message.get(553), message.get(554)
-        expected = self.settings.password
-        if expected is not None:
-            user_ok = self.settings.username is None or hmac.compare_digest(
-                user or b"", self.settings.username.encode()
-            )
-            password_ok = hmac.compare_digest(password or b"", expected.encode())
-            if not (user_ok and password_ok):
-                self._refuse_logon("invalid Username or Password")
-                return False
-        if self.authenticate is None:
-            return True
-        try:
-            self.authenticate(
-                user.decode("latin-1") if user else None,
-                password.decode("latin-1") if password else None,
-                message,
-            )
-        except LogonRejected as exc:
-            self._refuse_logon(str(exc) or "Logon rejected")
-            return False
-        return True
 
     def _next_heartbeat(self, message: FixMessage) -> None:
         if self._verify(message, True, True):

@@ -105,6 +105,9 @@ class TransportStats:
     """Logons a session refused (credentials, SendingTime, HeartBtInt, ...)."""
     slow_consumers_disconnected: int = 0
     """Peers that stopped reading: their write buffer went over the high-water mark."""
+    sessions_taken_over: int = 0
+    """Connections replaced by an authenticated Logon for their session after a silence
+    longer than their HeartBtInt (a half-open peer; `FixSession.takeover_refusal`)."""
     lines_suppressed: int = 0
     """Refusal lines not logged (over the rate limit), over the whole run."""
     _window_start_ns: int | None = None
@@ -299,15 +302,47 @@ class SessionConnection(asyncio.Protocol):
             # Its close is under way (the peer saw it and reconnected before the loop ran its
             # connection_lost): finish it now, so the session is free for this connection.
             previous.connection_lost(None)
-        if session in self.connections:
-            self._refuse(f"session {'/'.join(session.settings.session_key)} is already connected")
-            return None
+        previous = self.connections.get(session)
+        if previous is not None:
+            clock = self.clock
+            refusal = session.takeover_refusal(message, clock.monotonic_ns(), clock.wall_ns())
+            if refusal is not None:
+                name = "/".join(session.settings.session_key)
+                self._refuse(f"session {name} is already connected: {refusal}")
+                return None
+            previous.replace_by(self.peer)
         self._first_bytes = frame + self._pending.take_rest()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         self._bind(session)
         return session
+
+    def replace_by(self, peer: str) -> None:
+        """An authenticated Logon from `peer` takes this connection's session over (the rule
+        is `FixSession.takeover_refusal`: this peer has been silent longer than its
+        HeartBtInt). Logout saying why, abort (a half-open peer never drains its buffer), and
+        free the session now, so the new connection can bind it; one WARNING line."""
+        session = self.session
+        transport = self.transport
+        if session is None or transport is None:
+            return
+        clock = self.clock
+        now_ns = clock.monotonic_ns()
+        silent_s = (now_ns - session.last_received_ns) / 1e9
+        self.stats.sessions_taken_over += 1
+        log.warning(
+            "FIX %s: connection from %s silent for %.1f s (HeartBtInt %g s), replaced by an "
+            "authenticated Logon from %s", "/".join(session.settings.session_key), self.peer,
+            silent_s, session.heartbeat_ns / 1e9, peer,
+        )  # fmt: skip
+        if session.logged_on and not transport.is_closing():
+            session.logout(now_ns, clock.wall_ns(), "session taken over by a new connection")
+            data = session.data_to_send()
+            if data:
+                transport.write(data)
+        transport.abort()
+        self.connection_lost(None)  # the loop's own call later finds the session rebound
 
     def _refuse(self, reason: str) -> None:
         """Close a connection that never reached a session, saying why and from where."""
@@ -402,7 +437,10 @@ class FixAcceptor:
     """Accepts connections on one port and routes each to its session by CompIDs.
 
     Sessions are keyed by (BeginString, our SenderCompID, their SenderCompID); a session
-    that already has a live connection refuses a second one (duplicate identity).
+    that already has a live connection refuses a second one (duplicate identity), unless
+    that connection's peer has been silent longer than its HeartBtInt and the new Logon is
+    authenticated: then the new connection takes the session over (a half-open peer must
+    not lock the real client out; `FixSession.takeover_refusal`).
     """
 
     def __init__(
