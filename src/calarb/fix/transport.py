@@ -30,6 +30,8 @@ from calarb.fix.state import SessionState
 from calarb.fix.store import FileStore, MemoryStore
 
 log = logging.getLogger("calarb.fix")
+RESEND_DRAIN_POLL_S = 0.005
+"""How often a ResendRequest being served looks whether the peer drained its buffer."""
 
 
 def install_uvloop() -> bool:
@@ -166,6 +168,7 @@ class SessionConnection(asyncio.Protocol):
         self._backlog_scheduled = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_steady = False  # armed while logged on with no Logout sent
+        self._resend_scheduled = False  # a `_continue_resend` is due
         self.closed = asyncio.get_running_loop().create_future()
 
     # asyncio.Protocol
@@ -391,6 +394,30 @@ class SessionConnection(asyncio.Protocol):
             self._close()
         else:
             self._schedule()
+            if session.resending and not self._resend_scheduled:
+                self._resend_scheduled = True
+                asyncio.get_running_loop().call_soon(self._continue_resend)
+
+    def _continue_resend(self) -> None:
+        """The next chunk of a ResendRequest, on a later turn of the loop (the other
+        sessions run between chunks) and only once the peer has drained its write buffer
+        below half the high-water mark (checked again every RESEND_DRAIN_POLL_S): a big range
+        neither sits in memory whole nor trips the slow-consumer cut-off."""
+        self._resend_scheduled = False
+        session, transport = self.session, self.transport
+        if session is None or transport is None or transport.is_closing():
+            return
+        loop = asyncio.get_running_loop()
+        if transport.get_write_buffer_size() > self.write_buffer_limit // 2:
+            self._resend_scheduled = True
+            loop.call_later(RESEND_DRAIN_POLL_S, self._continue_resend)
+            return
+        clock = self.clock
+        session.continue_resend(clock.monotonic_ns(), clock.wall_ns())
+        self.flush()
+        if session.resending:
+            self._resend_scheduled = True
+            loop.call_soon(self._continue_resend)
 
     def _schedule(self) -> None:
         """Arm the timer for the session's next deadline. An armed timer that fires no later
