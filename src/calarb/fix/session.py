@@ -41,7 +41,6 @@ Rules implemented (FIX 4.2 / 4.4 session protocol):
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from typing import Protocol
 
@@ -61,7 +60,6 @@ from calarb.fix.config import SessionSettings
 from calarb.fix.dictionary import DataDictionary
 from calarb.fix.errors import (
     BusinessMessageRejected,
-    LogonRejected,
     MessageRejected,
     SessionRejectReason,
 )
@@ -73,7 +71,7 @@ from calarb.fix.events import (
     RejectReceived,
     SessionEvent,
 )
-from calarb.fix.limits import MAX_HEARTBEAT_S
+from calarb.fix.logon_checks import credentials_problem, heartbeat_problem
 from calarb.fix.outbound import SECOND_NS, OutboundSession
 from calarb.fix.state import LOGOUT_PENDING, PEER_LOGGED_ON, SessionState, Trigger
 from calarb.fix.store import MemoryStore
@@ -476,65 +474,20 @@ class FixSession(OutboundSession):
     def _logon_problem(
         self, message: FixMessage, reset_requested: bool, wall_ns: int
     ) -> str | None:
-        """Why a Logon must be refused, by the checks that need no sequence number and no
-        logon state: SendingTime, CompIDs, HeartBtInt, then (an acceptor) Username/Password
-        against the settings (constant-time) and the authentication hook. None: it passes.
+        """Why a Logon must be refused by the checks that need no sequence number and no
+        logon state (SendingTime, CompIDs, HeartBtInt, credentials); None: it passes.
         Sends and changes nothing."""
         if not self._good_time(message, wall_ns):
             return "SendingTime accuracy problem"
         if message[49] != self._target or message[56] != self._sender:
             return "CompID problem"
         if not self.initiator or (reset_requested and not self._reset_logon_pending()):
-            text = message.get(108) or b""
-            limit = max(MAX_HEARTBEAT_S, self.settings.heartbeat_interval_s)
-            if not (text.isdigit() and 0 < int(text) <= limit):
-                shown = text.decode("latin-1")[:20]
-                return f"HeartBtInt (108) must be 1 to {limit} seconds, received {shown!r}"
+            problem = heartbeat_problem(self.settings, message)
+            if problem is not None:
+                return problem
         if self.initiator:
             return None
-        user, password = message.get(553), message.get(554)
-        expected = self.settings.password
-        if expected is not None:
-            user_ok = self.settings.username is None or hmac.compare_digest(
-                user or b"", self.settings.username.encode()
-            )
-            password_ok = hmac.compare_digest(password or b"", expected.encode())
-            if not (user_ok and password_ok):
-                return "invalid Username or Password"
-        if self.authenticate is not None:
-            try:
-                self.authenticate(
-                    user.decode("latin-1") if user else None,
-                    password.decode("latin-1") if password else None,
-                    message,
-                )
-            except LogonRejected as exc:
-                return str(exc) or "Logon rejected"
-        return None
-
-    def takeover_refusal(self, message: FixMessage, now_ns: int, wall_ns: int) -> str | None:
-        """A Logon for this acceptor session on a second connection while the session still
-        has one: None when it may replace that connection, else why not. The rule: the
-        current peer has sent nothing for longer than its HeartBtInt (a live peer sends at
-        least a Heartbeat every interval, so it is presumed half-open), and the new Logon
-        passes every check a Logon passes before it may change anything (`_logon_problem`:
-        the authentication hook is called for it, and again when the Logon is then
-        processed). Sends and changes nothing."""
-        if self.initiator:
-            return "an initiator session is not taken over"
-        heartbeat_ns = self.heartbeat_ns
-        silent_ns = now_ns - self.last_received_ns
-        if heartbeat_ns <= 0 or silent_ns <= heartbeat_ns:
-            return (
-                f"the current connection is alive (last message {silent_ns / SECOND_NS:.1f} s "
-                f"ago, HeartBtInt {heartbeat_ns / SECOND_NS:g} s)"
-            )
-        if 52 not in message:
-            return "the new Logon has no SendingTime (52)"
-        problem = self._logon_problem(message, message.get(141) == b"Y", wall_ns)
-        if problem is not None:
-            return f"the new Logon is refused: {problem}"
-        return None
+        return credentials_problem(self.settings, self.authenticate, message)
 
     def _refuse_logon(self, reason: str) -> None:
         """Logout with the reason, then disconnect. The Logout does not consume a sequence
