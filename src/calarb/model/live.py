@@ -12,7 +12,7 @@ Each observation (a quote update of either leg once both legs have a price, or a
 2. let the hedge estimator learn from the observation (recalibration);
 3. append a `ParameterSnapshot` to the history (the last `history_limit`; 0 keeps none and
    builds none: a live engine, which nothing asks for the history, saves the memory, about
-   330 bytes a snapshot, 33 MB a pair at the default, and an allocation per observation).
+   410 bytes a snapshot, 41 MB a pair at the default, and an allocation per observation).
 
 Fills also move the per-leg position and its average open price; the realised spread is the
 spread of the two average open prices under the current parameters (None until both legs are
