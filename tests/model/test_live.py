@@ -171,3 +171,26 @@ def test_history_is_bounded_and_the_model_never_reads_the_clock(monkeypatch):
     assert model.history[-1].time_ns == 599
     assert model.history[0].time_ns == 550
     assert all(math.isfinite(s.z) for s in model.history)
+
+
+def test_a_model_without_history_keeps_no_snapshots_but_the_same_parameters_and_fills():
+    """history_limit=0 (the live engine's choice): no ParameterSnapshot is kept, the
+    parameters, z-score and observation count are those of a model that keeps them, and its
+    own fills are still recorded (bounded by fill_limit)."""
+    kept = PairModel("A", "B", OlsHedge(), zscore_window=20)
+    bare = PairModel("A", "B", OlsHedge(), zscore_window=20, history_limit=0, fill_limit=3)
+    for t in range(200):
+        for model in (kept, bare):
+            model.on_top_of_book(_quote("B", 20.0 + 0.01 * math.sin(t / 7), 2 * t))
+            model.on_top_of_book(_quote("A", 30.0 + 0.015 * math.cos(t / 5), 2 * t + 1))
+    for t in range(5):
+        for model in (kept, bare):
+            model.on_fill("A", Side.BUY, price_from_float(30.0), 100, 1_000 + t)
+    assert len(kept.history) == kept.observations > 200
+    assert len(bare.history) == 0
+    assert bare.observations == kept.observations
+    assert (bare.z, bare.beta, bare.alpha) == (kept.z, kept.beta, kept.alpha)
+    assert [f.time_ns for f in bare.fills] == [1_002, 1_003, 1_004]
+    assert len(kept.fills) == 5
+    with pytest.raises(ModelInputError, match="history_limit -1"):
+        PairModel("A", "B", OlsHedge(), history_limit=-1)

@@ -8,6 +8,7 @@ from calarb.fix.timefmt cimport parse_utc_timestamp
 cdef class FixSession(OutboundSession):
     cdef public object dictionary, application, authenticate
     cdef public FixFramer _framer
+    cdef object _resend_next, _resend_end
 
     @cython.locals(framer=FixFramer, message=FixMessage)
     cpdef list on_bytes(self, bytes data, object now_ns, object wall_ns)

@@ -26,8 +26,8 @@ Rules implemented (FIX 4.2 / 4.4 session protocol):
   CompIDs that do not match on an established session: Reject(373=9, 371=49/56) and Logout.
 - ResendRequest: stored application messages are resent with PossDupFlag=Y and
   OrigSendingTime; every other number in the range (admin messages, numbers not stored) is
-  covered by SequenceReset-GapFill. SequenceReset-Reset moves the expected number forward;
-  a NewSeqNo lower than expected is rejected (373=5).
+  covered by SequenceReset-GapFill; served RESEND_CHUNK numbers at a time. SequenceReset-Reset
+  moves the expected number forward; a NewSeqNo lower than expected is rejected (373=5).
 - Heartbeats every HeartBtInt when nothing was sent; a TestRequest after 1.2 x HeartBtInt of
   silence from the peer; disconnect after 2.4 x HeartBtInt.
 - Logout handshake: a Logout is answered by a Logout and a disconnect; after sending a
@@ -41,7 +41,6 @@ Rules implemented (FIX 4.2 / 4.4 session protocol):
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from typing import Protocol
 
@@ -61,7 +60,6 @@ from calarb.fix.config import SessionSettings
 from calarb.fix.dictionary import DataDictionary
 from calarb.fix.errors import (
     BusinessMessageRejected,
-    LogonRejected,
     MessageRejected,
     SessionRejectReason,
 )
@@ -73,13 +71,19 @@ from calarb.fix.events import (
     RejectReceived,
     SessionEvent,
 )
-from calarb.fix.limits import MAX_HEARTBEAT_S
+from calarb.fix.logon_checks import credentials_problem, heartbeat_problem
 from calarb.fix.outbound import SECOND_NS, OutboundSession
 from calarb.fix.state import LOGOUT_PENDING, PEER_LOGGED_ON, SessionState, Trigger
 from calarb.fix.store import MemoryStore
 from calarb.fix.timefmt import parse_utc_timestamp
 
 _LOGGED_ON = SessionState.LOGGED_ON
+RESEND_CHUNK = 1_000
+"""Sequence numbers of a ResendRequest served per turn of the event loop, at most: the range
+is read from the store and written a chunk at a time (the transport waits for the peer to
+drain its write buffer between chunks), never gathered whole."""
+RESEND_CHUNK_BYTES = 64 * 1024
+"""A chunk also ends at the resent message that brings it to this many bytes."""
 _LOGOUT_SENT = SessionState.LOGOUT_SENT
 
 
@@ -113,6 +117,7 @@ class FixSession(OutboundSession):
         self.application = application
         self.authenticate = authenticate
         self._framer = FixFramer(settings.max_message_size)
+        self._resend_next, self._resend_end = 1, 0  # the range still to resend (none)
 
     # --- transport entry points --------------------------------------------------------
 
@@ -120,6 +125,7 @@ class FixSession(OutboundSession):
         """A TCP connection is up. An initiator sends its Logon."""
         self._enter(Trigger.CONNECTION_MADE)
         self._outbound.clear()  # nothing queued before this connection is for it
+        self._resend_next, self._resend_end = 1, 0
         self._framer = FixFramer(self.settings.max_message_size)
         self._reset_connection_data(now_ns)
         self.wall_ns = wall_ns
@@ -135,6 +141,7 @@ class FixSession(OutboundSession):
         was_connected = self.connected
         was_logged_on = self.state in PEER_LOGGED_ON
         self._enter(Trigger.CONNECTION_LOST)
+        self._resend_next, self._resend_end = 1, 0
         if self.settings.reset_on_disconnect and was_logged_on:
             self.store.reset()
         self._reset_connection_data(now_ns)
@@ -329,15 +336,16 @@ class FixSession(OutboundSession):
             return True
         return msg_type in (SEQUENCE_RESET, REJECT)
 
-    def _good_time(self, message: FixMessage) -> bool:
-        """SendingTime within `max_latency_s` of our wall time (when checked)."""
+    def _good_time(self, message: FixMessage, wall_ns: int | None = None) -> bool:
+        """SendingTime within `max_latency_s` of our wall time (the input's, or `wall_ns`)."""
         if not self.settings.check_latency:
             return True
         try:
             sent = parse_utc_timestamp(message[52])
         except ValueError:
             return False
-        return abs(self.wall_ns - sent) <= self.settings.max_latency_s * SECOND_NS
+        now = self.wall_ns if wall_ns is None else wall_ns
+        return abs(now - sent) <= self.settings.max_latency_s * SECOND_NS
 
     def _verify(
         self,
@@ -457,22 +465,29 @@ class FixSession(OutboundSession):
         if not self._valid_logon_state(LOGON, reset_requested):
             self._disconnect("Logon is not valid in this logon state")
             return False
-        if not self._good_time(message):
-            self._refuse_logon("SendingTime accuracy problem")
+        problem = self._logon_problem(message, reset_requested, self.wall_ns)
+        if problem is not None:
+            self._refuse_logon(problem)
             return False
+        return True
+
+    def _logon_problem(
+        self, message: FixMessage, reset_requested: bool, wall_ns: int
+    ) -> str | None:
+        """Why a Logon must be refused by the checks that need no sequence number and no
+        logon state (SendingTime, CompIDs, HeartBtInt, credentials); None: it passes.
+        Sends and changes nothing."""
+        if not self._good_time(message, wall_ns):
+            return "SendingTime accuracy problem"
         if message[49] != self._target or message[56] != self._sender:
-            self._refuse_logon("CompID problem")
-            return False
+            return "CompID problem"
         if not self.initiator or (reset_requested and not self._reset_logon_pending()):
-            text = message.get(108) or b""
-            limit = max(MAX_HEARTBEAT_S, self.settings.heartbeat_interval_s)
-            if not (text.isdigit() and 0 < int(text) <= limit):
-                shown = text.decode("latin-1")[:20]
-                self._refuse_logon(
-                    f"HeartBtInt (108) must be 1 to {limit} seconds, received {shown!r}"
-                )
-                return False
-        return self._authenticated(message)
+            problem = heartbeat_problem(self.settings, message)
+            if problem is not None:
+                return problem
+        if self.initiator:
+            return None
+        return credentials_problem(self.settings, self.authenticate, message)
 
     def _refuse_logon(self, reason: str) -> None:
         """Logout with the reason, then disconnect. The Logout does not consume a sequence
@@ -485,35 +500,6 @@ class FixSession(OutboundSession):
         else:
             self._send_logout(reason)
         self._disconnect(f"Logon refused: {reason}")
-
-    def _authenticated(self, message: FixMessage) -> bool:
-        """An acceptor checks Username(553)/Password(554) against its settings (when they
-        name a Password; compared in constant time), then hands them to the hook, which may
-        refuse the Logon."""
-        if self.initiator:
-            return True
-        user, password = message.get(553), message.get(554)
-        expected = self.settings.password
-        if expected is not None:
-            user_ok = self.settings.username is None or hmac.compare_digest(
-                user or b"", self.settings.username.encode()
-            )
-            password_ok = hmac.compare_digest(password or b"", expected.encode())
-            if not (user_ok and password_ok):
-                self._refuse_logon("invalid Username or Password")
-                return False
-        if self.authenticate is None:
-            return True
-        try:
-            self.authenticate(
-                user.decode("latin-1") if user else None,
-                password.decode("latin-1") if password else None,
-                message,
-            )
-        except LogonRejected as exc:
-            self._refuse_logon(str(exc) or "Logon rejected")
-            return False
-        return True
 
     def _next_heartbeat(self, message: FixMessage) -> None:
         if self._verify(message, True, True):
@@ -560,25 +546,49 @@ class FixSession(OutboundSession):
         self._disconnect(reason)
 
     def _next_resend_request(self, message: FixMessage) -> None:
+        """Served RESEND_CHUNK numbers at a time: the first chunk now, the rest by
+        `continue_resend` (a new request replaces one still being served)."""
         if not self._verify(message, False, False):
             return
-        begin = int(message[7])
+        begin = max(1, int(message[7]))
         end = int(message[16])
         next_sender = self.store.next_sender_seq
         if (self._fix42_or_later and end == 0) or end == 999999 or end >= next_sender:
             end = next_sender - 1
         if self.settings.persist_messages:
-            self._resend_range(begin, end)
+            self._resend_next, self._resend_end = begin, end
+            self._resend_chunk()
         elif begin <= end:
             self._send_sequence_reset(begin, min(end + 1, next_sender))
         seq = int(message[34])
         if seq == self.store.next_target_seq:
             self._increment_target()
 
-    def _resend_range(self, begin: int, end: int) -> None:
-        """Stored application messages again; every other number (admin messages, numbers
-        not stored) covered by SequenceReset-GapFill."""
+    @property
+    def resending(self) -> bool:
+        """A ResendRequest is partly served: `continue_resend` has more to send."""
+        return self._resend_next <= self._resend_end
+
+    def continue_resend(self, now_ns: int, wall_ns: int) -> None:
+        """The next chunk of the range being resent (bytes in `data_to_send()`); the range
+        is dropped unless the session is still logged on."""
+        if self.state is not _LOGGED_ON:
+            self._resend_next, self._resend_end = 1, 0
+            return
+        self.now_ns, self.wall_ns = now_ns, wall_ns
+        self._resend_chunk()
+
+    def _resend_chunk(self) -> None:
+        """The next RESEND_CHUNK numbers (or RESEND_CHUNK_BYTES) of the range: stored
+        application messages again, every other number (admin messages, numbers not stored)
+        covered by SequenceReset-GapFill (a gap running on past the chunk gets one per
+        chunk)."""
+        begin = self._resend_next
+        end = min(self._resend_end, begin + RESEND_CHUNK - 1)
+        self._resend_next = end + 1
         stored = self.store.get_messages(begin, end)
+        outbound = self._outbound
+        full = len(outbound) + RESEND_CHUNK_BYTES
         gap_start = 0
         for seq in range(begin, end + 1):
             raw = stored.get(seq)
@@ -589,6 +599,9 @@ class FixSession(OutboundSession):
                 self._send_sequence_reset(gap_start, seq)
                 gap_start = 0
             self._resend(raw)
+            if len(outbound) >= full:
+                self._resend_next = seq + 1
+                return
         if gap_start:
             self._send_sequence_reset(gap_start, end + 1)
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import mmap
 import os
 import struct
+from bisect import bisect_right
 from collections import OrderedDict
 from pathlib import Path
 
@@ -36,15 +37,19 @@ _pack = _RECORD.pack
 _GROWTH = 1 << 20  # the mapping grows by at least this many bytes at a time
 _RELEASE_STEP = 4 << 20  # bytes written between two releases of the mapping's pages
 STORE_WINDOW = 10_000
+INDEX_STEP = 1_024
+"""A FileStore notes the journal offset of every INDEX_STEP-th message, so reading older
+messages back starts near the first one asked for (a ResendRequest served in chunks reads
+each chunk without walking the journal from its start)."""
 """Default number of sent application messages a store keeps in memory (StoreWindow)."""
 
 
-def _journal_records(journal, end: int):
-    """(kind, seq, payload start, payload end) of each whole record before `end`; stops at
-    the first record that is not whole or of no known kind."""
+def _journal_records(journal, end: int, start: int = 0):
+    """(kind, seq, payload start, payload end) of each whole record from `start` to `end`;
+    stops at the first record that is not whole or of no known kind."""
     size = _RECORD.size
     unpack = _RECORD.unpack_from
-    pos = 0
+    pos = start
     while pos + size <= end:
         kind, seq, length = unpack(journal, pos)
         record_end = pos + size + length
@@ -115,6 +120,9 @@ class FileStore(MemoryStore):
         self._fd = -1
         self._map: mmap.mmap | None = None
         self._released = 0  # the mapping before this offset was handed back to the kernel
+        self._index_seqs: list[int] = []  # every INDEX_STEP-th message: its number...
+        self._index_offsets: list[int] = []  # ...and its record's offset in the journal
+        self._indexed = 0  # messages since the last reset (for the index step)
         self._end = self._load()
         self._open(os.O_CREAT)
 
@@ -130,12 +138,14 @@ class FileStore(MemoryStore):
                 for kind, seq, start, end in _journal_records(data, size_on_disk):
                     if kind == b"M":
                         MemoryStore.save_message(self, seq, data[start:end])
+                        self._index(seq, start - _RECORD.size)
                     elif kind == b"S":
                         self.next_sender_seq = seq
                     elif kind == b"T":
                         self.next_target_seq = seq
                     else:
                         MemoryStore.reset(self)
+                        self._clear_index()
                     pos = end
             if pos != size_on_disk:  # torn tail from a crash mid-write, or the zero tail
                 handle.truncate(pos)
@@ -143,20 +153,37 @@ class FileStore(MemoryStore):
 
     def get_messages(self, begin: int, end: int) -> dict[int, bytes]:
         """Stored messages with begin <= seq <= end: the window's from memory, older ones
-        read back from the journal."""
+        read back from the journal, from the indexed message nearest below `begin` up to the
+        first past `end` (numbers only grow in a journal: a reset starts a new file)."""
         found = super().get_messages(begin, end)
         oldest_in_memory = next(iter(self._messages), self.next_sender_seq)
         if begin < oldest_in_memory and self._map is not None:
             self.flush()
             journal = self._map
+            slot = bisect_right(self._index_seqs, begin) - 1
+            start = self._index_offsets[slot] if slot >= 0 else 0
             older: dict[int, bytes] = {}
-            for kind, seq, start, stop in _journal_records(journal, self._end):
+            for kind, seq, first, stop in _journal_records(journal, self._end, start):
                 if kind == b"R":
                     older.clear()
-                elif kind == b"M" and begin <= seq <= end and seq < oldest_in_memory:
-                    older[seq] = journal[start:stop]
+                elif kind == b"M":
+                    if seq > end or seq >= oldest_in_memory:
+                        break
+                    if seq >= begin:
+                        older[seq] = journal[first:stop]
             found.update(older)
         return found
+
+    def _index(self, seq: int, offset: int) -> None:
+        if self._indexed % INDEX_STEP == 0:
+            self._index_seqs.append(seq)
+            self._index_offsets.append(offset)
+        self._indexed += 1
+
+    def _clear_index(self) -> None:
+        self._index_seqs.clear()
+        self._index_offsets.clear()
+        self._indexed = 0
 
     def _open(self, flags: int = 0) -> None:
         self._fd = os.open(self.path, os.O_RDWR | flags, 0o644)
@@ -206,6 +233,7 @@ class FileStore(MemoryStore):
         if len(messages) > self.window:
             messages.popitem(last=False)  # the oldest (the journal keeps it)
         pending = self._pending
+        self._index(seq, self._end + len(pending))
         pending += _pack(b"M", seq, len(raw))
         pending += raw
 
@@ -233,6 +261,7 @@ class FileStore(MemoryStore):
         """Start a new journal: the old file is replaced atomically by an empty one."""
         super().reset()
         self._pending.clear()
+        self._clear_index()
         self._unmap()
         tmp = self.path.with_suffix(self.path.suffix + ".new")
         record = _RECORD.pack(b"R", 0, 0)

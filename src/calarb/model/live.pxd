@@ -18,6 +18,7 @@ cdef class PairModel:
     cdef public Py_ssize_t observations, ignored_updates
     cdef public object last_ignored_reason
     cdef public object history, fills
+    cdef bint _keeps_history
     cdef dict _positions
     cdef double _quote_a, _quote_b
 
