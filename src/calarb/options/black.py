@@ -56,20 +56,31 @@ def black_price(forward, strike, time, sigma, discount=1.0, is_call=True):
 
 def black_greeks(forward, strike, time, sigma, discount=1.0, is_call=True) -> dict:
     """Sensitivities of the Black-76 price: delta and gamma to the forward, vega to sigma,
-    theta to calendar time with D and F held fixed (the pure decay of optionality)."""
+    theta to calendar time with D and F held fixed (the pure decay of optionality). At no
+    optionality left (time or sigma 0) they take their limits: delta the intrinsic value's
+    (half at the money), gamma, vega and theta 0."""
     forward, strike, time, sigma = (
         np.asarray(v, dtype=float) for v in (forward, strike, time, sigma)
     )
     w = np.where(is_call, 1.0, -1.0)
-    d1, d2 = _d1_d2(forward, strike, time, sigma)
-    sqrt_t = np.sqrt(time)
-    pdf1 = _pdf(d1)
-    return {
-        "delta": discount * w * ndtr(w * d1),
-        "gamma": discount * pdf1 / (forward * sigma * sqrt_t),
-        "vega": discount * forward * pdf1 * sqrt_t,
-        "theta": -discount * forward * pdf1 * sigma / (2.0 * sqrt_t),
-    }
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d1, _ = _d1_d2(forward, strike, time, sigma)
+        sqrt_t = np.sqrt(time)
+        pdf1 = _pdf(d1)
+        greeks = {
+            "delta": discount * w * ndtr(w * d1),
+            "gamma": discount * pdf1 / (forward * sigma * sqrt_t),
+            "vega": discount * forward * pdf1 * sqrt_t,
+            "theta": -discount * forward * pdf1 * sigma / (2.0 * sqrt_t),
+        }
+    spent = (sigma * sqrt_t) <= 0.0
+    if np.any(spent):
+        moneyness = np.sign(w * (forward - strike))  # 1 in, 0 at, -1 out of the money
+        intrinsic = discount * w * (moneyness + 1.0) / 2.0
+        greeks["delta"] = np.where(spent, intrinsic, greeks["delta"])
+        for name in ("gamma", "vega", "theta"):
+            greeks[name] = np.where(spent, 0.0, greeks[name])
+    return greeks
 
 
 def black_scholes_price(spot, strike, time, sigma, rate=0.0, dividend_yield=0.0, is_call=True):
