@@ -48,3 +48,22 @@ def test_greeks_match_finite_differences():
         black_price(100.01, 90.0, 1.0, 0.2, 0.95) - black_price(99.99, 90.0, 1.0, 0.2, 0.95)
     ) / 0.02
     assert abs(g76["delta"] - bump) < 1e-6
+
+
+def test_greeks_at_expiry_take_their_limits_without_warnings():
+    import warnings
+
+    forward = np.array([100.0, 100.0, 100.0, 100.0, 100.0])
+    strike = np.array([90.0, 100.0, 110.0, 110.0, 90.0])
+    is_call = np.array([True, True, True, False, False])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a NaN from 0/0 would warn
+        spent = black_greeks(forward, strike, 0.0, 0.2, 0.9, is_call)
+        flat = black_greeks(forward, strike, 0.5, 0.0, 0.9, is_call)
+    for greeks in (spent, flat):
+        np.testing.assert_allclose(greeks["delta"], [0.9, 0.45, 0.0, -0.9, 0.0])
+        for name in ("gamma", "vega", "theta"):
+            assert np.all(greeks[name] == 0.0), name
+    # Just before expiry the greeks approach those limits (no jump at the boundary).
+    near = black_greeks(forward, strike, 1e-10, 0.2, 0.9, is_call)
+    np.testing.assert_allclose(near["delta"][[0, 2, 3, 4]], [0.9, 0.0, -0.9, 0.0], atol=1e-12)
