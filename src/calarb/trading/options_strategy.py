@@ -215,6 +215,7 @@ class OptionsCalibrationStrategy(Strategy):
         if now_ns < self._next_calibration_ns or self.underlying_top is None:
             return []
         self._next_calibration_ns = now_ns + self.config.signal_interval_ns
+        self.risk.observe_delta(self.book_delta())  # the book as the last fills left it
         spot = self._mid(self.underlying_top)
         if spot is None or not self._calibrate(now_ns, spot):
             return []
