@@ -124,6 +124,9 @@ class OptionsCalibrationStrategy(Strategy):
     (from the feed's listings); `symbols` are those and the underlying."""
 
     name = "options"
+    feed_protocols = ("itto", "itch")
+    """A run file needs a venue publishing ITTO (the options) and one publishing ITCH 5.0
+    (the underlying, quoted and traded on its own venue): checked when the file loads."""
 
     def __init__(
         self, config: OptionsStrategyConfig, risk: OptionsRiskGate,
