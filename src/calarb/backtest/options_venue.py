@@ -157,6 +157,33 @@ class OptionsLiveVenue:
             if md is not None:
                 await md.close()
 
+    def run_file(self, store: str = "run/fixstore") -> str:
+        """A complete `calarb run` file for these venues: the options strategy (its defaults)
+        on every listed option, both venues (FIX stores under `store`, relative to the file).
+        The listings depend on the trade date, so the file is written for this venue's day."""
+        market = self.market
+        listed = ",\n    ".join(f'"{symbol}"' for symbol in market.symbols)
+        return f"""# calarb run --config THIS_FILE: the options calibration-arbitrage strategy on the
+# simulator of `calarb options venue` (written by it for trade date {market.config.trade_date}).
+[engine]
+journal = "run/options-journal.jsonl"
+kill_file = "run/KILL"
+pid_file = "run/calarb-options.pid"
+timer_interval_ms = 10
+
+[strategy]
+class = "calarb.trading.options_strategy:OptionsCalibrationStrategy"
+underlying = "{market.underlying.symbol}"
+trade_date = {market.config.trade_date.isoformat()}
+fee_per_contract = 5000             # 0.50 a contract, in the entry edge (1/10,000 units)
+options = [
+    {listed},
+]
+[strategy.limits]                   # calarb.trading.options_risk.OptionsRiskLimits
+max_delta_shares = 1500.0
+max_vega_per_vol_point = 200.0
+""" + self.run_file_venues(store)
+
     def run_file_venues(self, store: str) -> str:
         """The run file's `[[venues]]` tables for these two venues (FIX stores under
         `store`)."""
