@@ -33,7 +33,9 @@ def test_time_to_expiry_counts_from_the_clocks_wall_time_not_its_monotonic_origi
     day = dt.date(2026, 3, 2)
     market = OptionsMarket(OptionsMarketConfig(trade_date=day, start_ns=TEN_AM_NS))
     midnight = utc_midnight_ns(day)
-    boot = 987_654_321_000_000  # 11.4 days: a live engine's monotonic now: time since the host booted
+    boot = (
+        987_654_321_000_000  # 11.4 days: a live engine's monotonic now: time since the host booted
+    )
     clocks = {
         "backtest": market_clock(market),  # monotonic = time since midnight
         "live": SimulatedClock(boot, midnight + TEN_AM_NS - boot),

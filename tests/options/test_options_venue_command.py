@@ -18,10 +18,10 @@ pytestmark = pytest.mark.network
 
 def test_calarb_run_trades_the_options_venue_from_the_run_file_it_writes(tmp_path):
     run_file = tmp_path / "options.toml"
-    options_feed, equity_feed = fresh_multicast_address(), fresh_multicast_address()
+    options_feed, equity_feed = (":".join(map(str, fresh_multicast_address())) for _ in "12")
     venue = subprocess.Popen(
         [sys.executable, "-m", "calarb.cli", "options", "venue", "--seed", "2", "--port", "0",
-         "--options-feed", "%s:%d" % options_feed, "--equity-feed", "%s:%d" % equity_feed,
+         "--options-feed", options_feed, "--equity-feed", equity_feed,
          "--mispricings-per-minute", "30", "--duration", "40", "--run-file", str(run_file)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

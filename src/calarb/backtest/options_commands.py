@@ -87,16 +87,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--port", type=int, default=9301, help="FIX port (0: any free one)")
-    parser.add_argument("--options-feed", type=_multicast, default=("239.255.30.1", 31301),
-                        metavar="GROUP:PORT", help="ITTO multicast (default 239.255.30.1:31301)")
-    parser.add_argument("--equity-feed", type=_multicast, default=("239.255.30.2", 31302),
-                        metavar="GROUP:PORT", help="ITCH multicast (default 239.255.30.2:31302)")
-    parser.add_argument("--step-ms", type=positive_number, default=100.0,
-                        help="simulated milliseconds per market step")
-    parser.add_argument("--speed", type=positive_number, default=1.0,
-                        help="simulated seconds per real second")
+    parser.add_argument(
+        "--options-feed",
+        type=_multicast,
+        default=("239.255.30.1", 31301),
+        metavar="GROUP:PORT",
+        help="ITTO multicast (default 239.255.30.1:31301)",
+    )
+    parser.add_argument(
+        "--equity-feed",
+        type=_multicast,
+        default=("239.255.30.2", 31302),
+        metavar="GROUP:PORT",
+        help="ITCH multicast (default 239.255.30.2:31302)",
+    )
+    parser.add_argument(
+        "--step-ms",
+        type=positive_number,
+        default=100.0,
+        help="simulated milliseconds per market step",
+    )
+    parser.add_argument(
+        "--speed", type=positive_number, default=1.0, help="simulated seconds per real second"
+    )
     parser.add_argument("--mispricings-per-minute", type=float, default=3.0)
-    parser.add_argument("--run-file", type=Path, default=None,
-                        help="write the `calarb run` file that trades these venues here")
+    parser.add_argument(
+        "--run-file",
+        type=Path,
+        default=None,
+        help="write the `calarb run` file that trades these venues here",
+    )
     parser.add_argument("--duration", type=positive_number, default=None, help="stop after S s")
     parser.set_defaults(handler=_run)
