@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "scan": ("scan a price panel for cointegrated pairs (Engle-Granger, Benjamini-Hochberg)",
              ("calarb.model.commands",)),
     "options": ("options: implied vols, surface fits, static arbitrage, benchmark, venue",
-                ("calarb.options.commands", "calarb.backtest.options_commands")),
+                ("calarb.options.commands", "calarb.backtest.commands")),
     "run": ("run the trading engine against FIX 4.4 venues and ITCH/MoldUDP64 feeds",
             ("calarb.trading.commands",)),
     "kill": ("engage the kill switch of a running engine", ("calarb.trading.commands",)),

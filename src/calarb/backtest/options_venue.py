@@ -21,9 +21,13 @@ matched as they arrive. The venue's clock for FIX is the host's `LiveClock`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
+import signal
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from calarb.backtest.options_market import OptionsMarket, OptionsMarketConfig
 from calarb.core.clock import DAY_NS, Clock, LiveClock
@@ -215,3 +219,38 @@ retransmission_port = {retransmission_port}
 protocol = "{protocol}"
 """)
         return "".join(tables)
+
+
+async def serve(
+    config: OptionsVenueConfig, run_file: Path | None, duration_s: float | None,
+    announce: Callable[[dict], None],
+) -> None:  # fmt: skip
+    """`calarb options venue`: start, write the run file (if asked), `announce` the addresses
+    and {"ready": true}, run until SIGINT/SIGTERM or `duration_s`, stop, `announce` the
+    figures."""
+    venue = OptionsLiveVenue(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    await venue.start()
+    try:
+        if run_file is not None:
+            run_file.parent.mkdir(parents=True, exist_ok=True)
+            run_file.write_text(venue.run_file())
+        market = venue.market
+        announce({
+            "fix_port": venue.fix_port, "trade_date": market.config.trade_date.isoformat(),
+            "options": len(market.symbols), "underlying": market.underlying.symbol,
+            "options_feed": list(venue.options_md.group_address),
+            "equity_feed": list(venue.equity_md.group_address),
+            "run_file": str(run_file) if run_file else None,
+        })  # fmt: skip
+        announce({"ready": True})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), duration_s)
+    finally:
+        await venue.stop()
+    announce({"steps": venue.steps, "plants": len(venue.market.plants),
+              "gateway": venue.gateway.stats.as_dict()})  # fmt: skip
