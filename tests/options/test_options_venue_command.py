@@ -43,6 +43,7 @@ def test_calarb_run_trades_the_options_venue_from_the_run_file_it_writes(tmp_pat
     strategy = summary["strategy"]
     assert strategy["surface_fits"] >= 3
     assert strategy["option_fills"] >= 1 and strategy["hedge_fills"] >= 1, strategy
+    assert strategy["worst_abs_delta_shares"] <= 1_500  # the run file's max_delta_shares
     assert summary["orders_sent"] == strategy["orders"] >= 2  # every order the strategy's
     assert summary["rejects"] == {} and summary["oms_anomalies"] == {}
     for name in ("OPTV", "EQTY"):

@@ -235,6 +235,7 @@ class OptionsCalibrationStrategy(Strategy):
         return {
             "signals": self.signals, "surface_fits": self.fits,
             "option_fills": self.option_fills, "hedge_fills": self.hedge_fills,
+            "worst_abs_delta_shares": round(self.risk.worst_abs_delta),  # at the signals
         }  # fmt: skip
 
     def state(self) -> dict[str, object]:
