@@ -15,7 +15,9 @@ SHARED_GROUPS = {
     # `calarb book lobster` are the data room's)
     "itch": ("ITCH 5.0 files: generate, stats, convert", "itch_command", "SUBCOMMAND"),
     "book": ("order books: LOBSTER check, BBO series", "book_command", "COMMAND"),
-}
+    "options": ("options: implied vols, surface fits, static arbitrage, benchmark, venue",
+                "options_command", "SUBCOMMAND"),
+}  # fmt: skip
 _GROUP_COMMANDS: weakref.WeakKeyDictionary[argparse.ArgumentParser, argparse._SubParsersAction]
 _GROUP_COMMANDS = weakref.WeakKeyDictionary()
 

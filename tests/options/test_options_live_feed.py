@@ -26,8 +26,25 @@ from calarb.venue.options_publisher import OptionsItchPublisher, split_events
 STRATEGY = "calarb.trading.options_strategy:OptionsCalibrationStrategy"
 
 
+UNDERLYING_VENUE = """
+[[venues]]
+name = "EQTY"
+[venues.fix]
+BeginString = "FIX.4.4"
+SenderCompID = "CALARBEQ"
+TargetCompID = "EQTY"
+SocketConnectHost = "127.0.0.1"
+SocketConnectPort = 9202
+[venues.feed]
+group = "239.255.20.9"
+port = 32009
+retransmission_port = 32010
+"""
+
+
 def run_file(tmp_path: Path, options: list[str], group: str, port: int, protocol: str = "itto",
-             extra: str = "", retransmission_port: int = 32002) -> Path:  # fmt: skip
+             extra: str = "", retransmission_port: int = 32002,
+             underlying_venue: str = UNDERLYING_VENUE) -> Path:  # fmt: skip
     listed = ", ".join(f'"{symbol}"' for symbol in options)
     path = tmp_path / "options.toml"
     path.write_text(f"""
@@ -55,20 +72,25 @@ port = {port}
 retransmission_port = {retransmission_port}
 session = "OPTS"
 protocol = "{protocol}"
-""")
+{underlying_venue}""")
     return path
 
 
 def test_a_run_file_names_the_options_strategy_and_an_itto_feed(tmp_path):
     market = OptionsMarket(OptionsMarketConfig(seed=2))
     config = load_config(run_file(tmp_path, market.symbols[:4], "239.255.20.1", 32001))
-    (venue,) = config.venues
-    assert venue.feed.protocol == "itto"
+    venue, equities = config.venues
+    assert (venue.feed.protocol, equities.feed.protocol) == ("itto", "itch")
     strategy = config.strategy.build()
     assert strategy.symbols == ["SYNTH", *market.symbols[:4]]
     assert strategy.config.order_contracts == 2 and strategy.risk.limits.max_delta_shares == 800
-    default = load_config(run_file(tmp_path, market.symbols[:1], "239.255.20.1", 32001, "itch"))
-    assert default.venues[0].feed.protocol == "itch"
+    # without a venue for the underlying (ITCH 5.0) or for the options (ITTO): one line
+    with pytest.raises(ConfigError, match=r"needs a venue whose feed is 'itch'") as bad:
+        load_config(run_file(tmp_path, market.symbols[:1], "239.255.20.1", 32001,
+                             underlying_venue=""))  # fmt: skip
+    assert "\n" not in str(bad.value) and "options.toml" in str(bad.value)
+    with pytest.raises(ConfigError, match=r"needs a venue whose feed is 'itto'"):
+        load_config(run_file(tmp_path, market.symbols[:1], "239.255.20.1", 32001, "itch"))
     with pytest.raises(ConfigError, match=r"venues\[0\]\.feed\.protocol") as bad:
         load_config(run_file(tmp_path, market.symbols[:1], "239.255.20.1", 32001, "fast"))
     assert "\n" not in str(bad.value)
@@ -98,7 +120,7 @@ def test_an_itto_venue_feed_over_loopback_multicast_gives_the_engine_the_option_
         retransmission_port = md.retransmission_address[1]
         config = load_config(run_file(tmp_path, traded, group, port,
                                       retransmission_port=retransmission_port))  # fmt: skip
-        (venue,) = config.venues
+        venue = config.venues[0]
         clock = LiveClock()
         host = StrategyHost(config.strategy.build(), id_prefix="O")
         engine = TradingEngine(clock, host, {"OPTV": LockstepVenueGateway(market.engine)})

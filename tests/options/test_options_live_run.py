@@ -1,7 +1,8 @@
 """`calarb run`'s engine (`LiveEngine`) on an options venue: the run file names the options
-strategy and the venue's ITTO feed; the venue is the options simulator in this process behind
-a real FIX acceptor (127.0.0.1) and its ITTO feed on MoldUDP64 multicast. The engine warms up
-on the ITTO feed and the FIX session, its books equal the venue's, and an option order sent
+strategy, the options venue's ITTO feed and the underlying's venue (ITCH 5.0); the venues are
+the options simulator in this process (`OptionsLiveVenue`: a real FIX acceptor on 127.0.0.1,
+both feeds on MoldUDP64 multicast). The engine warms up on both feeds and FIX sessions, its
+books equal the venue's (the options' and the underlying's), and an option order sent
 through its risk gate, router, OMS and FIX gateway is filled by the venue and booked at 100
 shares per contract."""
 
@@ -12,88 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from calarb.backtest.options_market import OptionsMarket, OptionsMarketConfig
-from calarb.core.clock import LiveClock
+from calarb.backtest.options_market import OptionsMarketConfig
+from calarb.backtest.options_venue import OptionsLiveVenue, OptionsVenueConfig
 from calarb.core.types import Side
-from calarb.fix.transport import FixAcceptor
-from calarb.itch.transport import fresh_multicast_address
 from calarb.trading.config import load_config
 from calarb.trading.live import LiveEngine
 from calarb.trading.orders import OrderIntent, OrdType, TimeInForce
-from calarb.venue.config import ParticipantConfig
-from calarb.venue.gateway import VenueGateway, acceptor_settings
-from calarb.venue.market_data import MarketDataConfig, VenueMarketData
-from calarb.venue.options_publisher import OptionsItchPublisher, split_events
 
 pytestmark = pytest.mark.network
 
-STEP_S = 0.005  # real seconds per market step
-
-
-class OptionsVenue:
-    """The options simulator as a venue: FIX order entry and the ITTO feed."""
-
-    def __init__(self, seed: int) -> None:
-        self.market = OptionsMarket(OptionsMarketConfig(seed=seed))
-        participants = [ParticipantConfig("CALARB", "calarb", "secret", heartbeat_interval_s=5)]
-        self.gateway = VenueGateway(
-            self.market.engine, participants, lambda: self.market.now_ns, LiveClock(),
-            exec_id_prefix="OPTV-",
-        )  # fmt: skip
-        self.acceptor = FixAcceptor(
-            acceptor_settings("OPTV", participants, 0),
-            lambda settings: self,
-            authenticate=self.gateway.authenticate,
-            on_event=self.gateway.on_session_event,
-        )
-        self.publisher = OptionsItchPublisher(
-            self.market.symbols, underlying=self.market.underlying.symbol
-        )
-        self.md: VenueMarketData | None = None
-        self.fix_port = 0
-        self.paused = False
-        self._task: asyncio.Task | None = None
-
-    def on_message(self, session, message) -> None:  # the acceptor sessions' application
-        self.gateway.on_message(session, message)
-        self._publish()
-
-    def _publish(self) -> None:
-        options, _underlying = split_events(self.market.engine.take_book_events(), self.publisher)
-        self.md.publish_events(options)
-
-    async def start(self) -> None:
-        self.fix_port = await self.acceptor.start(port=0)
-        group, port = fresh_multicast_address()
-        self.md = await VenueMarketData.open(
-            MarketDataConfig("OPTV", group, port), (), publisher=self.publisher
-        )
-        self.md.start_of_day(self.market.now_ns)
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(STEP_S)
-            if self.paused:
-                continue
-            self.market.step()
-            self.gateway.dispatch_reports()
-            for session in self.gateway.take_touched_sessions():
-                connection = self.acceptor.connection_for(session)
-                if connection is not None:
-                    connection.flush()
-            self._publish()
-
-    async def stop(self) -> None:
-        self._task.cancel()
-        await self.acceptor.stop()
-        await self.md.close()
-
-    def run_file(self, folder: Path, options: list[str]) -> Path:
-        host, retransmission_port = self.md.retransmission_address
-        listed = ", ".join(f'"{symbol}"' for symbol in options)
-        path = folder / "options-run.toml"
-        path.write_text(f"""
+STRATEGY = """
 [engine]
 journal = "run/journal.jsonl"
 kill_file = "run/KILL"
@@ -102,30 +31,24 @@ timer_interval_ms = 10
 
 [strategy]
 class = "calarb.trading.options_strategy:OptionsCalibrationStrategy"
-underlying = "{self.market.underlying.symbol}"
-trade_date = "{self.market.config.trade_date.isoformat()}"
-options = [{listed}]
+underlying = "{underlying}"
+trade_date = "{trade_date}"
+options = [{options}]
+"""
 
-[[venues]]
-name = "OPTV"
-[venues.fix]
-BeginString = "FIX.4.4"
-SenderCompID = "CALARB"
-TargetCompID = "OPTV"
-SocketConnectHost = "127.0.0.1"
-SocketConnectPort = {self.fix_port}
-HeartBtInt = 5
-Username = "calarb"
-Password = "secret"
-FileStorePath = "{folder / "fixstore"}"
-[venues.feed]
-group = "{self.md.config.group}"
-port = {self.md.config.port}
-retransmission_host = "{host}"
-retransmission_port = {retransmission_port}
-protocol = "itto"
-""")
-        return path
+
+def run_file(venue: OptionsLiveVenue, folder: Path, options: list[str]) -> Path:
+    """The options strategy on the options venue (ITTO) and the underlying's (ITCH 5.0)."""
+    market = venue.market
+    path = folder / "options-run.toml"
+    path.write_text(
+        STRATEGY.format(
+            underlying=market.underlying.symbol, trade_date=market.config.trade_date.isoformat(),
+            options=", ".join(f'"{symbol}"' for symbol in options),
+        )  # fmt: skip
+        + venue.run_file_venues(str(folder / "fixstore"))
+    )
+    return path
 
 
 async def until(condition, timeout: float, what: str) -> None:
@@ -138,10 +61,10 @@ async def until(condition, timeout: float, what: str) -> None:
 
 
 async def scenario(folder: Path) -> None:
-    venue = OptionsVenue(seed=4)
+    venue = OptionsLiveVenue(OptionsVenueConfig(OptionsMarketConfig(seed=4), step_s=0.005))
     await venue.start()
     traded = venue.market.symbols[::4]
-    config = load_config(venue.run_file(folder, traded))
+    config = load_config(run_file(venue, folder, traded))
     live = LiveEngine(config)
     try:
         await live.start()
@@ -150,10 +73,10 @@ async def scenario(folder: Path) -> None:
         await until(lambda: all(s in engine.consolidated for s in traded), 15.0, "option tops")
         assert type(live.feeds["OPTV"].options_feed).__name__ == "OptionsBookFeed"
         venue.paused = True
-        receiver = live.feeds["OPTV"].receiver
-        published = venue.md.next_sequence
-        await until(lambda: receiver.next_sequence >= published, 15.0, "the ITTO feed")
-        for symbol in traded:
+        for name, md in (("OPTV", venue.options_md), ("EQTY", venue.equity_md)):
+            receiver, published = live.feeds[name].receiver, md.next_sequence
+            await until(lambda r=receiver, p=published: r.next_sequence >= p, 15.0, name)
+        for symbol in [*traded, venue.market.underlying.symbol]:
             at_venue = venue.market.engine.top_of_book(symbol)
             top = engine.consolidated[symbol]
             assert (top.bid_price, top.bid_shares, top.ask_price, top.ask_shares) == (
@@ -174,6 +97,7 @@ async def scenario(folder: Path) -> None:
         assert engine.portfolio.unrealized == 100 * (mid - ask)
         assert engine.risk.gross_exposure == 100 * mid
         assert live.gateways["OPTV"].counts["bad_message"] == 0
+        assert fill.venue == "OPTV"
     finally:
         await live.stop()
         await venue.stop()

@@ -6,7 +6,13 @@ import argparse
 import json
 import sys
 
-from calarb.command_modules import check_reachable, lazy_handler, positive_integer
+from calarb.command_modules import (
+    check_reachable,
+    command_group,
+    lazy_handler,
+    positive_integer,
+    positive_number,
+)
 
 
 def _backtest(args: argparse.Namespace) -> int:
@@ -120,6 +126,70 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("--out", default="sweep-out", help="directory for table and heatmaps")
     sweep.add_argument("--json", action="store_true")
     sweep.set_defaults(handler=_sweep)
+    _register_options_venue(subparsers)
+
+
+def _multicast(text: str) -> tuple[str, int]:
+    group, _, port = text.rpartition(":")
+    if not group or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not GROUP:PORT")
+    return group, int(port)
+
+
+def _options_venue(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from calarb.backtest.options_market import OptionsMarketConfig
+    from calarb.backtest.options_venue import OptionsVenueConfig, serve, todays_market
+    from calarb.core.clock import LiveClock
+
+    market = OptionsMarketConfig(
+        seed=args.seed, mispricings_per_minute=args.mispricings_per_minute,
+        step_ns=int(args.step_ms * 1_000_000),
+    )  # fmt: skip
+    config = OptionsVenueConfig(
+        todays_market(market, LiveClock()), step_s=args.step_ms / 1000 / args.speed,
+        port=args.port, options_feed=args.options_feed, equity_feed=args.equity_feed,
+    )  # fmt: skip
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+
+    def announce(line: dict) -> None:
+        print(json.dumps(line), flush=True)
+
+    asyncio.run(serve(config, args.run_file, args.duration, announce))
+    return 0
+
+
+def _register_options_venue(subparsers: argparse._SubParsersAction) -> None:
+    """`calarb options venue` (the options simulator lives in this room: it prices with
+    `calarb.options`, which the venue room may not import)."""
+    from pathlib import Path
+
+    parser = command_group(subparsers, "options").add_parser(
+        "venue",
+        help="the options simulator as live venues (ITTO + ITCH feeds, FIX) for `calarb run`",
+        description=(
+            "Runs the options simulator as two venues: options on ITTO 4.0 and their "
+            "underlying on ITCH 5.0 (MoldUDP64 multicast on 127.0.0.1), FIX 4.4 for both on one "
+            "port; writes the `calarb run` file that trades them (--run-file: the listings are "
+            'today\'s). Prints one JSON line with the addresses, then {"ready": true}; stops on '
+            "SIGINT/SIGTERM or after --duration seconds."
+        ),
+    )
+    add = parser.add_argument
+    add("--seed", type=int, default=1)
+    add("--port", type=int, default=9301, help="FIX port (0: any free one)")
+    add("--options-feed", type=_multicast, default=("239.255.30.1", 31301), metavar="GROUP:PORT",
+        help="ITTO multicast (default 239.255.30.1:31301)")  # fmt: skip
+    add("--equity-feed", type=_multicast, default=("239.255.30.2", 31302), metavar="GROUP:PORT",
+        help="ITCH multicast (default 239.255.30.2:31302)")  # fmt: skip
+    add("--step-ms", type=positive_number, default=100.0, help="simulated ms per market step")
+    add("--speed", type=positive_number, default=1.0, help="simulated seconds per real second")
+    add("--mispricings-per-minute", type=float, default=3.0)
+    add("--run-file", type=Path, default=None, help="write the `calarb run` file here")
+    add("--duration", type=positive_number, default=None, help="stop after S seconds")
+    parser.set_defaults(handler=_options_venue)
 
 
 def register_bench(subparsers: argparse._SubParsersAction) -> None:

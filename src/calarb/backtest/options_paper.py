@@ -25,9 +25,9 @@ from calarb.backtest.options_run import (
     OptionsRunConfig,
     OptionsRunResult,
     TraderFeeds,
+    market_clock,
     run_options,
 )
-from calarb.core.clock import SimulatedClock
 from calarb.fix.codec import FixMessage
 from calarb.fix.config import settings_from_mapping
 from calarb.fix.events import RejectReceived
@@ -62,7 +62,7 @@ class LoopbackTransport:
         self.market = market
         self.feeds = feeds
         self.timeout_s = timeout_s
-        self.clock = SimulatedClock(market.now_ns)
+        self.clock = market_clock(market)
         self.acceptor: FixAcceptor | None = None
         self.initiator: FixInitiator | None = None
         self.gateway: FixOrderGateway | None = None

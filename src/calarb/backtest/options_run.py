@@ -31,7 +31,7 @@ from calarb.backtest.options_market import OptionsMarket, OptionsMarketConfig, P
 from calarb.book.feed import ItchBookFeed
 from calarb.book.options_book import OptionListed, OptionsBookError, OptionsQuoteBook
 from calarb.book.order_book import BookError
-from calarb.core.clock import SimulatedClock
+from calarb.core.clock import SimulatedClock, utc_midnight_ns
 from calarb.core.events import TopOfBook
 from calarb.core.option_contract import OptionContract
 from calarb.core.order_events import CancelRequest, ExecutionReport, ReplaceRequest, VenueOrder
@@ -286,6 +286,12 @@ async def run_step(market: OptionsMarket, transport: Transport,
         market.engine.take_reports()  # the makers' reports: nobody reads them
 
 
+def market_clock(market: OptionsMarket) -> SimulatedClock:
+    """The engine's clock in a run against the simulator: the market's time (nanoseconds
+    from the trade date's midnight), its wall time that midnight (UTC) plus the same."""
+    return SimulatedClock(market.now_ns, utc_midnight_ns(market.config.trade_date))
+
+
 class LockstepVenueGateway:
     """The backtest's `OrderGateway`: orders go to the simulator's matching engine at once
     (no latency: the lock-step the paper run keeps over its sockets); the venue's reports to
@@ -339,7 +345,7 @@ class InProcessTransport:
         self.feeds = feeds
         self.options_publisher = options_publisher
         self.equity_publisher = equity_publisher
-        self.clock = SimulatedClock(market.now_ns)
+        self.clock = market_clock(market)
         self.gateway = LockstepVenueGateway(market.engine)
 
     @classmethod

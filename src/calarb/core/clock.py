@@ -7,8 +7,11 @@ A SimulatedClock is advanced by whoever replays events, so a backtest is determi
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Protocol, runtime_checkable
+
+DAY_NS = 86_400_000_000_000
 
 
 @runtime_checkable
@@ -62,3 +65,9 @@ class SimulatedClock:
         if now_ns > self._now_ns:
             self._now_ns = now_ns
         return self._now_ns
+
+
+def utc_midnight_ns(day: dt.date) -> int:
+    """The wall time (ns since the Unix epoch) of `day`'s midnight, UTC: the wall origin a
+    simulated clock is given when its monotonic time counts from that midnight."""
+    return (day - dt.date(1970, 1, 1)).days * DAY_NS

@@ -10,6 +10,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from calarb.command_modules import command_group
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -21,10 +23,7 @@ MODELS = ("svi", "ssvi", "heston")
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `options` command group to the `calarb` command."""
-    options = subparsers.add_parser(
-        "options", help="options: implied vols, surface fits, static arbitrage, benchmark"
-    )
-    commands = options.add_subparsers(dest="options_command", metavar="SUBCOMMAND", required=True)
+    commands = command_group(subparsers, "options")
 
     def chain_arguments(parser):
         parser.add_argument("chain", type=Path, help="chain file (.csv, .csv.gz, .parquet)")

@@ -426,6 +426,18 @@ def _venue(where: str, table: Mapping[str, Any], base: Path, source: Path | None
     return VenueSettings(name, fix, feed, fees)
 
 
+def _check_feed_protocols(spec: str, strategy: Any, venues: tuple[VenueSettings, ...]) -> None:
+    """A strategy's `feed_protocols` (e.g. the options strategy's: "itto" for its options,
+    "itch" for their underlying) each need a venue whose feed carries it."""
+    carried = {venue.feed.protocol for venue in venues}
+    for protocol in getattr(strategy, "feed_protocols", ()):
+        if protocol not in carried:
+            raise ConfigError(
+                f"strategy: {spec} needs a venue whose feed is {protocol!r} "
+                f"([venues.feed] protocol = \"{protocol}\"); the venues carry {sorted(carried)}"
+            )
+
+
 def parse_config(document: Mapping[str, Any], base: Path, source: Path | None = None) -> RunConfig:
     """Build a RunConfig from a parsed TOML document (`base`: where relative paths start)."""
     check_keys(
@@ -454,7 +466,9 @@ def parse_config(document: Mapping[str, Any], base: Path, source: Path | None = 
             raise ConfigError("strategy: missing 'class' (\"module:Class\" or \"file.py:Class\")")
         spec = str(table.pop("class"))
         strategy = StrategySettings(spec, table, base)
-        strategy.build()  # its class and parameters are checked before anything starts
+        built = strategy.build()  # its class and parameters are checked before anything starts
+        if venues:  # (none: the error below)
+            _check_feed_protocols(spec, built, venues)
         if pairs:
             raise ConfigError("[strategy] and [[pairs]] exclude each other: one strategy a run")
     elif not pairs:

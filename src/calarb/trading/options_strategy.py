@@ -22,6 +22,11 @@ refitted every `recalibration_ns`):
 5. the book's delta (options at the surface's Black delta, plus the underlying position) is
    brought back to zero with an underlying order when it leaves `hedge_band_shares`.
 
+Time: intervals (signals, refits, holding) are the engine clock's; times to expiry count from
+its wall time (`StrategyContext.wall_ns`, ACT/365F to the expiry date's midnight UTC), so a
+live engine's monotonic clock and a run's simulated one (whose wall time is the simulated
+day's) give the same kind of figure.
+
 Before an intent leaves the strategy it passes `OptionsRiskGate` (order size, contracts per
 option, book vega and delta): the options limits, an additional check on this strategy's
 path only, so the engine's `RiskGate.check` (the pairs path) is unchanged. Positions and
@@ -39,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from calarb.core.clock import DAY_NS, utc_midnight_ns
 from calarb.core.events import TopOfBook
 from calarb.core.option_contract import CONTRACT_MULTIPLIER, OptionContract, parse_occ_symbol
 from calarb.core.orders import OrderPurpose, TimeInForce
@@ -57,7 +63,10 @@ SECONDS_PER_YEAR = 365.0 * 86_400.0
 @dataclass(frozen=True)
 class OptionsStrategyConfig:
     underlying: str
-    trade_date: dt.date  # timestamps count nanoseconds from this date's midnight
+    trade_date: dt.date | None = None
+    """The day whose midnight (UTC) times to expiry count from; the time itself is the
+    engine clock's wall time (`StrategyContext.wall_ns`), so only the float rounding depends
+    on it. None: the day of the wall time at the first signal."""
     entry_vol_points: float = 2.0
     entry_z: float = 3.0
     exit_vol_points: float = 0.75
@@ -115,6 +124,9 @@ class OptionsCalibrationStrategy(Strategy):
     (from the feed's listings); `symbols` are those and the underlying."""
 
     name = "options"
+    feed_protocols = ("itto", "itch")
+    """A run file needs a venue publishing ITTO (the options) and one publishing ITCH 5.0
+    (the underlying, quoted and traded on its own venue): checked when the file loads."""
 
     def __init__(
         self, config: OptionsStrategyConfig, risk: OptionsRiskGate,
@@ -138,14 +150,16 @@ class OptionsCalibrationStrategy(Strategy):
         self._next_fit_ns = 0
         self._now_values: dict[str, tuple[float, float, bool]] = {}
         self._greeks: dict[str, tuple[float, float, float]] = {}  # symbol -> (vol, delta, vega)
+        self._trade_date = config.trade_date
+        self._midnight_ns = None if self._trade_date is None else utc_midnight_ns(self._trade_date)
         self.signals = 0
         for contract in contracts:
             self.on_option_listed(contract)
 
     @classmethod
     def from_config(cls, table: Mapping[str, Any]) -> OptionsCalibrationStrategy:
-        """From a run file's `[strategy]` table: `underlying`, `trade_date` (a TOML date or
-        "YYYY-MM-DD"), `options` (the OCC symbols to trade: a live engine's symbols are fixed
+        """From a run file's `[strategy]` table: `underlying`, `trade_date` (optional: a TOML
+        date or "YYYY-MM-DD"), `options` (the OCC symbols to trade: a live engine's symbols are fixed
         before its feeds open), any `OptionsStrategyConfig` key, and a `limits` table of
         `OptionsRiskLimits` keys. ValueError names the key."""
         table = dict(table)
@@ -204,6 +218,7 @@ class OptionsCalibrationStrategy(Strategy):
         if now_ns < self._next_calibration_ns or self.underlying_top is None:
             return []
         self._next_calibration_ns = now_ns + self.config.signal_interval_ns
+        self.risk.observe_delta(self.book_delta())  # the book as the last fills left it
         spot = self._mid(self.underlying_top)
         if spot is None or not self._calibrate(now_ns, spot):
             return []
@@ -220,6 +235,7 @@ class OptionsCalibrationStrategy(Strategy):
         return {
             "signals": self.signals, "surface_fits": self.fits,
             "option_fills": self.option_fills, "hedge_fills": self.hedge_fills,
+            "worst_abs_delta_shares": round(self.risk.worst_abs_delta),  # at the signals
         }  # fmt: skip
 
     def state(self) -> dict[str, object]:
@@ -319,8 +335,18 @@ class OptionsCalibrationStrategy(Strategy):
         self.fits += 1
 
     def _years_to_expiry(self, contract: OptionContract, now_ns: int) -> float:
-        days = (contract.expiry - self.config.trade_date).days
-        return (days * 86_400.0 - now_ns / 1e9) / SECONDS_PER_YEAR
+        """ACT/365F from the wall time of the engine time `now_ns` to the expiry date's
+        midnight (UTC), counted from the trade date's midnight."""
+        since_midnight_ns = self.context.wall_ns(now_ns) - self._day_start_ns(now_ns)
+        days = (contract.expiry - self._trade_date).days
+        return (days * 86_400.0 - since_midnight_ns / 1e9) / SECONDS_PER_YEAR
+
+    def _day_start_ns(self, now_ns: int) -> int:
+        if self._midnight_ns is None:  # no trade_date: the day of the first signal
+            wall = self.context.wall_ns(now_ns)
+            self._midnight_ns = wall - wall % DAY_NS
+            self._trade_date = dt.date(1970, 1, 1) + dt.timedelta(days=wall // DAY_NS)
+        return self._midnight_ns
 
     def _warm_start(self, times: np.ndarray) -> SurfaceFit | None:
         fit = self.fit

@@ -135,6 +135,8 @@ class StrategyContext:
         self.tops: dict[str, TopOfBook] = {}
         self.wake_ns = IDLE_FOREVER
         self.depth_source: DepthSource | None = None
+        self.wall_offset_ns = 0
+        """Wall time minus engine time, taken from the engine's clock once (`attach`)."""
         self._next_id = 1
 
     def position(self, symbol: str) -> int:
@@ -184,6 +186,13 @@ class StrategyContext:
             return None
         return self.depth_source(symbol, levels)
 
+    def wall_ns(self, now_ns: int) -> int:
+        """The wall time (ns since the Unix epoch, UTC) of an engine time `now_ns`. The
+        engine's clock is monotonic (live) or simulated; the host reads its two readings once,
+        when it is attached, so a strategy that needs a time of day (a time to expiry) never
+        reads a clock."""
+        return now_ns + self.wall_offset_ns
+
     def wake_at(self, at_ns: int) -> None:
         """Ask for `on_timer` at or after `at_ns` (the earliest request wins until it fires)."""
         self.wake_ns = min(self.wake_ns, at_ns)
@@ -219,9 +228,12 @@ class StrategyHost(PairsStrategy):
 
     def attach(self, engine: Any, depth_source: DepthSource | None = None) -> None:
         """Bind to the engine that runs this host (after it is built). `depth_source`: where
-        L2 comes from (default: the engine's own books, as in live and paper runs)."""
+        L2 comes from (default: the engine's own books, as in live and paper runs). The
+        context's wall-time mapping is read from the engine's clock here, once."""
         self.engine = engine
         self.context.depth_source = depth_source or _engine_depth(engine)
+        clock = engine.clock
+        self.context.wall_offset_ns = clock.wall_ns() - clock.monotonic_ns()
 
     def restart_ids(self, id_prefix: str) -> None:
         self.id_prefix = self.context.id_prefix = id_prefix
