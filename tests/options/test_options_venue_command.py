@@ -46,6 +46,10 @@ def test_calarb_run_trades_the_options_venue_from_the_run_file_it_writes(tmp_pat
     assert strategy["worst_abs_delta_shares"] <= 1_500  # the run file's max_delta_shares
     assert summary["orders_sent"] == strategy["orders"] >= 2  # every order the strategy's
     assert summary["rejects"] == {} and summary["oms_anomalies"] == {}
+    # The options venue's fees (0.50 a contract, from the run file) are in the engine's P&L;
+    # the underlying's venue charges none here, so they are whole multiples of 0.50.
+    fees = summary["pnl"]["fees"]
+    assert fees >= 0.50 * strategy["option_fills"] and (fees / 0.50) == round(fees / 0.50)
     for name in ("OPTV", "EQTY"):
         assert summary["venues"][name]["counts"].get("bad_message", 0) == 0, summary["venues"][name]
         assert summary["feeds"][name]["callback_errors"] == 0

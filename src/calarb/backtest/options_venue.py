@@ -39,6 +39,8 @@ from calarb.venue.itch_publisher import ItchPublisher
 from calarb.venue.market_data import MarketDataConfig, VenueMarketData
 from calarb.venue.options_publisher import OptionsItchPublisher, split_events
 
+FEE_PER_CONTRACT = 5_000  # 0.50 a contract, 1/10,000 units (the options runs' default)
+
 
 @dataclass(frozen=True)
 class OptionsVenueConfig:
@@ -179,7 +181,7 @@ timer_interval_ms = 10
 class = "calarb.trading.options_strategy:OptionsCalibrationStrategy"
 underlying = "{market.underlying.symbol}"
 trade_date = {market.config.trade_date.isoformat()}
-fee_per_contract = 5000             # 0.50 a contract, in the entry edge (1/10,000 units)
+fee_per_contract = {FEE_PER_CONTRACT}             # a contract, in the entry edge (1/10,000 units)
 options = [
     {listed},
 ]
@@ -198,7 +200,8 @@ max_vega_per_vol_point = 200.0
             ("EQTY", config.equity_comp_id, config.equity_participant, self.equity_md, "itch"),
         ):
             host, retransmission_port = md.retransmission_address
-            tables.append(f"""
+            tables.append(
+                f"""
 [[venues]]
 name = "{name}"
 [venues.fix]
@@ -217,8 +220,18 @@ port = {md.config.port}
 retransmission_host = "{host}"
 retransmission_port = {retransmission_port}
 protocol = "{protocol}"
-""")
+"""
+                + (OPTION_FEES if protocol == "itto" else "")
+            )
         return "".join(tables)
+
+
+OPTION_FEES = f"""[venues.fees]                        # per contract at the options venue
+taker = {FEE_PER_CONTRACT}
+maker = {FEE_PER_CONTRACT}
+"""
+"""The options venue's fees in the run file, so the engine's portfolio (and its daily-loss
+limit) charges them: a fill's fee is contracts x rate, the strategy's `fee_per_contract`."""
 
 
 async def serve(
