@@ -26,9 +26,6 @@ cdef class _Order:
 @cython.locals(level=_Level)
 cdef _Level _new_level(long long key, long long shares)
 
-@cython.locals(order=_Order)
-cdef _Order _new_order(long long side, long long key, long long shares, _Level level)
-
 @cython.locals(low=Py_ssize_t, high=Py_ssize_t, middle=Py_ssize_t, level=_Level)
 cdef Py_ssize_t _level_index(list levels, long long key) except -1
 
@@ -50,11 +47,11 @@ cdef class OrderBook:
     @cython.locals(order=_Order)
     cpdef bint cancel_order(self, ref, long long shares) except? -1
 
-    @cython.locals(order=_Order)
+    @cython.locals(order=_Order, level=_Level, key="long long")
     cpdef bint delete_order(self, ref) except? -1
 
-    @cython.locals(orders=dict, order=_Order, side="long long", old_key="long long",
-                   key="long long", error=object)
+    @cython.locals(orders=dict, order=_Order, old_key="long long", key="long long",
+                   error=object)
     cpdef bint replace_order(self, old_ref, new_ref, long long shares, long long price) except? -1
 
     @cython.locals(key="long long", shares="long long", levels=list, best="long long",

@@ -50,6 +50,8 @@ _NO_ASK_KEY = -0x7FFFFFFFFFFFFFFF - 1  # -(2**63), the least int64 (spelt so C f
 class _Level:
     """One price level: its key, total shares and number of orders."""
 
+    __slots__ = ("key", "shares", "count")  # interpreted: cheaper attributes (compiled: C)
+
     def __init__(self, key: int, shares: int, count: int) -> None:
         self.key = key
         self.shares = shares
@@ -60,6 +62,8 @@ class _Level:
 @cython.cclass
 class _Order:
     """One resting order: side (+1/-1), key, shares left and the level it rests on."""
+
+    __slots__ = ("side", "key", "shares", "level")
 
     def __init__(self, side: int, key: int, shares: int, level: _Level) -> None:
         self.side = side
@@ -75,15 +79,6 @@ def _new_level(key: int, shares: int) -> _Level:
     level.shares = shares
     level.count = 1
     return level
-
-
-def _new_order(side: int, key: int, shares: int, level: _Level) -> _Order:
-    order = _Order.__new__(_Order)
-    order.side = side
-    order.key = key
-    order.shares = shares
-    order.level = level
-    return order
 
 
 _LEVEL_KEY = attrgetter("key")
@@ -189,7 +184,10 @@ class OrderBook:
             raise self._add_error(ref, side, price, shares)
         if shares <= 0 or price <= 0:
             raise self._add_error(ref, s, price, shares)
-        order = _new_order(s, price * s, shares, None)
+        order = _Order.__new__(_Order)  # compiled: no Python-level call
+        order.side = s
+        order.key = price * s
+        order.shares = shares
         if self._orders.setdefault(ref, order) is not order:
             raise self._add_error(ref, s, price, shares)
         return self._join_level(order)
@@ -225,7 +223,13 @@ class OrderBook:
         order = self._orders.pop(ref, None)
         if order is None:
             raise UnknownOrderError(self.symbol, ref, "deleted but not in the book")
-        return self._leave_level(order)
+        level = order.level  # `_leave_level` written out: the most frequent message
+        if level.count == 1:
+            return self._drop_level(level)
+        level.shares -= order.shares
+        level.count -= 1
+        key = level.key
+        return key == (self._best_bid_key if key > 0 else self._best_ask_key)
 
     def replace_order(self, old_ref: int, new_ref: int, shares: int, price: int) -> bool:
         """Cancel-replace (ITCH U): the new order keeps the side, takes a new reference number
@@ -240,9 +244,9 @@ class OrderBook:
         del orders[old_ref]
         old_key = order.key
         self._leave_level(order)
-        side = order.side
-        key = price * side
-        order = _new_order(side, key, shares, None)
+        key = price * order.side
+        order.key = key  # the same entry, under its new reference at the back of the queue
+        order.shares = shares
         orders[new_ref] = order
         self._join_level(order)
         if old_key > key:

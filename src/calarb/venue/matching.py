@@ -421,6 +421,7 @@ class MatchingEngine:
             if level.key < limit_key:
                 break
             stopped = self._match_level(level, incoming, timestamp_ns)
+            level.cut_front()
             opposite.drop_best_if_empty(level)
             if stopped or not incoming.leaves:
                 break
@@ -429,18 +430,18 @@ class MatchingEngine:
     def _match_level(self, level: Level, incoming: Order, timestamp_ns: int) -> bool:
         """Fill `incoming` against one level's queue, oldest first, until it is filled or
         the level is empty. Returns True if self-match prevention stopped it."""
-        queue = level.queue  # `advance` cuts this list in place, so it stays the level's
+        queue = level.queue
         price = level.price
         participant = incoming.participant
         while level.head < len(queue):
             resting = queue[level.head]
             if not resting.leaves:
-                level.advance()
+                level.head += 1
                 continue
             if resting.participant == participant:
                 policy = self.self_match_policy(participant)
                 if policy is not _CANCEL_INCOMING:
-                    level.advance()
+                    level.head += 1
                     level.live -= 1
                     del self._orders[resting.order_id]
                     resting.leaves = 0
@@ -450,7 +451,7 @@ class MatchingEngine:
                 continue
             self._fill(resting, incoming, price, timestamp_ns)
             if not resting.leaves:
-                level.advance()
+                level.head += 1
                 level.live -= 1
                 del self._orders[resting.order_id]
             if not incoming.leaves:

@@ -15,7 +15,7 @@ cdef class Level:
     cdef public Py_ssize_t head, live
 
     @cython.locals(head=Py_ssize_t)
-    cpdef void advance(self) except *
+    cpdef void cut_front(self) except *
 
 
 @cython.locals(level=Level)

@@ -21,12 +21,14 @@ from calarb.core.types import Instrument, Side
 from calarb.venue.orders import Order
 
 _COMPACT_AFTER = 32
-"""Orders passed at a queue's front before the list is cut (`Level.advance`)."""
+"""Orders passed at a queue's front before the list is cut (`Level.cut_front`)."""
 
 
 class Level:
     """The orders resting at one price, oldest first from `head`; `live` counts those with
     leaves > 0."""
+
+    __slots__ = ("key", "price", "queue", "head", "live")  # interpreted: cheaper attributes
 
     def __init__(self, key: int, price: int) -> None:
         self.key = key
@@ -35,13 +37,13 @@ class Level:
         self.head = 0
         self.live = 0
 
-    def advance(self) -> None:
-        """Pass the front order (it has left the book)."""
-        head = self.head + 1
+    def cut_front(self) -> None:
+        """Drop the orders before `head` (they have left the book) once they are many: the
+        matching engine steps `head` past each order it takes off, then calls this."""
+        head = self.head
         if head >= _COMPACT_AFTER and head + head > len(self.queue):
             del self.queue[:head]
-            head = 0
-        self.head = head
+            self.head = 0
 
     def waiting(self) -> list[Order]:
         """The queue from its front (dead orders included)."""
@@ -131,8 +133,11 @@ class BookSide:
         """Take a live order off its level (marked dead; dropped from the queue lazily)."""
         key = self.sign * order.price
         levels = self.levels
-        index = _level_index(levels, key)
+        index = len(levels) - 1  # most cancels are at the best price
         level = levels[index]
+        if level.key != key:
+            index = _level_index(levels, key)
+            level = levels[index]
         order.leaves = 0
         level.live -= 1
         if not level.live:
