@@ -109,6 +109,30 @@ def test_price_then_time_priority(engine: MatchingEngine) -> None:
     assert engine.live_quantity(second) == 50
 
 
+def test_long_queue_keeps_time_priority_through_fills_and_cancels(engine) -> None:
+    """One price level far longer than its queue's front cut (32 passed orders), with enough
+    cancels to compact it: fills and cancels interleaved keep strict time priority."""
+    ids = [engine.submit(i, f"p{i % 7}", str(i), "AAA", BUY, 100, P100) for i in range(200)]
+    kept = set(ids[:10] + ids[10:190:4] + ids[190:])
+    for index, order_id in enumerate(ids):
+        if order_id not in kept:
+            assert engine.cancel(1_000, f"p{index % 7}", order_id)
+    drain(engine)
+    expected = [order_id for order_id in ids if order_id in kept]
+    assert len(expected) == 65
+    filled: list[int] = []
+    for step in range(4):  # four sweeps of 1,550 shares: 15.5 orders each, across the cut
+        engine.submit(2_000 + step, "taker", f"t{step}", "AAA", SELL, 1_550, P100)
+        events = engine.take_book_events()
+        filled += [e.resting_order_id for e in events if isinstance(e, Execution)]
+    assert list(dict.fromkeys(filled)) == expected[:62]  # 6,200 shares: 62 whole orders
+    assert all(engine.live_quantity(order_id) == 0 for order_id in expected[:62])
+    assert [state.order_id for state in engine.resting_orders("AAA", BUY)] == expected[62:]
+    assert engine.depth("AAA", BUY) == [BookLevel(P100, 300, 3)]
+    engine.submit(3_000, "taker", "last", "AAA", SELL, 400, P100)
+    assert engine.depth("AAA", BUY) == [] and engine.best_bid("AAA") is None
+
+
 def test_market_order_sweeps_and_cancels_remainder(engine: MatchingEngine) -> None:
     engine.submit(1, "a", "1", "AAA", SELL, 100, P100)
     engine.submit(2, "a", "2", "AAA", SELL, 100, P100 + 5 * TICK)

@@ -226,6 +226,8 @@ class ItchBookFeed:
         if locate not in self._known_locates:
             self.errors["unknown_locate"] += 1
 
+    @cython.boundscheck(False)  # every read is inside a frame whose whole length was checked
+    @cython.wraparound(False)
     def _run(self, buf, base: int, events: list[TopOfBook], single: bool = False) -> int:
         """Apply every whole message in `buf`; return the offset of the first byte not
         consumed (the start of an incomplete message). `base` is buf[0]'s stream offset.

@@ -4,18 +4,20 @@ Layout, chosen for speed on the common case (activity at or near the touch):
 
 * A price is held as a *key*, ``price * side`` (``Side.BUY`` is +1, ``Side.SELL`` is -1), so
   on both sides a larger key is a better price, and bid keys (> 0) never meet ask keys (< 0).
-* ``_orders``: reference number -> ``[side, key, shares, level]``, a mutable list so partial
-  executions and cancels keep the order's place; dict insertion order is time priority.
-  ``level`` is the order's entry of ``_levels``, so removing or reducing an order needs no
-  second lookup.
-* ``_levels``: key -> ``[shares, orders]`` for both sides.
-* ``_keys[side]``: the side's keys in ascending order, so the best level is the *last*
-  element: a new best level is an append, removing the best is a pop, and inserting near the
-  touch moves only the few keys better than it. ``_keys`` is a 3-tuple indexed by the side's
-  int value (``_keys[1]`` bids, ``_keys[-1]`` asks), which avoids a branch per message.
+* ``_orders``: reference number -> `_Order` (side, key, shares left, its `_Level`); dict
+  insertion order is time priority. An order holds its level, so removing or reducing it
+  needs no second lookup.
+* ``_bids``, ``_asks``: each side's `_Level` objects (key, total shares, order count) in
+  ascending key order, so the best level is the *last* element: a new best level is an
+  append, removing the best is a pop, and inserting near the touch moves only the few levels
+  better than it. A level is found by its key with a binary search (no dict of levels).
 * ``_best_bid_key``, ``_best_ask_key``: the last key of each side (``_NO_BID_KEY`` /
   ``_NO_ASK_KEY``, below every key of the side, when it is empty), kept beside the lists
-  because reading them is much cheaper than ``_keys[side][-1]`` on every message.
+  because reading them is much cheaper than the list's last level on every message.
+
+Compiled (order_book.pxd), `_Order` and `_Level` are extension types with C integer fields
+and the book's fields are C integers, so a change allocates one `_Order` (from a free list)
+and one Python int, the reference number, that keys `_orders`.
 
 Operations are atomic: an invalid operation raises a `BookError` subclass and leaves the book
 unchanged, so a builder can count the error and carry on. Each ITCH order message is one call
@@ -26,6 +28,7 @@ change and says whether the top of book may have moved: the fast path of `calarb
 from __future__ import annotations
 
 from bisect import bisect_left
+from operator import attrgetter
 from typing import NamedTuple
 
 import cython
@@ -44,23 +47,59 @@ _NO_ASK_KEY = -0x7FFFFFFFFFFFFFFF - 1  # -(2**63), the least int64 (spelt so C f
 """The best ask key of an empty ask side: below every ask key (minus a price)."""
 
 
-def _key_index(keys: list[int], key: int) -> int:
-    """Where `key` is, or goes, in the ascending `keys` (`bisect_left`).
+class _Level:
+    """One price level: its key, total shares and number of orders."""
 
-    Compiled, a C binary search on the keys as C integers (cheaper than calling `bisect`
-    through the Python call protocol); interpreted, `bisect_left` itself."""
+    __slots__ = ("key", "shares", "count")  # interpreted: cheaper attributes (compiled: C)
+
+    def __init__(self, key: int, shares: int, count: int) -> None:
+        self.key = key
+        self.shares = shares
+        self.count = count
+
+
+@cython.no_gc  # compiled: not GC-tracked; its one object field, its level, refers to nothing
+@cython.cclass
+class _Order:
+    """One resting order: side (+1/-1), key, shares left and the level it rests on."""
+
+    __slots__ = ("side", "key", "shares", "level")
+
+    def __init__(self, side: int, key: int, shares: int, level: _Level) -> None:
+        self.side = side
+        self.key = key
+        self.shares = shares
+        self.level = level
+
+
+def _new_level(key: int, shares: int) -> _Level:
+    """A level holding one order of `shares` (compiled: no Python-level call)."""
+    level = _Level.__new__(_Level)
+    level.key = key
+    level.shares = shares
+    level.count = 1
+    return level
+
+
+_LEVEL_KEY = attrgetter("key")
+
+
+def _level_index(levels: list[_Level], key: int) -> int:
+    """Where the level of `key` is, or goes, in the ascending `levels` (`bisect_left`).
+
+    Compiled, a C binary search on the levels' C keys; interpreted, `bisect_left` itself."""
     if cython.compiled:
         low = 0
-        high = len(keys)
+        high = len(levels)
         while low < high:
             middle = (low + high) >> 1
-            found = keys[middle]
-            if found < key:
+            level = levels[middle]
+            if level.key < key:
                 low = middle + 1
             else:
                 high = middle
         return low
-    return bisect_left(keys, key)
+    return bisect_left(levels, key, key=_LEVEL_KEY)
 
 
 class BookError(ValueError):
@@ -115,12 +154,15 @@ class OrderBook:
         self.symbol = symbol
         self.trading_state: str | None = None
         """Last ITCH trading state letter ('H', 'P', 'Q', 'T'); None until one is seen."""
-        self._orders: dict[int, list[int]] = {}
-        self._levels: dict[int, list[int]] = {}
-        self._keys: tuple[None, list[int], list[int]] = (None, [], [])
+        self._orders: dict[int, _Order] = {}
+        self._bids: list[_Level] = []
+        self._asks: list[_Level] = []
         self._best_bid_key = _NO_BID_KEY
         self._best_ask_key = _NO_ASK_KEY
-        self._last_top = (0, 0, 0, 0)
+        self._last_bid_price = 0
+        self._last_bid_shares = 0
+        self._last_ask_price = 0
+        self._last_ask_shares = 0
 
     # ---------------------------------------------------------------- changes
     #
@@ -142,41 +184,37 @@ class OrderBook:
             raise self._add_error(ref, side, price, shares)
         if shares <= 0 or price <= 0:
             raise self._add_error(ref, s, price, shares)
-        key = price * s
-        order = [s, key, shares, None]
+        order = _Order.__new__(_Order)  # compiled: no Python-level call
+        order.side = s
+        order.key = price * s
+        order.shares = shares
         if self._orders.setdefault(ref, order) is not order:
             raise self._add_error(ref, s, price, shares)
-        level = self._levels.get(order[1])  # order[1]: the key as the int already built
-        if level is None:
-            level = order[3] = [shares, 1]
-            return self._new_level(s, key, level)
-        order[3] = level
-        level[0] += shares
-        level[1] += 1
-        return key == (self._best_bid_key if key > 0 else self._best_ask_key)
+        return self._join_level(order)
 
     def execute_order(self, ref: int, shares: int) -> bool:
         """Execute `shares` (1 to what is left) of a resting order (ITCH E, C); True when at
         its side's best price."""
         order = self._orders.get(ref)
-        if order is None or shares <= 0 or shares > order[2]:
+        if order is None or shares <= 0 or shares > order.shares:
             raise self._reduce_error(ref, order, shares, "executed", "execution")
-        side, key, left, level = order
-        if shares == left:
+        level = order.level
+        if shares == order.shares:
             del self._orders[ref]
-            if level[1] == 1:
-                return self._drop_level(side, key)
-            level[1] -= 1
+            if level.count == 1:
+                return self._drop_level(level)
+            level.count -= 1
         else:
-            order[2] = left - shares
-        level[0] -= shares
+            order.shares -= shares
+        level.shares -= shares
+        key = level.key
         return key == (self._best_bid_key if key > 0 else self._best_ask_key)
 
     def cancel_order(self, ref: int, shares: int) -> bool:
         """Cancel `shares` (0 to what is left; all of them removes the order) of a resting
         order (ITCH X); True when at its side's best price and some shares were cancelled."""
         order = self._orders.get(ref)
-        if order is None or shares < 0 or shares > order[2]:
+        if order is None or shares < 0 or shares > order.shares:
             raise self._reduce_error(ref, order, shares, "cancelled", "cancel")
         return self.execute_order(ref, shares) if shares else False
 
@@ -185,11 +223,12 @@ class OrderBook:
         order = self._orders.pop(ref, None)
         if order is None:
             raise UnknownOrderError(self.symbol, ref, "deleted but not in the book")
-        side, key, shares, level = order
-        if level[1] == 1:
-            return self._drop_level(side, key)
-        level[0] -= shares
-        level[1] -= 1
+        level = order.level  # `_leave_level` written out: the most frequent message
+        if level.count == 1:
+            return self._drop_level(level)
+        level.shares -= order.shares
+        level.count -= 1
+        key = level.key
         return key == (self._best_bid_key if key > 0 else self._best_ask_key)
 
     def replace_order(self, old_ref: int, new_ref: int, shares: int, price: int) -> bool:
@@ -202,24 +241,14 @@ class OrderBook:
             error = self._replace_error(old_ref, order, new_ref, shares, price)
             if error is not None:
                 raise error
-        side, old_key, old_shares, level = order
         del orders[old_ref]
-        levels = self._levels
-        if level[1] == 1:
-            self._drop_level(side, old_key)
-        else:
-            level[0] -= old_shares
-            level[1] -= 1
-        key = price * side
-        order = orders[new_ref] = [side, key, shares, None]
-        level = levels.get(order[1])
-        if level is None:
-            level = order[3] = [shares, 1]
-            self._new_level(side, key, level)
-        else:
-            order[3] = level
-            level[0] += shares
-            level[1] += 1
+        old_key = order.key
+        self._leave_level(order)
+        key = price * order.side
+        order.key = key  # the same entry, under its new reference at the back of the queue
+        order.shares = shares
+        orders[new_ref] = order
+        self._join_level(order)
         if old_key > key:
             key = old_key
         return key >= (self._best_bid_key if key > 0 else self._best_ask_key)
@@ -228,57 +257,96 @@ class OrderBook:
         """`execute_order`, returning the order's (price, side) for a trade event."""
         order = self._orders.get(ref)
         self.execute_order(ref, shares)
-        return order[1] * order[0], _SIDES[order[0]]
+        return order.key * order.side, _SIDES[order.side]
 
     def cancel(self, ref: int, shares: int) -> tuple[int, Side]:
         """`cancel_order`, returning the order's (price, side)."""
         order = self._orders.get(ref)
         self.cancel_order(ref, shares)
-        return order[1] * order[0], _SIDES[order[0]]
+        return order.key * order.side, _SIDES[order.side]
 
     def delete(self, ref: int) -> tuple[int, Side]:
         """`delete_order`, returning the order's (price, side)."""
         order = self._orders.get(ref)
         self.delete_order(ref)
-        return order[1] * order[0], _SIDES[order[0]]
+        return order.key * order.side, _SIDES[order.side]
 
     def replace(self, old_ref: int, new_ref: int, shares: int, price: int) -> Side:
         """`replace_order`, returning the order's side."""
         order = self._orders.get(old_ref)
         self.replace_order(old_ref, new_ref, shares, price)
-        return _SIDES[order[0]]
+        return _SIDES[order.side]
 
-    # The two structural changes of a side; each returns whether `key` is (was) the best.
+    # An order joining or leaving its level; each returns whether its key is (was) the best.
 
-    def _new_level(self, side: int, key: int, level: list[int]) -> bool:
-        """`level`: the new level's entry, ``[shares, 1]``."""
-        self._levels[key] = level
-        keys = self._keys[side]
-        if side == 1:
-            if key > self._best_bid_key:
-                keys.append(key)
+    def _join_level(self, order: _Order) -> bool:
+        """Put a new order (not yet on a level) on the level of its key, made if need be."""
+        key = order.key
+        shares = order.shares
+        if order.side == 1:
+            levels = self._bids
+            best = self._best_bid_key
+        else:
+            levels = self._asks
+            best = self._best_ask_key
+        if key > best:  # a new best level
+            level = _new_level(key, shares)
+            levels.append(level)
+            if key > 0:
                 self._best_bid_key = key
-                return True
-        elif key > self._best_ask_key:
-            keys.append(key)
-            self._best_ask_key = key
+            else:
+                self._best_ask_key = key
+            order.level = level
             return True
-        keys.insert(_key_index(keys, key), key)
-        return False
+        if key == best:
+            level = levels[len(levels) - 1]
+        else:  # below the best: the best level is after `index`
+            index = _level_index(levels, key)
+            level = levels[index]
+            if level.key != key:
+                level = _new_level(key, shares)
+                levels.insert(index, level)
+                order.level = level
+                return False
+        order.level = level
+        level.shares += shares
+        level.count += 1
+        return key == best
 
-    def _drop_level(self, side: int, key: int) -> bool:
-        del self._levels[key]
-        keys = self._keys[side]
-        if side == 1:
+    def _leave_level(self, order: _Order) -> bool:
+        """Take an order that has left `_orders` off its level."""
+        level = order.level
+        if level.count == 1:
+            return self._drop_level(level)
+        level.shares -= order.shares
+        level.count -= 1
+        key = level.key
+        return key == (self._best_bid_key if key > 0 else self._best_ask_key)
+
+    def _drop_level(self, level: _Level) -> bool:
+        """Remove an emptied level from its side; True when it was the best."""
+        key = level.key
+        if key > 0:
+            levels = self._bids
             if key == self._best_bid_key:
-                keys.pop()
-                self._best_bid_key = keys[-1] if keys else _NO_BID_KEY
+                levels.pop()
+                if levels:
+                    best = levels[len(levels) - 1]
+                    self._best_bid_key = best.key
+                else:
+                    self._best_bid_key = _NO_BID_KEY
                 return True
-        elif key == self._best_ask_key:
-            keys.pop()
-            self._best_ask_key = keys[-1] if keys else _NO_ASK_KEY
-            return True
-        del keys[_key_index(keys, key)]
+        else:
+            levels = self._asks
+            if key == self._best_ask_key:
+                levels.pop()
+                if levels:
+                    best = levels[len(levels) - 1]
+                    self._best_ask_key = best.key
+                else:
+                    self._best_ask_key = _NO_ASK_KEY
+                return True
+        del levels[_level_index(levels, key)]
         return False
 
     # The errors of refused changes, checked in the order the rules are listed.
@@ -293,14 +361,16 @@ class OrderBook:
         )
 
     def _reduce_error(
-        self, ref: int, order: list[int] | None, shares: int, done: str, action: str
+        self, ref: int, order: _Order | None, shares: int, done: str, action: str
     ) -> BookError:
         if order is None:
             return UnknownOrderError(self.symbol, ref, f"{done} but not in the book")
-        return OverExecutionError(self.symbol, ref, f"{action} of {shares} shares, {order[2]} left")
+        return OverExecutionError(
+            self.symbol, ref, f"{action} of {shares} shares, {order.shares} left"
+        )
 
     def _replace_error(
-        self, old_ref: int, order: list[int] | None, new_ref: int, shares: int, price: int
+        self, old_ref: int, order: _Order | None, new_ref: int, shares: int, price: int
     ) -> BookError | None:
         """The error of a refused replace; None for a valid replace onto its own reference."""
         if order is None:
@@ -318,9 +388,8 @@ class OrderBook:
     def clear(self) -> None:
         """Remove every order (the trading state is kept)."""
         self._orders.clear()
-        self._levels.clear()
-        self._keys[1].clear()
-        self._keys[-1].clear()
+        self._bids.clear()
+        self._asks.clear()
         self._best_bid_key = _NO_BID_KEY
         self._best_ask_key = _NO_ASK_KEY
 
@@ -337,28 +406,29 @@ class OrderBook:
         order = self._orders.get(ref)
         if order is None:
             return None
-        side, key, shares, _ = order
-        return RestingOrder(ref, _SIDES[side], key * side, shares)
+        return RestingOrder(ref, _SIDES[order.side], order.key * order.side, order.shares)
 
     def orders(self) -> list[RestingOrder]:
         """Every live order, oldest first (so in time priority within each level)."""
         return [
-            RestingOrder(ref, _SIDES[side], key * side, shares)
-            for ref, (side, key, shares, _) in self._orders.items()
+            RestingOrder(ref, _SIDES[order.side], order.key * order.side, order.shares)
+            for ref, order in self._orders.items()
         ]
 
     def queue(self, side: Side, price: int) -> list[int]:
         """Reference numbers at one price level in priority order (scans all orders)."""
         key = price * side
-        return [ref for ref, order in self._orders.items() if order[1] == key]
+        return [ref for ref, order in self._orders.items() if order.key == key]
+
+    def _side_levels(self, side: int) -> list[_Level]:
+        return self._bids if side == 1 else self._asks
 
     def _best(self, side: int) -> BookLevel | None:
-        keys = self._keys[side]
-        if not keys:
+        levels = self._side_levels(side)
+        if not levels:
             return None
-        key = keys[-1]
-        shares, count = self._levels[key]
-        return BookLevel(key * side, shares, count)
+        level = levels[-1]
+        return BookLevel(level.key * side, level.shares, level.count)
 
     @property
     def best_bid(self) -> BookLevel | None:
@@ -370,19 +440,23 @@ class OrderBook:
 
     def level_count(self, side: Side) -> int:
         """Number of occupied price levels on one side."""
-        return len(self._keys[side])
+        return len(self._side_levels(side))
 
     def level(self, side: Side, price: int) -> BookLevel | None:
         """The level at an exact price, or None if no order rests there."""
-        entry = self._levels.get(price * side)
-        return None if entry is None else BookLevel(price, entry[0], entry[1])
+        levels = self._side_levels(side)
+        key = price * side
+        index = _level_index(levels, key)
+        if index == len(levels) or levels[index].key != key:
+            return None
+        level = levels[index]
+        return BookLevel(price, level.shares, level.count)
 
     def levels(self, side: Side, n: int | None = None) -> list[BookLevel]:
         """Up to `n` levels of one side (all if None), best first."""
-        keys = self._keys[side]
-        best_first = keys[::-1] if n is None else keys[: -n - 1 : -1] if n > 0 else []
-        levels = self._levels
-        return [BookLevel(key * side, *levels[key]) for key in best_first]
+        levels = self._side_levels(side)
+        best_first = levels[::-1] if n is None else levels[: -n - 1 : -1] if n > 0 else []
+        return [BookLevel(level.key * side, level.shares, level.count) for level in best_first]
 
     def top_of_book(self, timestamp_ns: int = 0) -> TopOfBook:
         """Best bid and offer; a missing side has price 0 and shares 0."""
@@ -393,12 +467,12 @@ class OrderBook:
         return BookSnapshot(self.symbol, timestamp_ns, self.levels(1, n), self.levels(-1, n))
 
     def _top(self) -> tuple[int, int, int, int]:
+        bids, asks = self._bids, self._asks
         bid_price = self._best_bid_key
-        bid_shares = self._levels[bid_price][0] if bid_price != _NO_BID_KEY else 0
-        ask_key = self._best_ask_key
-        if ask_key != _NO_ASK_KEY:
-            ask_price = -ask_key
-            ask_shares = self._levels[ask_key][0]
+        bid_shares = bids[-1].shares if bids else 0
+        if asks:
+            ask_price = -self._best_ask_key
+            ask_shares = asks[-1].shares
         else:
             ask_price = ask_shares = 0
         return bid_price, bid_shares, ask_price, ask_shares
@@ -407,24 +481,30 @@ class OrderBook:
         """The top of book if it differs from the one this method last reported, else None.
 
         On the hot path of every builder, hence written out rather than built on `_top`."""
-        levels = self._levels
+        bids = self._bids
+        asks = self._asks
         bid_price = self._best_bid_key  # a bid's key is its price
-        bid_shares = levels[bid_price][0] if bid_price != _NO_BID_KEY else 0
-        ask_price = self._best_ask_key
-        if ask_price != _NO_ASK_KEY:
-            ask_shares = levels[ask_price][0]
-            ask_price = -ask_price
+        bid_shares = 0
+        if bids:
+            best = bids[len(bids) - 1]
+            bid_shares = best.shares
+        if asks:
+            best = asks[len(asks) - 1]
+            ask_price = -best.key
+            ask_shares = best.shares
         else:
             ask_price = ask_shares = 0
-        last = self._last_top
         if (
-            bid_price == last[0]
-            and bid_shares == last[1]
-            and ask_price == last[2]
-            and ask_shares == last[3]
+            bid_price == self._last_bid_price
+            and bid_shares == self._last_bid_shares
+            and ask_price == self._last_ask_price
+            and ask_shares == self._last_ask_shares
         ):
             return None
-        self._last_top = (bid_price, bid_shares, ask_price, ask_shares)
+        self._last_bid_price = bid_price
+        self._last_bid_shares = bid_shares
+        self._last_ask_price = ask_price
+        self._last_ask_shares = ask_shares
         return _new_tuple(
             TopOfBook, (self.symbol, timestamp_ns, bid_price, bid_shares, ask_price, ask_shares)
         )
@@ -432,34 +512,38 @@ class OrderBook:
     @property
     def crossed(self) -> bool:
         """Best bid above best ask (both sides present)."""
-        bid_keys, ask_keys = self._keys[1], self._keys[-1]
-        return bool(bid_keys and ask_keys) and bid_keys[-1] > -ask_keys[-1]
+        return bool(self._bids and self._asks) and self._best_bid_key > -self._best_ask_key
 
     @property
     def locked(self) -> bool:
         """Best bid equal to best ask (both sides present)."""
-        bid_keys, ask_keys = self._keys[1], self._keys[-1]
-        return bool(bid_keys and ask_keys) and bid_keys[-1] == -ask_keys[-1]
+        return bool(self._bids and self._asks) and self._best_bid_key == -self._best_ask_key
+
+    def _state(self) -> tuple[object, ...]:
+        """Everything `__eq__` compares, as plain values."""
+        return (
+            self.symbol,
+            self.trading_state,
+            [(ref, o.side, o.key, o.shares) for ref, o in self._orders.items()],
+            [(level.key, level.shares, level.count) for level in self._bids],
+            [(level.key, level.shares, level.count) for level in self._asks],
+        )
 
     def __eq__(self, other: object) -> bool:
         """Same symbol and trading state, same live orders in the same priority order."""
         if not isinstance(other, OrderBook):
             return NotImplemented
-        return (
-            self.symbol == other.symbol
-            and self.trading_state == other.trading_state
-            and list(self._orders.items()) == list(other._orders.items())
-            and self._levels == other._levels
-            and self._keys == other._keys
-        )
+        return self._state() == other._state()
 
     __hash__ = None  # type: ignore[assignment]
 
     def check_invariants(self) -> None:
         """Recompute every level from the orders and compare (for tests and audits)."""
         expected: dict[int, list[int]] = {}
-        for ref, (side, key, shares, level) in self._orders.items():
-            if level is not self._levels.get(key):
+        for ref, order in self._orders.items():
+            side, key, shares = order.side, order.key, order.shares
+            level = order.level
+            if level is None or level.key != key:
                 raise AssertionError(f"{self.symbol}: order {ref} is not linked to its level")
             if shares <= 0 or side not in (1, -1) or key * side <= 0:
                 raise AssertionError(
@@ -468,15 +552,21 @@ class OrderBook:
             entry = expected.setdefault(key, [0, 0])
             entry[0] += shares
             entry[1] += 1
-        if expected != self._levels:
-            raise AssertionError(f"{self.symbol}: levels disagree with the orders")
-        if self._keys[1] != sorted(k for k in expected if k > 0):
-            raise AssertionError(f"{self.symbol}: sorted bid keys are out of step")
-        if self._keys[-1] != sorted(k for k in expected if k < 0):
-            raise AssertionError(f"{self.symbol}: sorted ask keys are out of step")
-        bids, asks = self._keys[1], self._keys[-1]
-        if self._best_bid_key != (bids[-1] if bids else _NO_BID_KEY) or self._best_ask_key != (
-            asks[-1] if asks else _NO_ASK_KEY
+        for ref, order in self._orders.items():
+            levels = self._side_levels(order.side)
+            if levels[_level_index(levels, order.key)] is not order.level:
+                raise AssertionError(f"{self.symbol}: order {ref}'s level is not on its side")
+        for side, levels in ((1, self._bids), (-1, self._asks)):
+            found = {level.key: [level.shares, level.count] for level in levels}
+            wanted = {key: entry for key, entry in expected.items() if (key > 0) == (side == 1)}
+            if found != wanted:
+                raise AssertionError(f"{self.symbol}: levels disagree with the orders")
+            keys = [level.key for level in levels]
+            if keys != sorted(set(keys)):
+                raise AssertionError(f"{self.symbol}: sorted levels are out of step")
+        bids, asks = self._bids, self._asks
+        if self._best_bid_key != (bids[-1].key if bids else _NO_BID_KEY) or self._best_ask_key != (
+            asks[-1].key if asks else _NO_ASK_KEY
         ):
             raise AssertionError(f"{self.symbol}: best keys are out of step")
 

@@ -1,7 +1,7 @@
 # C declarations for matching.py (Cython pure-Python mode: the .py is the implementation).
 cimport cython
 
-from calarb.venue.orders cimport Order
+from calarb.venue.orders cimport Order, new_order
 from calarb.venue.price_levels cimport Book, BookSide, Level
 from calarb.venue.records cimport (
     added_event,
@@ -46,10 +46,10 @@ cdef class MatchingEngine:
                          object client_order_id, long long quantity, long long price) except -1
     @cython.locals(opposite=BookSide, limit_key=cython.longlong, stopped=bint)
     cdef void _execute(self, Book book, Order order, object timestamp_ns) except *
-    @cython.locals(keys=list, levels=dict, stopped=bint, key=cython.longlong, level=Level)
+    @cython.locals(levels=list, stopped=bint, level=Level)
     cdef bint _match(self, BookSide opposite, Order incoming, long long limit_key,
                      object timestamp_ns) except -1
-    @cython.locals(resting=Order)
+    @cython.locals(queue=list, resting=Order)
     cdef bint _match_level(self, Level level, Order incoming, object timestamp_ns) except -1
     @cython.locals(fill=cython.longlong, notional=cython.longlong,
                    match_number=cython.longlong, reports=list)

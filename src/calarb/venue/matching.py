@@ -36,6 +36,7 @@ from calarb.venue.orders import (
     SelfMatchPolicy,
     TimeInForce,
     TradingStatus,
+    new_order,
 )
 from calarb.venue.price_levels import Book, BookSide, Level
 from calarb.venue.records import (
@@ -197,7 +198,7 @@ class MatchingEngine:
             price = 0
         order_id = self._next_order_id
         self._next_order_id = order_id + 1
-        order = Order(
+        order = new_order(
             order_id, participant, client_order_id, symbol, side, order_type, time_in_force,
             price, quantity, quantity, 0, 0, displayed,
         )  # fmt: skip
@@ -308,7 +309,7 @@ class MatchingEngine:
         self._next_order_id = new_id + 1
         order_id = order.order_id
         new_leaves = quantity - order.cum_qty
-        moved = Order(
+        moved = new_order(
             new_id, order.participant, client_order_id, order.symbol, order.side, _LIMIT, _DAY,
             price, quantity, new_leaves, order.cum_qty, order.cum_notional, order.displayed,
         )  # fmt: skip
@@ -352,12 +353,10 @@ class MatchingEngine:
 
     def best_bid(self, symbol: str) -> int | None:
         """Best bid price including non-displayed orders; None if no bid."""
-        keys = self._book(symbol).bids.keys
-        return keys[-1] if keys else None
+        return self._book(symbol).bids.best_price()
 
     def best_ask(self, symbol: str) -> int | None:
-        keys = self._book(symbol).asks.keys
-        return -keys[-1] if keys else None
+        return self._book(symbol).asks.best_price()
 
     def depth(
         self, symbol: str, side: Side, max_levels: int | None = None, displayed_only: bool = True
@@ -415,16 +414,15 @@ class MatchingEngine:
     ) -> bool:
         """Fill `incoming` against `opposite` in price-time order, best level first. Returns
         True if self-match prevention stopped it."""
-        keys = opposite.keys
         levels = opposite.levels
         stopped = False
-        while keys:
-            key = keys[-1]
-            if key < limit_key:
+        while levels:
+            level = levels[len(levels) - 1]
+            if level.key < limit_key:
                 break
-            level = levels[key]
             stopped = self._match_level(level, incoming, timestamp_ns)
-            opposite.drop_best_if_empty(key, level)
+            level.cut_front()
+            opposite.drop_best_if_empty(level)
             if stopped or not incoming.leaves:
                 break
         return stopped
@@ -435,15 +433,15 @@ class MatchingEngine:
         queue = level.queue
         price = level.price
         participant = incoming.participant
-        while queue:
-            resting = queue[0]
+        while level.head < len(queue):
+            resting = queue[level.head]
             if not resting.leaves:
-                queue.popleft()
+                level.head += 1
                 continue
             if resting.participant == participant:
                 policy = self.self_match_policy(participant)
                 if policy is not _CANCEL_INCOMING:
-                    queue.popleft()
+                    level.head += 1
                     level.live -= 1
                     del self._orders[resting.order_id]
                     resting.leaves = 0
@@ -453,7 +451,7 @@ class MatchingEngine:
                 continue
             self._fill(resting, incoming, price, timestamp_ns)
             if not resting.leaves:
-                queue.popleft()
+                level.head += 1
                 level.live -= 1
                 del self._orders[resting.order_id]
             if not incoming.leaves:

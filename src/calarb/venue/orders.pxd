@@ -10,3 +10,10 @@ cdef class Order:
     cdef public str order_id_text
     cdef public object participant, client_order_id, symbol, side, order_type, time_in_force
     cdef public bint displayed
+
+
+@cython.locals(order=Order)
+cpdef Order new_order(long long order_id, object participant, object client_order_id,
+                      object symbol, object side, object order_type, object time_in_force,
+                      long long price, long long quantity, long long leaves, long long cum_qty,
+                      long long cum_notional, bint displayed)

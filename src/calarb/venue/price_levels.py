@@ -1,29 +1,85 @@
-"""The price levels of the venue's book: one FIFO queue per price, one sorted key list per side.
+"""The price levels of the venue's book: one FIFO queue per price, one sorted level list per side.
 
 The matching engine (`calarb.venue.matching`) decides; this module only keeps the queues.
-Layout, chosen for speed at both speeds: each side keeps a dict from a signed price key to its
-`Level` and a sorted list of those keys with the best last (bids key = price, asks key =
--price), so the best level is `keys[-1]` and removing it is `keys.pop()`. A level is a FIFO
-deque of `Order`; a cancelled order is only marked dead (`leaves == 0`) and dropped when it
-reaches the front, so cancels are O(1) apart from removing an emptied level.
+Layout, chosen for speed at both speeds: each side keeps its `Level` objects in a list sorted
+by a signed price key with the best last (bids key = price, asks key = -price), so the best
+level is `levels[-1]` and removing it is `levels.pop()`; another level is found by a binary
+search on the keys (C integers when compiled: no dict keyed by Python ints). A level's queue
+is a list of `Order` read from `head` (the orders before it have left), so taking the front
+order is an index step. A cancelled order is only marked dead (`leaves == 0`) and skipped when
+it reaches the front, so cancels are O(log levels) apart from removing an emptied level.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
-from collections import deque
+from bisect import bisect_left
+from operator import attrgetter
+
+import cython
 
 from calarb.core.types import Instrument, Side
 from calarb.venue.orders import Order
 
+_COMPACT_AFTER = 32
+"""Orders passed at a queue's front before the list is cut (`Level.cut_front`)."""
+
 
 class Level:
-    """The orders resting at one price, oldest first; `live` counts those with leaves > 0."""
+    """The orders resting at one price, oldest first from `head`; `live` counts those with
+    leaves > 0."""
 
-    def __init__(self, price: int) -> None:
+    __slots__ = ("key", "price", "queue", "head", "live")  # interpreted: cheaper attributes
+
+    def __init__(self, key: int, price: int) -> None:
+        self.key = key
         self.price = price
-        self.queue: deque[Order] = deque()
+        self.queue: list[Order] = []
+        self.head = 0
         self.live = 0
+
+    def cut_front(self) -> None:
+        """Drop the orders before `head` (they have left the book) once they are many: the
+        matching engine steps `head` past each order it takes off, then calls this."""
+        head = self.head
+        if head >= _COMPACT_AFTER and head + head > len(self.queue):
+            del self.queue[:head]
+            self.head = 0
+
+    def waiting(self) -> list[Order]:
+        """The queue from its front (dead orders included)."""
+        return self.queue[self.head :]
+
+
+def _new_level(key: int, price: int) -> Level:
+    """An empty level (compiled: no Python-level call)."""
+    level = Level.__new__(Level)
+    level.key = key
+    level.price = price
+    level.queue = []
+    level.head = 0
+    level.live = 0
+    return level
+
+
+_LEVEL_KEY = attrgetter("key")
+
+
+def _level_index(levels: list[Level], key: int) -> int:
+    """Where the level of `key` is, or goes, in the ascending `levels` (`bisect_left`).
+
+    Compiled, a C binary search on the levels' C keys; interpreted, `bisect_left` itself."""
+    if cython.compiled:
+        low = 0
+        high = len(levels)
+        while low < high:
+            middle = (low + high) >> 1
+            level = levels[middle]
+            if level.key < key:
+                low = middle + 1
+            else:
+                high = middle
+        return low
+    return bisect_left(levels, key, key=_LEVEL_KEY)
 
 
 class BookSide:
@@ -32,56 +88,69 @@ class BookSide:
     def __init__(self, side: Side) -> None:
         self.side = side
         self.sign = 1 if side is Side.BUY else -1
-        self.levels: dict[int, Level] = {}
-        self.keys: list[int] = []  # sign * price, ascending: the best level is last
+        self.levels: list[Level] = []  # ascending keys (sign * price): the best level is last
 
     def crossed_by(self, limit_key: int) -> bool:
         """Whether the best level is at or better than `limit_key` (an incoming order's
         signed limit on this side's scale)."""
-        keys = self.keys
-        return len(keys) > 0 and keys[-1] >= limit_key
+        levels = self.levels
+        if not levels:
+            return False
+        best = levels[len(levels) - 1]
+        return best.key >= limit_key
+
+    def best_price(self) -> int | None:
+        """The best level's price, None when the side is empty."""
+        return self.levels[-1].price if self.levels else None
 
     def levels_best_first(self) -> list[Level]:
-        levels = self.levels
-        return [levels[key] for key in reversed(self.keys)]
+        return self.levels[::-1]
 
     def add(self, order: Order) -> None:
         """Put a live order at the back of its price's queue."""
         price = order.price
         key = self.sign * price
-        level = self.levels.get(key)
-        if level is None:
-            level = Level(price)
-            self.levels[key] = level
-            keys = self.keys
-            if not keys or key > keys[-1]:
-                keys.append(key)
-            else:
-                insort(keys, key)
+        levels = self.levels
+        count = len(levels)
+        if count:
+            level = levels[count - 1]
+            if key > level.key:
+                level = _new_level(key, price)
+                levels.append(level)
+            elif key != level.key:
+                index = _level_index(levels, key)
+                level = levels[index]
+                if level.key != key:
+                    level = _new_level(key, price)
+                    levels.insert(index, level)
+        else:
+            level = _new_level(key, price)
+            levels.append(level)
         level.queue.append(order)
         level.live += 1
 
     def remove(self, order: Order) -> None:
-        """Take a live order off its level (marked dead; dropped from the deque lazily)."""
+        """Take a live order off its level (marked dead; dropped from the queue lazily)."""
         key = self.sign * order.price
-        level: Level = self.levels[key]
+        levels = self.levels
+        index = len(levels) - 1  # most cancels are at the best price
+        level = levels[index]
+        if level.key != key:
+            index = _level_index(levels, key)
+            level = levels[index]
         order.leaves = 0
         level.live -= 1
         if not level.live:
-            del self.levels[key]
-            keys = self.keys
-            if keys[-1] == key:
-                keys.pop()
-            else:
-                del keys[bisect_left(keys, key)]
-        elif len(level.queue) > 2 * level.live + 16:
-            level.queue = deque([o for o in level.queue if o.leaves])
+            del levels[index]
+        elif len(level.queue) - level.head > 2 * level.live + 16:
+            level.queue = [o for o in level.waiting() if o.leaves]
+            level.head = 0
 
-    def drop_best_if_empty(self, key: int, level: Level) -> None:
-        """After matching at the best level (`key`): unlink it if nothing live is left on it."""
-        if not level.live and self.levels.get(key) is level:
-            self.keys.pop()
-            del self.levels[key]
+    def drop_best_if_empty(self, level: Level) -> None:
+        """After matching at the best level: unlink it if nothing live is left on it."""
+        levels = self.levels
+        if not level.live and levels and levels[len(levels) - 1] is level:
+            levels.pop()
 
     def fillable(self, order: Order, limit_key: int, skip_own: bool) -> bool:
         """Whether `order` would fill in full now up to `limit_key` (the FOK check); own
@@ -89,12 +158,10 @@ class BookSide:
         the fill."""
         needed = order.leaves
         participant = order.participant
-        levels = self.levels
-        for key in reversed(self.keys):
-            if key < limit_key:
+        for level in reversed(self.levels):
+            if level.key < limit_key:
                 return False
-            level: Level = levels[key]
-            for resting in level.queue:
+            for resting in level.waiting():
                 if not resting.leaves:
                     continue
                 if resting.participant == participant:
@@ -113,7 +180,7 @@ class BookSide:
             if max_levels is not None and len(result) >= max_levels:
                 break
             shares = orders = 0
-            for order in level.queue:
+            for order in level.waiting():
                 if order.leaves and (order.displayed or not displayed_only):
                     shares += order.leaves
                     orders += 1
@@ -124,7 +191,7 @@ class BookSide:
     def live_orders(self) -> list[Order]:
         """Live orders in priority order (best price first, then time)."""
         return [
-            order for level in self.levels_best_first() for order in level.queue if order.leaves
+            order for level in self.levels_best_first() for order in level.waiting() if order.leaves
         ]
 
 
