@@ -6,7 +6,7 @@ from calarb.ops.latency cimport LatencyRecorder
 from calarb.trading.oms cimport OrderManager
 from calarb.trading.portfolio cimport Portfolio
 from calarb.trading.risk cimport RiskGate
-from calarb.trading.orders cimport OrderIntent
+from calarb.trading.orders cimport OrderIntent, venue_order_fields
 from calarb.trading.router cimport RouteDecision, Router
 from calarb.trading.strategy cimport PairState, PairsStrategy
 

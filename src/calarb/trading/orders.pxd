@@ -7,8 +7,11 @@ cdef object _PENDING_NEW, _INTENT_FIELDS
 
 
 # A strategy's parent order: read by the risk gate and the router at C level. Quantity and price
-# stay Python ints (the gate's money arithmetic is exact and unbounded).
+# stay Python ints (the gate's money arithmetic is exact and unbounded). Its fields are read-only
+# strings, enums, ints and a bool, so it can be in no reference cycle: not GC-tracked.
 @cython.final
+@cython.no_gc
+@cython.freelist(8)
 cdef class OrderIntent:
     cdef readonly object cl_ord_id, symbol, side, quantity, price, ord_type, time_in_force, tag
     cdef readonly bint reduce_only
@@ -20,6 +23,9 @@ cdef class OrderIntent:
 @cython.locals(intent=OrderIntent)
 cpdef OrderIntent new_intent(cl_ord_id, symbol, side, quantity, price, ord_type, time_in_force,
                              tag, bint reduce_only, purpose)
+
+
+cpdef tuple venue_order_fields(object order)
 
 
 @cython.final

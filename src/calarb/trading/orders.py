@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import cython
+
 from calarb.core.order_events import VenueOrder
 from calarb.core.orders import (
     TERMINAL_STATUSES,
@@ -154,6 +156,15 @@ class VenueFees(NamedTuple):
         return quantity * (self.maker if liquidity is Liquidity.ADDED else self.taker)
 
 
+def venue_order_fields(order: VenueOrder) -> tuple:
+    """`order`'s fields as a plain tuple: compiled, the OMS, the engine and the FIX gateway
+    index and unpack it in C (a NamedTuple's field descriptors and iterator cost hundreds of
+    instructions each)."""
+    if not isinstance(order, tuple):
+        raise TypeError(f"a VenueOrder was expected, not {type(order).__name__}")
+    return cython.cast(tuple, order)
+
+
 class OrderRecord:
     """The OMS's mutable view of one venue order. `cl_ord_id` is the current ClOrdID (it
     changes on each confirmed replace); `chain` lists every ClOrdID the order has used,
@@ -193,7 +204,7 @@ class OrderRecord:
         (
             cl_ord_id, self.parent_id, self.venue, self.symbol, self.side, quantity,
             self.price, self.ord_type, self.time_in_force, self.tag, self.purpose,
-        ) = order  # fmt: skip
+        ) = venue_order_fields(order)  # fmt: skip
         self.root_id = cl_ord_id
         self.cl_ord_id = cl_ord_id
         self.chain = [cl_ord_id]

@@ -7,14 +7,19 @@ cdef object _new, _BUY, _DAY, _DISCONNECTED, _NO_LIQUIDITY, _TAKE, _REST, _PASSI
 cdef object _LEG_FIELDS
 
 
-# Prices, sizes, fees and latencies of one leg are bounded: C integers.
+# Prices, sizes, fees and latencies of one leg are bounded: C integers. Neither record can be
+# in a reference cycle (immutable fields, no containers of their own kind): not GC-tracked.
 @cython.final
+@cython.no_gc
+@cython.freelist(8)
 cdef class RouteLeg:
     cdef readonly object venue, reason
     cdef readonly long long quantity, displayed, best_price, fee_per_share, latency_ns
 
 
 @cython.final
+@cython.no_gc
+@cython.freelist(8)
 cdef class RouteDecision:
     cdef readonly OrderIntent intent
     cdef readonly tuple orders, legs, skipped
@@ -29,6 +34,7 @@ cdef class VenueState:
     cdef public dict books
 
     cpdef levels(self, symbol, bint buy)
+    @cython.locals(quote=tuple)
     cpdef long long best_price(self, symbol, bint buy) except? -1
 
 
@@ -46,7 +52,7 @@ cdef class Router:
                    takers=list, leg=RouteLeg, position=Py_ssize_t, k=Py_ssize_t,
                    children=list, quantity="long long", limit="long long", left="long long",
                    take="long long", displayed="long long", best="long long",
-                   per_ms="long long")
+                   per_ms="long long", quote=tuple)
     cpdef RouteDecision route(self, OrderIntent intent)
 
     cpdef _latency_cost(self, VenueState state)

@@ -32,6 +32,8 @@ import enum
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+import cython
+
 from calarb.core.events import BookLevel, TopOfBook
 from calarb.core.order_events import VenueOrder
 from calarb.core.types import Side
@@ -177,9 +179,10 @@ class VenueState:
         if book is None:
             return 0
         if type(book) is TopOfBook:
+            quote = cython.cast(tuple, book)  # a tuple subclass: compiled, indexed in C
             if buy:
-                return book[4] if book[5] > 0 else 0
-            return book[2] if book[3] > 0 else 0
+                return quote[4] if quote[5] > 0 else 0
+            return quote[2] if quote[3] > 0 else 0
         levels = book[1] if buy else book[0]
         return levels[0][0] if levels else 0
 
@@ -270,12 +273,13 @@ class Router:
             any_connected = True
             book = state.books.get(symbol)
             if type(book) is TopOfBook:  # one level per side: `levels`, without building it
+                quote = cython.cast(tuple, book)  # a tuple subclass: compiled, indexed in C
                 if buy:
-                    best = book[4]
-                    displayed = book[5]
+                    best = quote[4]
+                    displayed = quote[5]
                 else:
-                    best = book[2]
-                    displayed = book[3]
+                    best = quote[2]
+                    displayed = quote[3]
                 if displayed > 0 and not ((best <= limit if buy else best >= limit) or limit == 0):
                     displayed = 0
             else:
