@@ -4,9 +4,9 @@ from calarb.fix.messages.fields cimport format_price
 
 
 
-@cython.locals(price_text=bytes, quantity_text=bytes, side_text=bytes)
+@cython.locals(price_text=bytes)
 cpdef bytes encode_new_order_single(bytes cl_ord_id, bytes symbol, object side,
-                                    long long quantity, object price, bytes transact_time,
+                                    object quantity, object price, bytes transact_time,
                                     bytes time_in_force=*)
 
 cpdef bytes _remember_price_text(object price)

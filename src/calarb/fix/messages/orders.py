@@ -111,31 +111,29 @@ class OrderStatusRequest(NamedTuple):
 
 # --- hot-path encoder ------------------------------------------------------------------------
 
+_NOS_LIMIT = b"11=%s\x0121=1\x0138=%d\x0140=2\x0144=%s\x0154=%s\x0155=%s\x0159=%s\x0160=%s\x01"
+_NOS_MARKET = b"11=%s\x0121=1\x0138=%d\x0140=1\x0154=%s\x0155=%s\x0159=%s\x0160=%s\x01"
+
 
 def encode_new_order_single(
     cl_ord_id: bytes, symbol: bytes, side: Side, quantity: int, price: int | None,
     transact_time: bytes, time_in_force: bytes = b"0",
 ) -> bytes:  # fmt: skip
-    """NewOrderSingle body in one join (limit when `price` is given, else market): tags 11,
-    21, 38, 40, 44 (limit only), 54, 55, 59, 60."""
-    quantity_text = f"{quantity}".encode("ascii")
-    side_text = SIDE_TEXT[side]
+    """NewOrderSingle body in one formatting step (limit when `price` is given, else market)."""
     if price is None:
-        return b"".join(
-            (
-                b"11=", cl_ord_id, b"\x0121=1\x0138=", quantity_text, b"\x0140=1\x0154=", side_text,
-                b"\x0155=", symbol, b"\x0159=", time_in_force, b"\x0160=", transact_time, b"\x01",
-            )
-        )  # fmt: skip
+        return _NOS_MARKET % (
+            cl_ord_id,
+            quantity,
+            SIDE_TEXT[side],
+            symbol,
+            time_in_force,
+            transact_time,
+        )
     price_text = _PRICE_TEXT.get(price)
     if price_text is None:
         price_text = _remember_price_text(price)
-    return b"".join(
-        (
-            b"11=", cl_ord_id, b"\x0121=1\x0138=", quantity_text, b"\x0140=2\x0144=", price_text,
-            b"\x0154=", side_text, b"\x0155=", symbol, b"\x0159=", time_in_force, b"\x0160=",
-            transact_time, b"\x01",
-        )
+    return _NOS_LIMIT % (
+        cl_ord_id, quantity, price_text, SIDE_TEXT[side], symbol, time_in_force, transact_time
     )  # fmt: skip
 
 
