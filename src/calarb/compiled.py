@@ -30,6 +30,7 @@ COMPILED_MODULES = (
     "calarb.fix.messages.fields",
     "calarb.fix.messages.orders",
     "calarb.fix.messages.execution",
+    "calarb.fix.store",
     "calarb.fix.outbound",
     "calarb.fix.session",
     "calarb.trading.fix_gateway",

@@ -1,12 +1,14 @@
 # C declarations for outbound.py (Cython pure-Python mode: the .py is the implementation).
 cimport cython
 from calarb.fix.codec cimport Envelope
+from calarb.fix.store cimport MemoryStore
 from calarb.fix.timefmt cimport TimestampFormatter
 
 
 cdef class OutboundSession:
     cdef dict __dict__  # attributes not declared here (subclasses, tests' seams)
-    cdef public object settings, store, role, state
+    cdef public object settings, role, state
+    cdef public MemoryStore store
     cdef public TimestampFormatter format_time  # SendingTime/TransactTime text of wall ns
     cdef public object resend_range, disconnect_reason
     cdef public bint initiator, _fix42_or_later
@@ -25,6 +27,6 @@ cdef class OutboundSession:
     cpdef object send_body(self, bytes msg_type, bytes body, object now_ns, object wall_ns,
                            object sending_time=*)
 
-    @cython.locals(raw=bytes)
+    @cython.locals(raw=bytes, store=MemoryStore)
     cpdef object _emit(self, bytes msg_type, bytes body, bytes sending_time, object header=*,
                        object seq=*, bint persist=*)

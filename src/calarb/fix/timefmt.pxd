@@ -6,12 +6,12 @@ cdef tuple _MILLIS_TEXT
 
 
 cdef class TimestampFormatter:
-    cdef object _second
+    cdef long long _second
     cdef bytes _prefix
     cdef public bint millis
 
-    @cython.locals(second=object, rest="long long")
-    cpdef bytes format(self, wall_ns)
+    @cython.locals(second="long long", rest="long long")
+    cpdef bytes format(self, long long wall_ns)
 
 
 @cython.locals(size=Py_ssize_t, fraction=bytes, millis=bytes)

@@ -6,7 +6,8 @@ from calarb.ops.latency cimport LatencyRecorder
 from calarb.trading.oms cimport OrderManager
 from calarb.trading.portfolio cimport Portfolio
 from calarb.trading.risk cimport RiskGate
-from calarb.trading.router cimport Router
+from calarb.trading.orders cimport OrderIntent, venue_order_fields
+from calarb.trading.router cimport RouteDecision, Router
 from calarb.trading.strategy cimport PairState, PairsStrategy
 
 # the stamp slots of the latency recorder's list (Stage is an IntEnum)
@@ -43,6 +44,6 @@ cdef class TradingEngine:
     @cython.locals(state=PairState, strategy=PairsStrategy, risk=RiskGate)
     cpdef _on_venue_top(self, venue, top)
     cpdef _execute(self, actions, now_ns)
-    @cython.locals(oms=OrderManager, gateways=dict, stamps=list)
-    cpdef bint _send_intent(self, intent, now_ns)
+    @cython.locals(oms=OrderManager, gateways=dict, stamps=list, decision=RouteDecision)
+    cpdef bint _send_intent(self, OrderIntent intent, now_ns)
     cpdef bint _kill_pending(self)

@@ -43,7 +43,13 @@ from calarb.core.types import PRICE_SCALE
 from calarb.ops.latency import LatencyRecorder, Stage
 from calarb.trading.gateway import OrderGateway
 from calarb.trading.oms import JournalSink, OrderManager
-from calarb.trading.orders import Liquidity, OrderIntent, OrderRecord, VenueFees
+from calarb.trading.orders import (
+    Liquidity,
+    OrderIntent,
+    OrderRecord,
+    VenueFees,
+    venue_order_fields,
+)
 from calarb.trading.portfolio import Portfolio
 from calarb.trading.risk import (
     RiskGate,
@@ -283,7 +289,8 @@ class TradingEngine:
         oms = self.oms
         for child in decision.orders:
             oms.submit(child, now_ns)
-            gateways[child.venue].send_new_order(child, now_ns)
+            venue = venue_order_fields(child)[2]  # VenueOrder.venue
+            gateways[venue].send_new_order(child, now_ns)
             self.orders_sent += 1
         return bool(decision.orders)
 

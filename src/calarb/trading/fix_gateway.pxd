@@ -4,6 +4,7 @@ from calarb.fix.codec cimport FixMessage
 from calarb.fix.messages.execution cimport decode_execution_report, order_event
 from calarb.fix.messages.orders cimport encode_new_order_single
 from calarb.fix.session cimport FixSession
+from calarb.trading.orders cimport venue_order_fields
 
 
 cdef class FixOrderGateway:
@@ -18,7 +19,7 @@ cdef class FixOrderGateway:
     cdef public object connection_changes
 
     @cython.locals(session=FixSession, symbol=bytes, now_text=bytes, body=bytes, stamps=list,
-                   wall_ns=object, instrument=bytes)
+                   wall_ns=object, instrument=bytes, fields=tuple)
     cpdef send_new_order(self, object order, object now_ns)
 
     @cython.locals(msg_type=bytes)

@@ -55,6 +55,7 @@ from calarb.fix.session import Disconnected, FixSession, LoggedOn, SessionEvent
 from calarb.ops.latency import LatencyRecorder, Stage
 from calarb.trading.gateway import ExecutionSink
 from calarb.trading.oms import OrderManager
+from calarb.trading.orders import venue_order_fields
 from calarb.trading.reconcile import Difference, reconcile
 from calarb.trading.router import Router
 
@@ -140,7 +141,14 @@ class FixOrderGateway:
         if not session.logged_on:
             self._reject_locally(order, f"venue {self.venue} is not connected")
             return
-        cl_ord_id, _, _, symbol_name, side, quantity, price, ord_type, time_in_force, _, _ = order
+        fields = venue_order_fields(order)
+        cl_ord_id = fields[0]
+        symbol_name = fields[3]
+        side = fields[4]
+        quantity = fields[5]
+        price = fields[6]
+        ord_type = fields[7]
+        time_in_force = fields[8]
         symbol = self._symbols.get(symbol_name)
         if symbol is None:
             symbol = self._symbols[symbol_name] = symbol_name.encode()

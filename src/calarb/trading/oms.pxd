@@ -1,7 +1,7 @@
 # C declarations for oms.py (Cython pure-Python mode: the .py is the implementation).
 cimport cython
 
-from calarb.trading.orders cimport OrderRecord
+from calarb.trading.orders cimport OrderRecord, venue_order_fields
 
 cdef object _NEW, _PARTIAL, _REPLACED_STATUS, _PENDING_CANCEL, _PENDING_REPLACE
 cdef object _LIVE_STATUSES, _PENDING_STATUSES, _TRADE, _EXEC_REPLACED
@@ -15,7 +15,7 @@ cdef class OrderManager:
     cdef public object anomalies, recent_anomalies
     cdef public long long late_cancel_rejects, reports_applied
 
-    @cython.locals(record=OrderRecord, by_id=dict, siblings=list)
+    @cython.locals(record=OrderRecord, by_id=dict, siblings=list, fields=tuple)
     cpdef OrderRecord submit(self, order, now_ns)
 
     @cython.locals(record=OrderRecord)

@@ -35,7 +35,7 @@ from calarb.core.order_events import (
     VenueOrder,
 )
 from calarb.core.orders import TERMINAL_STATUSES, ExecType, Liquidity, OrdStatus
-from calarb.trading.orders import OrderRecord
+from calarb.trading.orders import OrderRecord, venue_order_fields
 from calarb.trading.reconcile import (
     ApplyReport,
     CancelAtVenue,
@@ -143,7 +143,8 @@ class OrderManager:
     def submit(self, order: VenueOrder, now_ns: int) -> OrderRecord:
         """Record a NewOrderSingle about to be sent. A ClOrdID used before is a caller bug
         (the risk gate refuses duplicate parents): ValueError naming it."""
-        cl_ord_id = order[0]
+        fields = venue_order_fields(order)
+        cl_ord_id = fields[0]
         by_id = self._by_id
         if cl_ord_id in by_id:
             raise ValueError(f"ClOrdID {cl_ord_id!r} is already used by this OMS")
@@ -151,9 +152,9 @@ class OrderManager:
             self.journal.record("order", now_ns, order)
         record = OrderRecord(order, now_ns)
         by_id[cl_ord_id] = record
-        siblings = self._by_parent.get(order[1])
+        siblings = self._by_parent.get(fields[1])
         if siblings is None:
-            self._by_parent[order[1]] = [record]
+            self._by_parent[fields[1]] = [record]
         else:
             siblings.append(record)
         self._open[cl_ord_id] = record  # by root id: the first ClOrdID

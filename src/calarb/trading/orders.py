@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import cython
+
 from calarb.core.order_events import VenueOrder
 from calarb.core.orders import (
     TERMINAL_STATUSES,
@@ -26,7 +28,21 @@ from calarb.core.types import Side
 _PENDING_NEW = OrdStatus.PENDING_NEW  # a module constant: enum attribute lookups are slow
 
 
-class OrderIntent(NamedTuple):
+_INTENT_FIELDS = (
+    "cl_ord_id",
+    "symbol",
+    "side",
+    "quantity",
+    "price",
+    "ord_type",
+    "time_in_force",
+    "tag",
+    "reduce_only",
+    "purpose",
+)
+
+
+class OrderIntent:
     """What a strategy wants to trade: the parent order, before risk and routing.
 
     `price` is the limit price; for a market order it is the protection price used to value
@@ -34,18 +50,94 @@ class OrderIntent(NamedTuple):
     intents (flattening, deleveraging) may pass a kill switch and a daily-loss stop, and are
     refused if they would increase the worst-case position. `purpose` goes with every child
     order to the OMS's record.
+
+    An immutable record with named fields (compiled, an extension type with C slots, so the
+    risk gate and the router read its fields without a tuple's descriptors); the hot path
+    builds it with `new_intent` (no argument parsing).
     """
 
-    cl_ord_id: str
-    symbol: str
-    side: Side
-    quantity: int
-    price: int
-    ord_type: OrdType = OrdType.LIMIT
-    time_in_force: TimeInForce = TimeInForce.DAY
-    tag: str = ""  # free text for the caller (pair, leg), kept in the journal
-    reduce_only: bool = False
-    purpose: OrderPurpose = OrderPurpose.MANUAL
+    __slots__ = _INTENT_FIELDS
+
+    def __init__(
+        self,
+        cl_ord_id: str,
+        symbol: str,
+        side: Side,
+        quantity: int,
+        price: int,
+        ord_type: OrdType = OrdType.LIMIT,
+        time_in_force: TimeInForce = TimeInForce.DAY,
+        tag: str = "",  # free text for the caller (pair, leg), kept in the journal
+        reduce_only: bool = False,
+        purpose: OrderPurpose = OrderPurpose.MANUAL,
+    ) -> None:
+        self.cl_ord_id = cl_ord_id
+        self.symbol = symbol
+        self.side = side
+        self.quantity = quantity
+        self.price = price
+        self.ord_type = ord_type
+        self.time_in_force = time_in_force
+        self.tag = tag
+        self.reduce_only = reduce_only
+        self.purpose = purpose
+
+    def _values(self) -> tuple:
+        return (
+            self.cl_ord_id, self.symbol, self.side, self.quantity, self.price, self.ord_type,
+            self.time_in_force, self.tag, self.reduce_only, self.purpose,
+        )  # fmt: skip
+
+    def _replace(self, **changes: Any) -> OrderIntent:
+        """A copy with some fields changed (as a NamedTuple's `_replace`)."""
+        fields = dict(zip(_INTENT_FIELDS, self._values(), strict=True))
+        fields.update(changes)
+        return OrderIntent(**fields)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, OrderIntent):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __reduce__(self) -> tuple:
+        return (OrderIntent, self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(
+            f"{name}={value!r}" for name, value in zip(_INTENT_FIELDS, self._values(), strict=True)
+        )
+        return f"OrderIntent({fields})"
+
+
+def new_intent(
+    cl_ord_id: str,
+    symbol: str,
+    side: Side,
+    quantity: int,
+    price: int,
+    ord_type: OrdType,
+    time_in_force: TimeInForce,
+    tag: str,
+    reduce_only: bool,
+    purpose: OrderPurpose,
+) -> OrderIntent:
+    """An `OrderIntent` from all its fields, positional (the hot path's constructor: compiled,
+    no argument parsing and no `__init__` call)."""
+    intent = OrderIntent.__new__(OrderIntent)
+    intent.cl_ord_id = cl_ord_id
+    intent.symbol = symbol
+    intent.side = side
+    intent.quantity = quantity
+    intent.price = price
+    intent.ord_type = ord_type
+    intent.time_in_force = time_in_force
+    intent.tag = tag
+    intent.reduce_only = reduce_only
+    intent.purpose = purpose
+    return intent
 
 
 class VenueFees(NamedTuple):
@@ -62,6 +154,15 @@ class VenueFees(NamedTuple):
     def fee(self, quantity: int, liquidity: Liquidity) -> int:
         """Fee of a fill; an unknown liquidity flag is charged as taker (conservative)."""
         return quantity * (self.maker if liquidity is Liquidity.ADDED else self.taker)
+
+
+def venue_order_fields(order: VenueOrder) -> tuple:
+    """`order`'s fields as a plain tuple: compiled, the OMS, the engine and the FIX gateway
+    index and unpack it in C (a NamedTuple's field descriptors and iterator cost hundreds of
+    instructions each)."""
+    if not isinstance(order, tuple):
+        raise TypeError(f"a VenueOrder was expected, not {type(order).__name__}")
+    return cython.cast(tuple, order)
 
 
 class OrderRecord:
@@ -103,7 +204,7 @@ class OrderRecord:
         (
             cl_ord_id, self.parent_id, self.venue, self.symbol, self.side, quantity,
             self.price, self.ord_type, self.time_in_force, self.tag, self.purpose,
-        ) = order  # fmt: skip
+        ) = venue_order_fields(order)  # fmt: skip
         self.root_id = cl_ord_id
         self.cl_ord_id = cl_ord_id
         self.chain = [cl_ord_id]

@@ -2,6 +2,7 @@
 # Prices and share counts of a symbol are bounded (ITCH prices < 2**32, shares well below
 # 2**31): `long long`. Exposures (shares x price, summed) and limits stay Python ints.
 cimport cython
+from calarb.trading.orders cimport OrderIntent
 
 cdef object _BUY, _PASSED, _HALTED
 
@@ -30,5 +31,5 @@ cdef class RiskGate:
     cpdef _unreserve(self, parent_id, quantity)
     cpdef _reject(self, reason)
 
-    @cython.locals(s=_SymbolRisk, mark=cython.longlong)
-    cpdef check(self, intent, now_ns)
+    @cython.locals(s=_SymbolRisk, mark=cython.longlong, reduce_only=bint, buy=bint)
+    cpdef check(self, OrderIntent intent, now_ns)

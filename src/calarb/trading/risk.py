@@ -317,7 +317,11 @@ class RiskGate:
         """Check one intent at time `now_ns` (monotonic ns); on PASSED its quantity is
         reserved and its ClOrdID is used up."""
         limits = self.limits
-        cl_ord_id, symbol, side, quantity, price, _, _, _, reduce_only, _ = intent
+        cl_ord_id = intent.cl_ord_id
+        symbol = intent.symbol
+        quantity = intent.quantity
+        price = intent.price
+        reduce_only = intent.reduce_only
         s = self._symbols.get(symbol)
         if s is None:
             s = self._symbol(symbol)
@@ -331,7 +335,7 @@ class RiskGate:
             return self._reject(RiskReason.DUPLICATE_CLORDID)
         if quantity > limits.max_order_quantity:
             return self._reject(RiskReason.MAX_ORDER_QUANTITY)
-        buy = side is _BUY
+        buy = intent.side is _BUY
         reference = (s.ask or s.bid) if buy else (s.bid or s.ask)
         if reference:
             deviation = reference * limits.collar_bps // 10_000

@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple, Protocol
+from typing import Protocol
+
+import cython
 
 from calarb.core.events import BookLevel, TopOfBook
 from calarb.core.order_events import VenueOrder
@@ -57,32 +59,102 @@ _DAY = TimeInForce.DAY
 _DISCONNECTED = SkipReason.DISCONNECTED
 _NO_LIQUIDITY = SkipReason.NO_LIQUIDITY_AT_PRICE
 _TAKE = LegReason.TAKE_DISPLAYED
+_REST = LegReason.REST_REMAINDER
+_PASSIVE = LegReason.PASSIVE
+_MAX_CHILDREN = SkipReason.MAX_CHILDREN
 
 
-class RouteLeg(NamedTuple):
-    venue: str
-    quantity: int
-    reason: LegReason
-    displayed: int  # shares shown at or better than the limit when routed
-    best_price: int  # venue's best opposite price (0 if none)
-    fee_per_share: int
-    latency_ns: int
+class RouteLeg:
+    """One child order's venue and why it went there (built by the router only)."""
+
+    __slots__ = (
+        "venue",
+        "quantity",
+        "reason",
+        "displayed",  # shares shown at or better than the limit when routed
+        "best_price",  # venue's best opposite price (0 if none)
+        "fee_per_share",
+        "latency_ns",
+    )
+
+    def __init__(
+        self,
+        venue: str,
+        quantity: int,
+        reason: LegReason,
+        displayed: int,
+        best_price: int,
+        fee_per_share: int,
+        latency_ns: int,
+    ) -> None:
+        self.venue = venue
+        self.quantity = quantity
+        self.reason = reason
+        self.displayed = displayed
+        self.best_price = best_price
+        self.fee_per_share = fee_per_share
+        self.latency_ns = latency_ns
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RouteLeg):
+            return NotImplemented
+        return _leg_values(self) == _leg_values(other)
+
+    def __hash__(self) -> int:
+        return hash(_leg_values(self))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(
+            f"{name}={value!r}" for name, value in zip(_LEG_FIELDS, _leg_values(self), strict=True)
+        )
+        return f"RouteLeg({fields})"
 
 
-class RouteDecision(NamedTuple):
-    intent: OrderIntent
-    orders: tuple[VenueOrder, ...]
-    legs: tuple[RouteLeg, ...]
-    skipped: tuple[tuple[str, SkipReason], ...]
-    unrouted: int  # shares no venue could take (no connected venue)
+_LEG_FIELDS = RouteLeg.__slots__  # (compiled, an instance has no __slots__)
+
+
+def _leg_values(leg: RouteLeg) -> tuple:
+    return (
+        leg.venue, leg.quantity, leg.reason, leg.displayed, leg.best_price, leg.fee_per_share,
+        leg.latency_ns,
+    )  # fmt: skip
+
+
+class RouteDecision:
+    """What `Router.route` decided for one intent: its child orders with the leg behind each
+    (same order), the venues skipped and why, and the shares no venue could take."""
+
+    __slots__ = ("intent", "orders", "legs", "skipped", "unrouted")
+
+    def __init__(
+        self,
+        intent: OrderIntent,
+        orders: tuple[VenueOrder, ...],
+        legs: tuple[RouteLeg, ...],
+        skipped: tuple[tuple[str, SkipReason], ...],
+        unrouted: int,  # shares no venue could take (no connected venue)
+    ) -> None:
+        self.intent = intent
+        self.orders = orders
+        self.legs = legs
+        self.skipped = skipped
+        self.unrouted = unrouted
+
+    def __repr__(self) -> str:
+        return (
+            f"RouteDecision(intent={self.intent!r}, orders={self.orders!r}, legs={self.legs!r}, "
+            f"skipped={self.skipped!r}, unrouted={self.unrouted})"
+        )
 
 
 class VenueState:
-    __slots__ = ("name", "fees", "connected", "latency_ns", "books")
+    __slots__ = ("name", "fees", "taker_fee", "maker_fee", "connected", "latency_ns", "books")
 
     def __init__(self, name: str, fees: VenueFees, latency_ns: int) -> None:
         self.name = name
         self.fees = fees
+        self.taker_fee = fees.taker  # per share, read on every route (fees never change)
+        self.maker_fee = fees.maker
         self.connected = True
         self.latency_ns = latency_ns
         # symbol -> its TopOfBook (`on_top_of_book`, made levels when routing: a quote costs
@@ -99,6 +171,20 @@ class VenueState:
                 return (_new(BookLevel, (book[4], book[5], 0)),) if book[5] > 0 else ()
             return (_new(BookLevel, (book[2], book[3], 0)),) if book[3] > 0 else ()
         return book[1] if buy else book[0]
+
+    def best_price(self, symbol: str, buy: bool) -> int:
+        """The best price an order on that side would take (the best ask for a buy); 0 when
+        nothing is shown."""
+        book = self.books.get(symbol)
+        if book is None:
+            return 0
+        if type(book) is TopOfBook:
+            quote = cython.cast(tuple, book)  # a tuple subclass: compiled, indexed in C
+            if buy:
+                return quote[4] if quote[5] > 0 else 0
+            return quote[2] if quote[3] > 0 else 0
+        levels = book[1] if buy else book[0]
+        return levels[0][0] if levels else 0
 
 
 class SizeSource(Protocol):
@@ -170,13 +256,15 @@ class Router:
     def route(self, intent: OrderIntent) -> RouteDecision:
         """Child orders for `intent` (ClOrdIDs `<parent>.<k>`), with the reasons."""
         self.decisions += 1
-        parent_id, symbol, side, quantity, limit, ord_type, time_in_force, tag, _, purpose = intent
+        symbol = intent.symbol
+        quantity = intent.quantity
+        limit = intent.price
         if self.size_source is not None:
             self.size_source.deliver_sizes(symbol)
-        buy = side is _BUY
+        buy = intent.side is _BUY
         per_ms = self.latency_cost_per_ms
         skipped: list[tuple[str, SkipReason]] = []
-        takers = []  # (best price key, all-in cost, -displayed, name, displayed, best price)
+        takers: list[RouteLeg] = []  # best first (`_better`): a leg per venue with liquidity
         any_connected = False
         for state in self.venues.values():
             if not state.connected:
@@ -185,7 +273,13 @@ class Router:
             any_connected = True
             book = state.books.get(symbol)
             if type(book) is TopOfBook:  # one level per side: `levels`, without building it
-                best, displayed = (book[4], book[5]) if buy else (book[2], book[3])
+                quote = cython.cast(tuple, book)  # a tuple subclass: compiled, indexed in C
+                if buy:
+                    best = quote[4]
+                    displayed = quote[5]
+                else:
+                    best = quote[2]
+                    displayed = quote[3]
                 if displayed > 0 and not ((best <= limit if buy else best >= limit) or limit == 0):
                     displayed = 0
             else:
@@ -200,104 +294,142 @@ class Router:
             if displayed <= 0:
                 skipped.append((state.name, _NO_LIQUIDITY))
                 continue
-            cost = state.fees.taker + state.latency_ns * per_ms // 1_000_000
-            takers.append((best if buy else -best, cost, -displayed, state, displayed, best))
+            leg = _new_leg(state.name, 0, _TAKE, displayed, best, state.taker_fee, state.latency_ns)
+            position = len(takers)
+            while position > 0 and _better(leg, takers[position - 1], buy, per_ms):
+                position -= 1
+            takers.insert(position, leg)
         if not any_connected:
-            return _new(RouteDecision, (intent, (), (), tuple(skipped), quantity))
-        if len(takers) > 1:
-            takers.sort(key=_taker_key)
+            return _new_decision(intent, (), (), tuple(skipped), quantity)
         legs: list[RouteLeg] = []
         left = quantity
-        for _key, _cost, _size, state, displayed, best in takers:
+        for leg in takers:
             if left <= 0:
                 break
+            displayed = leg.displayed
             if len(legs) >= self.max_children - 1 and left > displayed:
-                skipped.append((state.name, SkipReason.MAX_CHILDREN))
+                skipped.append((leg.venue, _MAX_CHILDREN))
                 break
             take = left if left < displayed else displayed
-            legs.append(
-                _new(
-                    RouteLeg,
-                    (state.name, take, _TAKE, displayed, best, state.fees.taker, state.latency_ns),
-                )
-            )
+            leg.quantity = take
+            legs.append(leg)
             left -= take
         if left > 0:
-            if time_in_force is not _DAY and legs:
+            if intent.time_in_force is not _DAY and legs:
                 # IOC/FOK: no point resting; the remainder goes to the best taking venue.
-                legs[0] = _with_more(legs[0], left)
+                leg = legs[0]
+                leg.quantity += left
             else:
                 self._rest_remainder(legs, left, symbol, buy)
+        parent_id = intent.cl_ord_id
         if len(legs) == 1:  # the usual case: one child, `<parent>.1`
             leg = legs[0]
             orders: tuple[VenueOrder, ...] = (
                 _new(
                     VenueOrder,
                     (
-                        parent_id + ".1", parent_id, leg[0], symbol, side, leg[1], limit,
-                        ord_type, time_in_force, tag, purpose,
+                        parent_id + ".1", parent_id, leg.venue, symbol, intent.side, leg.quantity,
+                        limit, intent.ord_type, intent.time_in_force, intent.tag, intent.purpose,
                     ),
                 ),
             )  # fmt: skip
-            return _new(RouteDecision, (intent, orders, (leg,), tuple(skipped), 0))
+            return _new_decision(intent, orders, (leg,), tuple(skipped), 0)
         if legs:
             self.splits += 1
-        orders = tuple(
-            [
+        children = []
+        for k in range(len(legs)):
+            leg = legs[k]
+            children.append(
                 _new(
                     VenueOrder,
                     (
-                        f"{parent_id}.{k}",
-                        parent_id,
-                        leg[0],
-                        symbol,
-                        side,
-                        leg[1],
-                        limit,
-                        ord_type,
-                        time_in_force,
-                        tag,
-                        purpose,
+                        f"{parent_id}.{k + 1}", parent_id, leg.venue, symbol, intent.side,
+                        leg.quantity, limit, intent.ord_type, intent.time_in_force, intent.tag,
+                        intent.purpose,
                     ),
                 )
-                for k, leg in enumerate(legs, 1)
-            ]
-        )
-        return _new(RouteDecision, (intent, orders, tuple(legs), tuple(skipped), 0))
+            )  # fmt: skip
+        return _new_decision(intent, tuple(children), tuple(legs), tuple(skipped), 0)
 
     def _rest_remainder(self, legs: list[RouteLeg], left: int, symbol: str, buy: bool) -> None:
         """Quantity beyond what is displayed of a DAY order (or all of an IOC/FOK order
         nothing crosses): it rests at the cheapest maker venue (fee plus latency cost, then
         latency, then name; merged into its leg if it has one)."""
         rest = None
-        rest_key = None
         for state in self.venues.values():
-            if state.connected:
-                key = (state.fees.maker + self._latency_cost(state), state.latency_ns, state.name)
-                if rest_key is None or key < rest_key:
-                    rest, rest_key = state, key
-        reason = LegReason.REST_REMAINDER if legs else LegReason.PASSIVE
-        merged = False
-        for index, leg in enumerate(legs):
-            if leg[0] == rest.name:
-                legs[index] = _with_more(leg, left)
-                merged = True
-        if not merged:
-            levels = rest.levels(symbol, buy)
-            legs.append(
-                _new(
-                    RouteLeg,
-                    (rest.name, left, reason, 0, levels[0][0] if levels else 0, rest.fees.maker,
-                     rest.latency_ns),
-                )
-            )  # fmt: skip
+            if state.connected and (rest is None or self._cheaper_maker(state, rest)):
+                rest = state
+        for leg in legs:
+            if leg.venue == rest.name:
+                leg.quantity += left
+                return
+        reason = _REST if legs else _PASSIVE
+        legs.append(
+            _new_leg(
+                rest.name, left, reason, 0, rest.best_price(symbol, buy), rest.maker_fee,
+                rest.latency_ns,
+            )
+        )  # fmt: skip
+
+    def _cheaper_maker(self, state: VenueState, than: VenueState) -> bool:
+        """`state` is a cheaper place to rest than `than`: maker fee plus latency cost, then
+        latency, then name."""
+        cost = state.maker_fee + self._latency_cost(state)
+        other = than.maker_fee + self._latency_cost(than)
+        if cost != other:
+            return cost < other
+        if state.latency_ns != than.latency_ns:
+            return state.latency_ns < than.latency_ns
+        return state.name < than.name
 
 
-def _with_more(leg: RouteLeg, quantity: int) -> RouteLeg:
-    """`leg` taking `quantity` more shares (`_replace`, without its keyword machinery)."""
-    return _new(RouteLeg, (leg[0], leg[1] + quantity, *leg[2:]))
+def _better(leg: RouteLeg, other: RouteLeg, buy: bool, per_ms: int) -> bool:
+    """`leg` takes before `other`: best price first, then lowest all-in cost (taker fee plus
+    latency cost), then largest displayed size, then name."""
+    if leg.best_price != other.best_price:
+        return leg.best_price < other.best_price if buy else leg.best_price > other.best_price
+    cost = leg.fee_per_share + leg.latency_ns * per_ms // 1_000_000
+    other_cost = other.fee_per_share + other.latency_ns * per_ms // 1_000_000
+    if cost != other_cost:
+        return cost < other_cost
+    if leg.displayed != other.displayed:
+        return leg.displayed > other.displayed
+    return leg.venue < other.venue
 
 
-def _taker_key(taker: tuple) -> tuple:
-    """Best price first, then lowest all-in cost, then largest displayed size, then name."""
-    return (taker[0], taker[1], taker[2], taker[3].name)
+def _new_leg(
+    venue: str,
+    quantity: int,
+    reason: LegReason,
+    displayed: int,
+    best_price: int,
+    fee_per_share: int,
+    latency_ns: int,
+) -> RouteLeg:
+    """A `RouteLeg` without argument parsing or `__init__` (compiled: a C call)."""
+    leg = RouteLeg.__new__(RouteLeg)
+    leg.venue = venue
+    leg.quantity = quantity
+    leg.reason = reason
+    leg.displayed = displayed
+    leg.best_price = best_price
+    leg.fee_per_share = fee_per_share
+    leg.latency_ns = latency_ns
+    return leg
+
+
+def _new_decision(
+    intent: OrderIntent,
+    orders: tuple[VenueOrder, ...],
+    legs: tuple[RouteLeg, ...],
+    skipped: tuple[tuple[str, SkipReason], ...],
+    unrouted: int,
+) -> RouteDecision:
+    """A `RouteDecision` without argument parsing or `__init__` (compiled: a C call)."""
+    decision = RouteDecision.__new__(RouteDecision)
+    decision.intent = intent
+    decision.orders = orders
+    decision.legs = legs
+    decision.skipped = skipped
+    decision.unrouted = unrouted
+    return decision

@@ -5,9 +5,10 @@ cimport cython
 
 from calarb.model.live cimport PairModel
 from calarb.model.signal cimport SpreadSignal
+from calarb.trading.orders cimport new_intent
 
 cdef object _NOTHING, _BUY, _SELL, _IOC, _DAY, _LIMIT, _FAR, _IOC_STYLE, _SHARES, _LOG
-cdef object _HOLD, _STOP, _ENTER_LONG, _ENTER_SHORT, _ENTRY, _EXIT, _new_intent
+cdef object _HOLD, _STOP, _ENTER_LONG, _ENTER_SHORT, _ENTRY, _EXIT
 
 
 cdef class _Leg:

@@ -55,7 +55,14 @@ from calarb.core.types import Side
 from calarb.model.live import PairModel
 from calarb.model.signal import SignalAction, SpreadPosition, SpreadSignal
 from calarb.model.spread import SpreadForm
-from calarb.trading.orders import Liquidity, OrderIntent, OrderRecord, OrdType, TimeInForce
+from calarb.trading.orders import (
+    Liquidity,
+    OrderIntent,
+    OrderRecord,
+    OrdType,
+    TimeInForce,
+    new_intent,
+)
 from calarb.trading.strategy_types import (  # re-exported: the strategy's public vocabulary
     _PURPOSE_OF,
     IDLE_FOREVER,
@@ -170,7 +177,6 @@ _LOG = SpreadForm.LOG
 _HOLD, _STOP = SignalAction.HOLD, SignalAction.STOP
 _ENTER_LONG, _ENTER_SHORT = SignalAction.ENTER_LONG, SignalAction.ENTER_SHORT
 _ENTRY, _EXIT = Transition.ENTRY, Transition.EXIT
-_new_intent = tuple.__new__  # builds an OrderIntent from all its fields, without its __new__
 
 
 class PairsStrategy:
@@ -517,12 +523,9 @@ class PairsStrategy:
         leg.armed = False
         self._parents[cl_ord_id] = (state, leg)
         state.counters.orders += 1
-        return _new_intent(
-            OrderIntent,
-            (
-                cl_ord_id, leg.symbol, side, quantity, price, _LIMIT, time_in_force, leg.tag,
-                False, _PURPOSE_OF[state.transition],  # reduce_only, purpose
-            ),
+        return new_intent(
+            cl_ord_id, leg.symbol, side, quantity, price, _LIMIT, time_in_force, leg.tag,
+            False, _PURPOSE_OF[state.transition],  # reduce_only, purpose
         )  # fmt: skip
 
     def restore(self, orders: Iterable[OrderRecord], now_ns: int) -> None:
