@@ -82,3 +82,34 @@ def test_ticks_with_an_order_keep_their_own_stages_and_last_tick_to_trade():
     assert every["decoded"]["p50"] == pytest.approx(1.0, abs=0.003)  # 20 of 30 took 1 us
     recorder.reset()
     assert recorder.order_stage_summary_us() == {} and recorder.last_tick_to_trade_ns == 0
+
+
+def test_folding_by_arrays_fills_the_histogram_as_recording_each_value_does():
+    import numpy as np
+    from hdrh.histogram import HdrHistogram
+
+    from calarb.ops.histograms import fold
+    from calarb.ops.latency import HIGHEST_NS, LOWEST_NS, SIGNIFICANT_DIGITS
+
+    rng = np.random.default_rng(7)
+    edges = [1, 2, 2047, 2048, 2049, 4095, 4096, 2**30 - 1, 2**30, 2**30 + 1, HIGHEST_NS]
+    values = np.concatenate([
+        rng.integers(LOWEST_NS, HIGHEST_NS, 5_000),
+        np.exp(rng.uniform(0, np.log(HIGHEST_NS), 5_000)).astype(np.int64),
+        np.array(edges, dtype=np.int64),
+    ]).clip(LOWEST_NS, HIGHEST_NS)  # fmt: skip
+    one_by_one = HdrHistogram(LOWEST_NS, HIGHEST_NS, SIGNIFICANT_DIGITS)
+    for value in values.tolist():
+        one_by_one.record_value(value)
+    folded = HdrHistogram(LOWEST_NS, HIGHEST_NS, SIGNIFICANT_DIGITS)
+    fold(folded, values[:6_000])
+    fold(folded, values[6_000:])  # folds add up
+    fold(folded, values[:0])  # nothing to fold changes nothing
+    view = np.ctypeslib.as_array
+    assert (view(folded.counts) == view(one_by_one.counts)).all()
+    assert folded.total_count == one_by_one.total_count == values.size
+    assert (folded.min_value, folded.max_value) == (one_by_one.min_value, one_by_one.max_value)
+    for percentile in (50.0, 99.0, 99.9):
+        assert folded.get_value_at_percentile(percentile) == one_by_one.get_value_at_percentile(
+            percentile
+        )

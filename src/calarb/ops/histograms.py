@@ -1,4 +1,5 @@
-"""Reading an HdrHistogram in bulk with NumPy: Prometheus buckets and percentiles.
+"""Reading and filling an HdrHistogram in bulk with NumPy: Prometheus buckets, percentiles,
+and folding a buffer of values in (`fold`).
 
 The `hdrh` package answers `get_value_at_percentile` and its recorded-value iterator with a
 Python loop over the counts array (27,648 slots for 1 ns..60 s at 3 digits): hundreds of
@@ -35,6 +36,29 @@ def _slot_values(histogram: Any) -> np.ndarray:
         )
         _SLOT_VALUES[layout] = values
     return values
+
+
+def fold(histogram: Any, values: np.ndarray) -> None:
+    """Record each of `values` (int64, within the histogram's trackable range) once, as
+    `record_value(v)` would, by arrays: the slot of each value is `hdrh`'s bucket arithmetic
+    (bit length from the float exponent, exact below 2**53), the counts array is added to
+    through its NumPy view. `record_value` is a Python call of about 2 us a value: folding
+    the latency recorder's buffers that way held the live engine's loop for milliseconds
+    at every timer tick while datagrams waited in the socket."""
+    if not values.size:
+        return
+    h = histogram
+    bits = np.frexp((values | h.sub_bucket_mask).astype(np.float64))[1].astype(np.int64)
+    bucket = bits - h.unit_magnitude - (h.sub_bucket_half_count_magnitude + 1)
+    sub_bucket = values >> (bucket + h.unit_magnitude)
+    index = ((bucket + 1) << h.sub_bucket_half_count_magnitude) + sub_bucket
+    index -= h.sub_bucket_half_count
+    counts = np.ctypeslib.as_array(h.counts)[: h.counts_len]
+    added = np.bincount(index, minlength=h.counts_len)
+    np.add(counts, added.astype(counts.dtype), out=counts)
+    h.total_count += int(values.size)
+    h.min_value = min(h.min_value, int(values.min()))
+    h.max_value = max(h.max_value, int(values.max()))
 
 
 def counts_and_values(histogram: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -31,6 +31,7 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from calarb.core.clock import Clock
+from calarb.ops.histograms import fold
 
 LOWEST_NS = 1
 HIGHEST_NS = 60_000_000_000
@@ -79,15 +80,7 @@ class _Series:
         if not self.length:
             return
         values = np.frombuffer(self.buffer, dtype=np.int64, count=self.length)
-        values = np.clip(values, LOWEST_NS, HIGHEST_NS)
-        # Quantise to the histogram's own resolution (11 significant bits for 3 digits) so the
-        # number of distinct values, hence of record calls, stays small.
-        shift = np.maximum(0, np.floor(np.log2(values)).astype(np.int64) + 1 - 11)
-        values = (values >> shift) << shift
-        distinct, counts = np.unique(values, return_counts=True)
-        record = self.histogram.record_value
-        for value, count in zip(distinct.tolist(), counts.tolist(), strict=True):
-            record(value, count)
+        fold(self.histogram, np.clip(values, LOWEST_NS, HIGHEST_NS))
         self.length = 0
 
     def summary_us(self) -> dict[str, float | int]:
