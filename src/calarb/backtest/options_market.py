@@ -49,6 +49,11 @@ OPTION_MAKER = "OMM"
 UNDERLYING_MAKER = "UMM"
 
 
+FEE_PER_CONTRACT = 5_000
+"""The simulated options venue's fee, 1/10,000 units a contract (0.50): the options runs charge
+it on every option fill and `calarb options venue` writes it into its run file."""
+
+
 @dataclass(frozen=True)
 class HestonDynamics:
     v0: float = 0.04

@@ -27,7 +27,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from calarb.backtest.options_market import OptionsMarket, OptionsMarketConfig, PlantedMispricing
+from calarb.backtest.options_market import (
+    FEE_PER_CONTRACT,
+    OptionsMarket,
+    OptionsMarketConfig,
+    PlantedMispricing,
+)
 from calarb.book.feed import ItchBookFeed
 from calarb.book.options_book import OptionListed, OptionsBookError, OptionsQuoteBook
 from calarb.book.order_book import BookError
@@ -67,7 +72,7 @@ class OptionsRunConfig:
     limits: OptionsRiskLimits = field(default_factory=OptionsRiskLimits)
     risk_limits: RiskLimits = field(default_factory=RiskLimits)  # the engine's gate
     seconds: float = 120.0
-    fee_per_contract: int = 5_000  # 0.50 per contract, charged on every option fill
+    fee_per_contract: int = FEE_PER_CONTRACT  # charged on every option fill
     entry_vol_points: float = 2.0
     entry_z: float = 3.0
     order_contracts: int = 5

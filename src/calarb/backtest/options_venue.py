@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from calarb.backtest.options_market import OptionsMarket, OptionsMarketConfig
+from calarb.backtest.options_market import FEE_PER_CONTRACT, OptionsMarket, OptionsMarketConfig
 from calarb.core.clock import DAY_NS, Clock, LiveClock
 from calarb.fix.transport import FixAcceptor
 from calarb.itch.transport import fresh_multicast_address
@@ -38,8 +38,6 @@ from calarb.venue.gateway import VenueGateway, acceptor_settings
 from calarb.venue.itch_publisher import ItchPublisher
 from calarb.venue.market_data import MarketDataConfig, VenueMarketData
 from calarb.venue.options_publisher import OptionsItchPublisher, split_events
-
-FEE_PER_CONTRACT = 5_000  # 0.50 a contract, 1/10,000 units (the options runs' default)
 
 
 @dataclass(frozen=True)
